@@ -1,0 +1,54 @@
+"""optim: TensorFlow 1 style optimizers on numpy.
+
+Gradients come from reverse-mode automatic differentiation (HIPS autograd) by default; any call
+can take a user-supplied gradient function or finite differences instead (``gradient=``).
+"""
+
+from . import train
+from .algorithms.gradient_descent import GradientDescentOptimizer
+from .algorithms.momentum import MomentumOptimizer
+from .backend import AutogradBackend, get_backend
+from .gradients import (
+    Autodiff,
+    FiniteDifferences,
+    GradientSource,
+    LossWithGradient,
+    UserGradient,
+    as_gradient_source,
+)
+from .optimizer import Optimizer
+from .variables import (
+    Graph,
+    Variable,
+    get_default_graph,
+    get_global_step,
+    get_or_create_global_step,
+    global_variables,
+    reset_default_graph,
+    trainable_variables,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "train",
+    "Variable",
+    "Graph",
+    "get_default_graph",
+    "reset_default_graph",
+    "trainable_variables",
+    "global_variables",
+    "get_global_step",
+    "get_or_create_global_step",
+    "Optimizer",
+    "GradientDescentOptimizer",
+    "MomentumOptimizer",
+    "GradientSource",
+    "Autodiff",
+    "UserGradient",
+    "LossWithGradient",
+    "FiniteDifferences",
+    "as_gradient_source",
+    "AutogradBackend",
+    "get_backend",
+]

@@ -1,0 +1,1 @@
+"""One module per optimizer family: a public class and its private in-place kernel."""

@@ -1,0 +1,58 @@
+"""Plain gradient descent (TF1 ``GradientDescentOptimizer``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import Optimizer
+from ..variables import Variable
+
+__all__ = ["GradientDescentOptimizer"]
+
+
+def _gradient_descent(var: np.ndarray, grad: np.ndarray, lr: Any, scratch: np.ndarray) -> None:
+    """``var -= lr * grad`` in place (TF kernel ``ApplyGradientDescent``)."""
+    np.multiply(grad, lr, out=scratch)
+    np.subtract(var, scratch, out=var)
+
+
+class GradientDescentOptimizer(Optimizer):
+    """Gradient descent: ``var -= learning_rate * grad``.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule).
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"GradientDescent"``.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: ``learning_rate`` is not a float or a callable.
+        ValueError: ``learning_rate`` is negative, NaN or infinite.
+
+    Example:
+        >>> w = optim.Variable([1.0, 2.0])
+        >>> optim.train.GradientDescentOptimizer(0.1).minimize(lambda: np.sum(w.value ** 2))
+        5.0
+
+    .. note::
+        TF1 converts a Python-float learning rate to a float32 tensor before casting it to the
+        variable's dtype, so its float64 runs use the rate rounded to float32. optim casts the
+        Python float directly: float32 results are identical to TF's, float64 results use the
+        exact rate.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        use_locking: bool = False,
+        name: str = "GradientDescent",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        (scratch,) = self._scratch(var)
+        _gradient_descent(var._value, grad, self._get_hyper("learning_rate", var.dtype), scratch)

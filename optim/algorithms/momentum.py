@@ -1,0 +1,104 @@
+"""Momentum and Nesterov momentum (TF1 ``MomentumOptimizer``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import Optimizer, _check_bool
+from ..variables import Variable
+
+__all__ = ["MomentumOptimizer"]
+
+
+def _momentum(
+    var: np.ndarray,
+    accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    momentum: Any,
+    use_nesterov: bool,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """TF kernel ``ApplyMomentum``, in place.
+
+    ``accum = accum * momentum + grad``, then ``var -= accum * lr`` or, with Nesterov,
+    ``var -= grad * lr + accum * momentum * lr``, in the kernel's order of operations.
+    """
+    np.multiply(accum, momentum, out=accum)
+    np.add(accum, grad, out=accum)
+    step, tmp = scratch
+    if use_nesterov:
+        np.multiply(grad, lr, out=step)
+        np.multiply(accum, momentum, out=tmp)
+        np.multiply(tmp, lr, out=tmp)
+        np.add(step, tmp, out=step)
+    else:
+        np.multiply(accum, lr, out=step)
+    np.subtract(var, step, out=var)
+
+
+class MomentumOptimizer(Optimizer):
+    """Gradient descent with momentum.
+
+    The update, with slot ``momentum`` (``accum``, starting at zero)::
+
+        accum = momentum * accum + grad
+        var  -= learning_rate * accum                                   # use_nesterov=False
+        var  -= learning_rate * grad + learning_rate * momentum * accum  # use_nesterov=True
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule).
+        momentum: a float >= 0 or a zero-argument callable.
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"Momentum"``.
+        use_nesterov: Nesterov's accelerated gradient in Sutskever et al.'s form: the stored
+            variable is the look-ahead point, and gradients are taken there.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type.
+        ValueError: a negative, NaN or infinite hyperparameter.
+
+    Example:
+        >>> opt = optim.train.MomentumOptimizer(0.1, momentum=0.9, use_nesterov=True)
+
+    .. note::
+        The learning rate sits outside the accumulator, as in TF1 and PyTorch (dampening 0).
+        Keras folds it in (``accum = momentum * accum - lr * grad``); the two agree while the
+        learning rate is constant and differ under a schedule.
+
+    References:
+        Sutskever et al., "On the importance of initialization and momentum in deep
+        learning", 2013.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        momentum: Any,
+        use_locking: bool = False,
+        name: str = "Momentum",
+        use_nesterov: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        self._set_hyper("momentum", momentum)
+        self._use_nesterov = _check_bool("use_nesterov", use_nesterov)
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        for var in var_list:
+            self._zeros_slot(var, "momentum", self._name)
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        _momentum(
+            var._value,
+            self.get_slot(var, "momentum"),
+            grad,
+            self._get_hyper("learning_rate", var.dtype),
+            self._get_hyper("momentum", var.dtype),
+            self._use_nesterov,
+            self._scratch(var, 2),
+        )

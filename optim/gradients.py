@@ -1,0 +1,406 @@
+"""Where gradients come from: autodiff, a user's function, or finite differences.
+
+A *gradient source* turns a zero-argument loss and a list of variables into the loss value and
+one gradient per variable. Every optimizer takes one through the ``gradient=`` keyword, in its
+constructor (the default for every call) and in ``compute_gradients`` / ``minimize`` (for one
+call). The accepted values mirror scipy's ``jac=``:
+
+==================  ======================================================================
+``gradient=``       meaning
+==================  ======================================================================
+``None``            reverse-mode automatic differentiation (the default): one forward and
+                    one backward pass, exact to rounding
+``"autodiff"``      the same, spelled out
+a callable          ``gradient()`` returns one gradient per variable, aligned with
+                    ``var_list`` (scipy's ``jac=callable``); ``None`` entries are allowed
+``True``            the loss itself returns ``(value, gradients)`` (scipy's ``jac=True``)
+``"2-point"``       forward differences, ``n`` extra loss evaluations
+``"3-point"``       central differences, ``2n`` extra loss evaluations
+``"cs"``            complex step, ``n`` extra evaluations; the loss must accept complex input
+==================  ======================================================================
+
+Finite differences cannot tell "no path from the loss" from "zero gradient", so they return
+zeros where autodiff returns ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .backend import get_backend
+from .variables import Variable
+
+__all__ = [
+    "GradientSource",
+    "Autodiff",
+    "UserGradient",
+    "LossWithGradient",
+    "FiniteDifferences",
+    "as_gradient_source",
+    "FINITE_DIFFERENCE_METHODS",
+]
+
+FINITE_DIFFERENCE_METHODS = ("2-point", "3-point", "cs")
+
+
+class GradientSource:
+    """Base class of gradient sources.
+
+    Subclasses implement :meth:`value_and_gradients`; they must not change any variable.
+    """
+
+    def value_and_gradients(
+        self, loss: Callable[[], Any], var_list: Sequence[Variable], grad_loss: Any = None
+    ) -> tuple[Any, list[np.ndarray | None]]:
+        """Returns ``(loss value, [gradient or None per variable])``.
+
+        Args:
+            loss: zero-argument callable reading the variables through ``.value``.
+            var_list: the variables to differentiate with respect to.
+            grad_loss: upstream gradient of the loss (TF's ``grad_loss``); ``None`` means one.
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _check_loss_value(value: Any, grad_loss: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validates a loss value; returns it as an array and the cotangent to pull back."""
+    array = np.asarray(value)
+    if array.dtype.kind != "f":
+        raise TypeError(
+            f"`loss` must return a floating-point scalar, got {type(value).__name__} of dtype "
+            f"{array.dtype}."
+        )
+    if grad_loss is None:
+        if array.ndim != 0:
+            raise ValueError(
+                f"`loss` must return a scalar, got an array of shape {array.shape}; reduce it "
+                "(np.sum, np.mean) or pass `grad_loss` of the same shape."
+            )
+        return array, np.ones((), dtype=array.dtype)
+    cotangent = np.asarray(grad_loss, dtype=array.dtype)
+    if cotangent.shape != array.shape:
+        raise ValueError(
+            f"`grad_loss` must have the loss's shape {array.shape}, got {cotangent.shape}."
+        )
+    return array, cotangent
+
+
+def _loss_output(array: np.ndarray) -> Any:
+    """The value handed back to the user: a numpy scalar for a scalar loss."""
+    return array[()] if array.ndim == 0 else array
+
+
+def check_gradient(grad: Any, var: Variable, where: str) -> np.ndarray:
+    """Validates one gradient against its variable; returns it as an array of the variable's dtype.
+
+    Raises:
+        ValueError: wrong shape or a non-floating dtype kind, naming the variable.
+    """
+    try:
+        array = np.asarray(grad)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{where}: gradient for variable {var.name!r} must be array-like, got {grad!r}."
+        ) from exc
+    if array.dtype.kind != "f":
+        raise ValueError(
+            f"{where}: gradient for variable {var.name!r} must be floating-point, "
+            f"got dtype {array.dtype}."
+        )
+    if array.shape != var.shape:
+        raise ValueError(
+            f"{where}: gradient for variable {var.name!r} must have shape {var.shape}, "
+            f"got {array.shape}."
+        )
+    if array.dtype != var.dtype:
+        array = array.astype(var.dtype)
+    return array
+
+
+def _check_gradient_list(grads: Any, var_list: Sequence[Variable], where: str) -> list:
+    if isinstance(grads, np.ndarray) and len(var_list) == 1:
+        grads = [grads]
+    if isinstance(grads, dict) or not isinstance(grads, (list, tuple)):
+        raise ValueError(
+            f"{where} must return a list or tuple of gradients aligned with `var_list`, "
+            f"got {type(grads).__name__}."
+        )
+    if len(grads) != len(var_list):
+        raise ValueError(
+            f"{where} returned {len(grads)} gradients for {len(var_list)} variables "
+            f"{[v.name for v in var_list]}."
+        )
+    return [None if g is None else check_gradient(g, v, where) for g, v in zip(grads, var_list)]
+
+
+def _scale(grads: list, cotangent: np.ndarray) -> list:
+    if cotangent.ndim != 0:
+        raise ValueError("A non-scalar `grad_loss` needs the autodiff gradient source.")
+    if cotangent == 1:
+        return grads
+    return [None if g is None else g * cotangent for g in grads]
+
+
+# ---------------------------------------------------------------------------------------------
+# Autodiff
+
+
+_HINT = (
+    "To go on, pass your own gradient (gradient=fn, returning one array per variable) or ask "
+    "for finite differences (gradient='3-point')."
+)
+
+_TRACE_ERRORS: list[tuple[type[BaseException], re.Pattern, str]] = [
+    (
+        TypeError,
+        re.compile(r"'ArrayBox' object does not support item assignment"),
+        "the loss assigns into an array that depends on a variable (`x[i] = ...`). autograd "
+        "cannot record writes into an array; build the array with np.stack, np.concatenate or "
+        "np.where instead.",
+    ),
+    (
+        TypeError,
+        re.compile(r"(float|int|complex)\(\) argument must be .*'ArrayBox'"),
+        "the loss converts a traced value into a Python number (float(), int() or .item()), "
+        "which cuts it off from the gradient. Keep it an array and use autograd.numpy functions.",
+    ),
+    (
+        ValueError,
+        re.compile(r"setting an array element with a sequence"),
+        "the loss writes a traced value into a plain numpy array (for example "
+        "`b = np.zeros(n); b[0] = w[0]`). Build the array with np.stack or np.concatenate.",
+    ),
+    (
+        TypeError,
+        re.compile(r"returned NotImplemented from __array_ufunc__.*out="),
+        "the loss runs an in-place numpy operation on a traced value (`out=` or `b += w` into "
+        "a plain array). Write it out of place: `b = b + w`.",
+    ),
+    (
+        NotImplementedError,
+        re.compile(r"VJP of (asarray|array) wrt"),
+        "the loss calls np.asarray / np.array on a traced value, which autograd cannot "
+        "differentiate. Pass the value on as it is, or combine values with np.stack.",
+    ),
+    (
+        NotImplementedError,
+        re.compile(r"VJP of (\w+) wrt argnums"),
+        "autograd has no gradient rule for a function the loss calls. Register one with "
+        "autograd.extend.defvjp.",
+    ),
+    (
+        AttributeError,
+        re.compile(r"'ArrayBox' object has no attribute '(\w+)'"),
+        "the loss calls an ndarray method that autograd does not forward (for example "
+        "`a.dot(b)` or `a.copy()`). Call the autograd.numpy function instead (np.dot(a, b)).",
+    ),
+]
+
+
+def explain_trace_error(exc: BaseException) -> BaseException | None:
+    """An exception of the same type that says why autograd failed and what to do, or None."""
+    text = str(exc)
+    for exc_type, pattern, cause in _TRACE_ERRORS:
+        if isinstance(exc, exc_type) and pattern.search(text):
+            message = f"Cannot differentiate the loss: {cause} {_HINT} (autograd said: {text})"
+            try:
+                return type(exc)(message)
+            except Exception:  # an exception class with an unusual constructor
+                return exc_type(message)
+    return None
+
+
+class _Substitute:
+    """Makes ``var.value`` return given values for the duration of a ``with`` block."""
+
+    __slots__ = ("_vars", "_values", "_saved")
+
+    def __init__(self, var_list: Sequence[Variable], values: Sequence[Any]) -> None:
+        self._vars = var_list
+        self._values = values
+
+    def __enter__(self) -> None:
+        self._saved = [v._override for v in self._vars]
+        for v, x in zip(self._vars, self._values):
+            v._override = x
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for v, x in zip(self._vars, self._saved):
+            v._override = x
+
+
+class Autodiff(GradientSource):
+    """Reverse-mode automatic differentiation through the backend (autograd).
+
+    The loss runs once with each variable's ``value`` replaced by a tracer; one backward pass
+    then gives every gradient. A variable the loss never reaches gets ``None``.
+    """
+
+    def value_and_gradients(self, loss, var_list, grad_loss=None):
+        def traced_loss(*values: Any) -> Any:
+            with _Substitute(var_list, values):
+                return loss()
+
+        try:
+            trace = get_backend().trace(traced_loss, [v._value for v in var_list])
+        except Exception as exc:
+            explained = explain_trace_error(exc)
+            if explained is None:
+                raise
+            raise explained from exc
+        value, cotangent = _check_loss_value(trace.value, grad_loss)
+        grads = trace.gradients(cotangent)
+        out = []
+        for g, v in zip(grads, var_list):
+            if g is not None:
+                g = np.asarray(g)
+                if g.dtype != v.dtype:
+                    g = g.astype(v.dtype)
+            out.append(g)
+        return _loss_output(value), out
+
+
+class UserGradient(GradientSource):
+    """A user-supplied gradient function, the analogue of scipy's ``jac=callable``.
+
+    Args:
+        fn: zero-argument callable returning one gradient per variable, aligned with
+            ``var_list`` (a bare array is accepted when there is one variable). ``None`` entries
+            mean "no gradient" as with autodiff.
+    """
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"`gradient` must be callable, got {fn!r}.")
+        self.fn = fn
+
+    def value_and_gradients(self, loss, var_list, grad_loss=None):
+        value, cotangent = _check_loss_value(loss(), grad_loss)
+        grads = _check_gradient_list(self.fn(), var_list, "The `gradient` function")
+        return _loss_output(value), _scale(grads, cotangent)
+
+    def __repr__(self) -> str:
+        return f"UserGradient({self.fn!r})"
+
+
+class LossWithGradient(GradientSource):
+    """The loss returns ``(value, gradients)`` itself, the analogue of scipy's ``jac=True``."""
+
+    def value_and_gradients(self, loss, var_list, grad_loss=None):
+        out = loss()
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise ValueError(
+                "With gradient=True the loss must return a (value, gradients) pair, "
+                f"got {type(out).__name__}."
+            )
+        value, cotangent = _check_loss_value(out[0], grad_loss)
+        grads = _check_gradient_list(out[1], var_list, "The loss (gradient=True)")
+        return _loss_output(value), _scale(grads, cotangent)
+
+
+class FiniteDifferences(GradientSource):
+    """Numerical gradients, on purpose, with scipy's method names and step rules.
+
+    Each element of each variable is perturbed in turn (the variables themselves are never
+    written: the perturbed copy is what ``value`` returns during the evaluation). Steps follow
+    ``scipy.optimize.approx_fprime``'s defaults for the variable's dtype: ``h = eps**0.5 *
+    max(1, |x|)`` for ``"2-point"`` and ``"cs"``, ``eps**(1/3) * max(1, |x|)`` for ``"3-point"``,
+    signed like ``x``.
+
+    Args:
+        method: ``"2-point"``, ``"3-point"`` or ``"cs"`` (complex step).
+        rel_step: relative step size overriding the default above.
+    """
+
+    def __init__(self, method: str = "3-point", rel_step: float | None = None) -> None:
+        if method not in FINITE_DIFFERENCE_METHODS:
+            raise ValueError(
+                f"`method` must be one of {FINITE_DIFFERENCE_METHODS}, got {method!r}."
+            )
+        if rel_step is not None and not (np.isfinite(rel_step) and rel_step > 0):
+            raise ValueError(f"`rel_step` must be a positive finite float, got {rel_step!r}.")
+        self.method = method
+        self.rel_step = rel_step
+
+    def _steps(self, x: np.ndarray) -> np.ndarray:
+        eps = np.finfo(x.dtype).eps
+        rel = self.rel_step
+        if rel is None:
+            rel = eps ** (1 / 3) if self.method == "3-point" else eps**0.5
+        sign = np.where(x >= 0, 1.0, -1.0).astype(x.dtype)
+        h = rel * sign * np.maximum(1.0, np.abs(x))
+        return ((x + h) - x) if self.method != "cs" else h  # exactly representable steps
+
+    def value_and_gradients(self, loss, var_list, grad_loss=None):
+        value, cotangent = _check_loss_value(loss(), grad_loss)
+        f0 = value.astype(np.float64)
+        grads = []
+        for var in var_list:
+            x = var._value
+            h = self._steps(x).ravel()
+            if self.method == "cs":
+                work = x.astype(np.result_type(x.dtype, np.complex64))
+            else:
+                work = x.copy()
+            flat = work.reshape(-1)
+            grad = np.empty(x.size, dtype=np.float64)
+            with _Substitute([var], [work]):
+                for i in range(x.size):
+                    xi = flat[i]
+                    if self.method == "2-point":
+                        flat[i] = xi + h[i]
+                        grad[i] = (float(loss()) - f0) / h[i]
+                    elif self.method == "3-point":
+                        flat[i] = xi + h[i]
+                        f_plus = float(loss())
+                        flat[i] = xi - h[i]
+                        f_minus = float(loss())
+                        grad[i] = (f_plus - f_minus) / (2 * h[i])
+                    else:
+                        flat[i] = xi + 1j * h[i]
+                        grad[i] = np.imag(loss()) / h[i]
+                    flat[i] = xi
+            grads.append(grad.reshape(x.shape).astype(var.dtype))
+        return _loss_output(value), _scale(grads, cotangent)
+
+    def __repr__(self) -> str:
+        return f"FiniteDifferences({self.method!r})"
+
+
+def as_gradient_source(spec: Any) -> GradientSource:
+    """Turns a ``gradient=`` argument into a :class:`GradientSource` (see the module docs).
+
+    Raises:
+        ValueError: an unknown method name.
+        TypeError: anything else that is not a source.
+    """
+    if spec is None or (isinstance(spec, str) and spec == "autodiff"):
+        return _AUTODIFF
+    if isinstance(spec, GradientSource):
+        return spec
+    if spec is True:
+        return _LOSS_WITH_GRADIENT
+    if isinstance(spec, str):
+        if spec in FINITE_DIFFERENCE_METHODS:
+            return FiniteDifferences(spec)
+        raise ValueError(
+            "`gradient` must be None, 'autodiff', True, a callable or one of "
+            f"{FINITE_DIFFERENCE_METHODS}, got {spec!r}."
+        )
+    if callable(spec):
+        return UserGradient(spec)
+    raise TypeError(
+        "`gradient` must be None, 'autodiff', True, a callable or one of "
+        f"{FINITE_DIFFERENCE_METHODS}, got {spec!r}."
+    )
+
+
+_AUTODIFF = Autodiff()
+_LOSS_WITH_GRADIENT = LossWithGradient()

@@ -1,0 +1,440 @@
+"""The ``Optimizer`` base class: TF1's ``compute_gradients`` / ``apply_gradients`` / ``minimize``.
+
+Subclassing contract (TF1's hook names; the order is the API)::
+
+    apply_gradients(grads_and_vars, global_step):
+        validate every pair                  # nothing is touched if anything is wrong
+        _prepare()                           # hyperparameters evaluated once per apply
+        _create_slots(vars_with_grad)        # must be idempotent (get-or-make)
+        for (g, v) with g not None:
+            dense  -> _apply_dense(g, v)
+            sparse -> _apply_sparse_duplicate_indices(g, v)   # default: sum duplicates first
+            v.constraint, if any, projects v
+        _finish(updated_vars, name)          # e.g. Adam advances its beta powers here
+        global_step += 1                     # once, after every update
+
+Unlike TF1, ``_prepare`` runs before ``_create_slots``, so a bad hyperparameter value from a
+schedule raises before anything (slots included) is created.
+
+Inside ``_apply_dense(grad, var)``, ``var._value`` is the variable's own array and the slots are
+plain arrays from :meth:`Optimizer.get_slot`; an update calls a module-level kernel that mutates
+them in place, never mutates ``grad``, and uses :meth:`Optimizer._scratch` for temporaries, so a
+step allocates nothing proportional to the parameter count.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from .gradients import GradientSource, as_gradient_source, check_gradient
+from .variables import Variable, trainable_variables
+
+__all__ = ["Optimizer", "Interval"]
+
+
+class Interval:
+    """The allowed range of a hyperparameter, with the text used in error messages."""
+
+    __slots__ = ("low", "high", "low_open", "high_open")
+
+    def __init__(
+        self,
+        low: float | None = None,
+        high: float | None = None,
+        low_open: bool = False,
+        high_open: bool = False,
+    ) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def __contains__(self, x: float) -> bool:
+        if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
+            return False
+        if self.high is not None and (x > self.high or (self.high_open and x == self.high)):
+            return False
+        return True
+
+    def __str__(self) -> str:
+        if self.high is None and self.low is None:
+            return "finite"
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return (
+            f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+            f"{')' if self.high_open else ']'}"
+        )
+
+
+NONNEGATIVE = Interval(0.0)
+POSITIVE = Interval(0.0, low_open=True)
+
+
+def _check_real(name: str, value: Any, interval: Interval) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
+        raise TypeError(f"`{name}` must be a float or a zero-argument callable, got {value!r}.")
+    if isinstance(value, np.ndarray) and (value.ndim != 0 or value.dtype.kind not in "iuf"):
+        raise TypeError(f"`{name}` must be a real scalar, got {value!r}.")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"`{name}` must be finite, got {value!r}.")
+    if x not in interval:
+        raise ValueError(f"`{name}` must be {interval}, got {value!r}.")
+    return x
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
+    return bool(value)
+
+
+class Optimizer:
+    """Base class of every optimizer, with TF1's API and rules.
+
+    Args:
+        use_locking: accepted for TF1 compatibility; numpy updates are not concurrent.
+        name: the optimizer's name (used for slot names); must be non-empty.
+        gradient: the default gradient source for :meth:`compute_gradients` and
+            :meth:`minimize`: ``None`` (autodiff), a callable, ``True``, ``"2-point"``,
+            ``"3-point"`` or ``"cs"``. See :mod:`optim.gradients`.
+
+    Raises:
+        ValueError: an empty name.
+    """
+
+    GATE_NONE = 0
+    GATE_OP = 1
+    GATE_GRAPH = 2
+
+    def __init__(self, use_locking: bool, name: str, *, gradient: Any = None) -> None:
+        if not name:
+            raise ValueError("Must specify the optimizer name")
+        if not isinstance(name, str):
+            raise TypeError(f"`name` must be a string, got {name!r}.")
+        self._use_locking = _check_bool("use_locking", use_locking)
+        self._name = name
+        self._gradient: GradientSource = as_gradient_source(gradient)
+        self._hyper: dict[str, tuple[Any, Interval]] = {}
+        self._hyper_t: dict[str, float] = {}
+        self._hyper_cast: dict[np.dtype, dict[str, Any]] = {}
+        self._slots: dict[str, dict[Variable, np.ndarray]] = {}
+        self._non_slot: dict[str, np.ndarray] = {}
+        self._scratch_buffers: dict[np.dtype, np.ndarray] = {}
+
+    def get_name(self) -> str:
+        return self._name
+
+    # -- hyperparameters -------------------------------------------------------------------
+    def _set_hyper(self, name: str, value: Any, interval: Interval = NONNEGATIVE) -> None:
+        """Validates and stores a hyperparameter: a real number in ``interval`` or a callable.
+
+        Callables (schedules) are evaluated once per ``apply_gradients`` in :meth:`_prepare`,
+        and their values are checked against the same interval.
+        """
+        if not callable(value):
+            _check_real(name, value, interval)
+        self._hyper[name] = (value, interval)
+
+    @staticmethod
+    def _call_if_callable(x: Any) -> Any:
+        return x() if callable(x) else x
+
+    def _prepare(self) -> None:
+        """Evaluates every hyperparameter once for this apply (callables called, values checked).
+
+        Subclasses overriding it call ``super()._prepare()`` first.
+        """
+        self._hyper_t = {
+            name: _check_real(name, self._call_if_callable(value), interval)
+            for name, (value, interval) in self._hyper.items()
+        }
+        self._hyper_cast = {}
+
+    def _get_hyper(self, name: str, dtype: np.dtype) -> Any:
+        """The value of hyperparameter ``name`` for this apply, cast once to ``dtype``."""
+        cast = self._hyper_cast.get(dtype)
+        if cast is None:
+            cast = self._hyper_cast[dtype] = {k: dtype.type(v) for k, v in self._hyper_t.items()}
+        return cast[name]
+
+    # -- slots and state -------------------------------------------------------------------
+    def _get_or_make_slot(self, var: Variable, val: Any, slot_name: str, op_name: str) -> np.ndarray:
+        """The slot ``slot_name`` of ``var``, created on first use as a copy of ``val``."""
+        del op_name  # kept for TF's signature; slots are named "<var>/<slot>"
+        slots = self._slots.setdefault(slot_name, {})
+        slot = slots.get(var)
+        if slot is None:
+            slot = np.array(np.broadcast_to(val, var.shape), dtype=var.dtype)
+            slots[var] = slot
+        return slot
+
+    def _zeros_slot(self, var: Variable, slot_name: str, op_name: str) -> np.ndarray:
+        """The slot ``slot_name`` of ``var``, created on first use as zeros."""
+        return self._get_or_make_slot(var, 0, slot_name, op_name)
+
+    def _create_non_slot_variable(self, initial_value: Any, name: str, colocate_with: Any = None):
+        """A state value shared by all variables (Adam's beta powers), created on first use.
+
+        Stored as a 0-d array of ``colocate_with``'s dtype (float64 without one).
+        """
+        state = self._non_slot.get(name)
+        if state is None:
+            dtype = colocate_with.dtype if colocate_with is not None else np.float64
+            state = self._non_slot[name] = np.array(initial_value, dtype=dtype)
+        return state
+
+    def _get_non_slot_variable(self, name: str) -> np.ndarray | None:
+        return self._non_slot.get(name)
+
+    def get_slot(self, var: Variable, name: str) -> np.ndarray | None:
+        """The slot array ``name`` of ``var`` (live: updates show through), or None."""
+        return self._slots.get(name, {}).get(var)
+
+    def get_slot_names(self) -> list[str]:
+        """The sorted names of the slots created so far."""
+        return sorted(self._slots)
+
+    def variables(self) -> list[np.ndarray]:
+        """Every slot and non-slot state array, sorted by name (``"<var>/<slot>"`` for slots)."""
+        named = [
+            (f"{var.name}/{slot_name}", array)
+            for slot_name, slots in self._slots.items()
+            for var, array in slots.items()
+        ]
+        named += list(self._non_slot.items())
+        return [array for _, array in sorted(named, key=lambda item: item[0])]
+
+    def _scratch(self, var: Variable, count: int = 1) -> tuple[np.ndarray, ...]:
+        """``count`` temporary arrays shaped like ``var``, views into one reused buffer."""
+        size = var.size
+        buffer = self._scratch_buffers.get(var.dtype)
+        if buffer is None or buffer.size < count * size:
+            buffer = self._scratch_buffers[var.dtype] = np.empty(count * size, dtype=var.dtype)
+        return tuple(buffer[i * size : (i + 1) * size].reshape(var.shape) for i in range(count))
+
+    # -- hooks -----------------------------------------------------------------------------
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        """Creates the slots of ``var_list`` (idempotent). Default: none."""
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _apply_dense.")
+
+    def _apply_sparse(self, grad: Any, var: Variable) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _apply_sparse.")
+
+    def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
+        """Runs once after every variable of an apply was updated. Default: nothing."""
+
+    # -- the public API --------------------------------------------------------------------
+    def compute_gradients(
+        self,
+        loss: Callable[[], Any],
+        var_list: Any = None,
+        gate_gradients: int = GATE_OP,
+        aggregation_method: int | None = None,
+        colocate_gradients_with_ops: bool = False,
+        grad_loss: Any = None,
+        *,
+        gradient: Any = None,
+    ) -> list[tuple[np.ndarray | None, Variable]]:
+        """Gradients of ``loss`` for the variables in ``var_list``.
+
+        Args:
+            loss: a zero-argument callable reading variables through ``.value`` and returning a
+                float scalar (TF2 eager style).
+            var_list: variables (a list, a tuple, nested lists or one Variable); ``None`` means
+                every trainable variable of the default graph.
+            gate_gradients, aggregation_method, colocate_gradients_with_ops: accepted and
+                validated for TF1 compatibility; they have no effect on sequential numpy code.
+            grad_loss: the upstream gradient of ``loss`` (same shape as the loss).
+            gradient: this call's gradient source (``None``: the optimizer's own).
+
+        Returns:
+            ``[(gradient, variable), ...]`` in ``var_list`` order; the gradient is ``None``
+            where the loss does not depend on the variable.
+
+        Raises:
+            TypeError: ``loss`` not callable, a non-Variable or non-float Variable in
+                ``var_list``, a loss returning a non-float.
+            ValueError: no variables, a non-scalar loss, bad gate or aggregation values, or a
+                user gradient of the wrong count or shape.
+        """
+        _, grads_and_vars = self._compute(
+            loss, var_list, gate_gradients, aggregation_method, grad_loss, gradient
+        )
+        return grads_and_vars
+
+    def _compute(self, loss, var_list, gate_gradients, aggregation_method, grad_loss, gradient):
+        if not callable(loss):
+            raise TypeError(
+                "`loss` must be a zero-argument callable that reads variables through `.value`, "
+                f"got {loss!r}."
+            )
+        if gate_gradients not in (self.GATE_NONE, self.GATE_OP, self.GATE_GRAPH):
+            raise ValueError(
+                "gate_gradients must be one of: Optimizer.GATE_NONE, Optimizer.GATE_OP, "
+                f"Optimizer.GATE_GRAPH.  Not {gate_gradients}"
+            )
+        if aggregation_method not in (None, 0, 1, 2):
+            raise ValueError(
+                f"`aggregation_method` must be None, 0, 1 or 2, got {aggregation_method!r}."
+            )
+        var_list = _resolve_var_list(var_list)
+        source = self._gradient if gradient is None else as_gradient_source(gradient)
+        value, grads = source.value_and_gradients(loss, var_list, grad_loss)
+        return value, list(zip(grads, var_list))
+
+    def apply_gradients(
+        self,
+        grads_and_vars: Iterable[tuple[Any, Variable]],
+        global_step: Variable | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Applies gradients to variables, in place.
+
+        Args:
+            grads_and_vars: ``(gradient, variable)`` pairs, any iterable (a ``zip`` too).
+                ``None`` gradients are skipped.
+            global_step: a Variable incremented by one after every update, if given.
+            name: accepted for TF1 compatibility (passed to :meth:`_finish`).
+
+        Raises:
+            ValueError: no pairs, every gradient ``None``, or a gradient of the wrong shape or
+                dtype kind (naming the variable).
+            TypeError: a malformed pair, a non-Variable or a non-float variable.
+
+        Nothing is changed when it raises: every pair is checked before the first update.
+        """
+        try:
+            pairs = tuple(grads_and_vars)
+        except TypeError as exc:
+            raise TypeError(
+                f"`grads_and_vars` must be an iterable of (gradient, variable) pairs, "
+                f"got {grads_and_vars!r}."
+            ) from exc
+        if not pairs:
+            raise ValueError("No variables provided.")
+        updates = []
+        for i, pair in enumerate(pairs):
+            try:
+                grad, var = pair
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"`grads_and_vars[{i}]` must be a (gradient, variable) pair, got {pair!r}."
+                ) from exc
+            if not isinstance(var, Variable):
+                raise TypeError(
+                    f"`grads_and_vars[{i}]` must hold an optim.Variable, got {var!r}."
+                )
+            if grad is None:
+                continue
+            if var.dtype.kind != "f":
+                raise TypeError(
+                    f"Variable {var.name!r} has dtype {var.dtype}; optimizers update "
+                    "floating-point variables only."
+                )
+            updates.append((self._convert_gradient(grad, var), var))
+        if not updates:
+            raise ValueError(
+                f"No gradients provided for any variable: {[v.name for _, v in pairs]}."
+            )
+        if global_step is not None and not isinstance(global_step, Variable):
+            raise TypeError(f"`global_step` must be an optim.Variable, got {global_step!r}.")
+
+        self._prepare()
+        updated = [var for _, var in updates]
+        self._create_slots(updated)
+        for grad, var in updates:
+            if isinstance(grad, np.ndarray):
+                self._apply_dense(grad, var)
+            else:
+                self._apply_sparse_duplicate_indices(grad, var)
+            if var.constraint is not None:
+                np.copyto(var._value, var.constraint(var._value), casting="same_kind")
+        self._finish(updated, name or self._name)
+        if global_step is not None:
+            global_step._value += 1
+
+    def _convert_gradient(self, grad: Any, var: Variable) -> Any:
+        """Checks one non-None gradient against its variable (hook for sparse gradients)."""
+        return check_gradient(grad, var, "apply_gradients")
+
+    def _apply_sparse_duplicate_indices(self, grad: Any, var: Variable) -> None:
+        """Sums rows with the same index, then calls :meth:`_apply_sparse`."""
+        self._apply_sparse(grad, var)
+
+    def minimize(
+        self,
+        loss: Callable[[], Any],
+        global_step: Variable | None = None,
+        var_list: Any = None,
+        gate_gradients: int = GATE_OP,
+        aggregation_method: int | None = None,
+        colocate_gradients_with_ops: bool = False,
+        name: str | None = None,
+        grad_loss: Any = None,
+        *,
+        gradient: Any = None,
+    ) -> Any:
+        """One step: :meth:`compute_gradients` then :meth:`apply_gradients`.
+
+        Returns:
+            The loss value from the same forward pass that produced the gradients (the loss is
+            never evaluated a second time).
+
+        Raises:
+            ValueError: every gradient is ``None`` (the loss reaches none of the variables),
+                plus everything :meth:`compute_gradients` and :meth:`apply_gradients` raise.
+        """
+        value, grads_and_vars = self._compute(
+            loss, var_list, gate_gradients, aggregation_method, grad_loss, gradient
+        )
+        if all(g is None for g, _ in grads_and_vars):
+            raise ValueError(
+                "No gradients provided for any variable, check your graph for ops that do not "
+                f"support gradients, between variables {[v.name for _, v in grads_and_vars]} "
+                f"and loss {loss!r}."
+            )
+        self.apply_gradients(grads_and_vars, global_step=global_step, name=name)
+        return value
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={v!r}" for k, (v, _) in self._hyper.items())
+        return f"{type(self).__name__}({hyper}, name={self._name!r})"
+
+
+def _flatten(items: Any) -> Iterable[Any]:
+    if isinstance(items, (list, tuple)):
+        for item in items:
+            yield from _flatten(item)
+    else:
+        yield items
+
+
+def _resolve_var_list(var_list: Any) -> list[Variable]:
+    if var_list is None:
+        variables = trainable_variables()
+    elif isinstance(var_list, Variable):
+        variables = [var_list]
+    elif isinstance(var_list, (list, tuple)):
+        variables = list(_flatten(var_list))
+    else:
+        raise TypeError(f"`var_list` must be a list or tuple of optim.Variable, got {var_list!r}.")
+    if not variables:
+        raise ValueError("No variables to optimize.")
+    for i, var in enumerate(variables):
+        if not isinstance(var, Variable):
+            raise TypeError(f"`var_list[{i}]` must be an optim.Variable, got {var!r}.")
+        if var.dtype.kind != "f":
+            raise TypeError(
+                f"Variable {var.name!r} has dtype {var.dtype}; gradients are taken with respect "
+                "to floating-point variables only."
+            )
+    return variables
+
