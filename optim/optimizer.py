@@ -164,7 +164,9 @@ class Optimizer:
         return cast[name]
 
     # -- slots and state -------------------------------------------------------------------
-    def _get_or_make_slot(self, var: Variable, val: Any, slot_name: str, op_name: str) -> np.ndarray:
+    def _get_or_make_slot(
+        self, var: Variable, val: Any, slot_name: str, op_name: str
+    ) -> np.ndarray:
         """The slot ``slot_name`` of ``var``, created on first use as a copy of ``val``."""
         del op_name  # kept for TF's signature; slots are named "<var>/<slot>"
         slots = self._slots.setdefault(slot_name, {})
@@ -329,9 +331,7 @@ class Optimizer:
                     f"`grads_and_vars[{i}]` must be a (gradient, variable) pair, got {pair!r}."
                 ) from exc
             if not isinstance(var, Variable):
-                raise TypeError(
-                    f"`grads_and_vars[{i}]` must hold an optim.Variable, got {var!r}."
-                )
+                raise TypeError(f"`grads_and_vars[{i}]` must hold an optim.Variable, got {var!r}.")
             if grad is None:
                 continue
             if var.dtype.kind != "f":
@@ -437,4 +437,3 @@ def _resolve_var_list(var_list: Any) -> list[Variable]:
                 "to floating-point variables only."
             )
     return variables
-

@@ -113,7 +113,9 @@ def reset_default_graph() -> None:
     """
     global _global_default_graph
     if _graph_stack():
-        raise RuntimeError("reset_default_graph() cannot be called inside a Graph.as_default() block.")
+        raise RuntimeError(
+            "reset_default_graph() cannot be called inside a Graph.as_default() block."
+        )
     _global_default_graph = Graph()
 
 
@@ -191,9 +193,7 @@ class Variable:
                 f"got {initial_value!r}."
             ) from exc
         if value.dtype.kind not in "biuf":
-            raise TypeError(
-                f"Variable {name!r} must have a numeric real dtype, got {value.dtype}."
-            )
+            raise TypeError(f"Variable {name!r} must have a numeric real dtype, got {value.dtype}.")
         if trainable and value.dtype.kind != "f":
             raise TypeError(
                 f"Trainable variable {name!r} must have a floating dtype, got {value.dtype}; "
@@ -287,9 +287,7 @@ class Variable:
 
     def assign_sub(self, delta: Any) -> Variable:
         """Subtracts ``delta`` (same shape) in place and returns the variable."""
-        np.subtract(
-            self._value, self._coerce(delta, "delta"), out=self._value, casting="same_kind"
-        )
+        np.subtract(self._value, self._coerce(delta, "delta"), out=self._value, casting="same_kind")
         return self
 
     def __repr__(self) -> str:
