@@ -16,7 +16,7 @@ from .gradients import (
     UserGradient,
     as_gradient_source,
 )
-from .optimizer import Optimizer
+from .optimizer import Interval, Optimizer
 from .variables import (
     Graph,
     Variable,
@@ -41,6 +41,7 @@ __all__ = [
     "get_global_step",
     "get_or_create_global_step",
     "Optimizer",
+    "Interval",
     "GradientDescentOptimizer",
     "MomentumOptimizer",
     "GradientSource",

@@ -120,7 +120,7 @@ def reset_default_graph() -> None:
 
 
 def trainable_variables() -> list[Variable]:
-    """The default ``var_list``: live trainable variables of the default graph, in creation order."""
+    """The default ``var_list``: the live trainable variables of the default graph, in order."""
     return get_default_graph().trainable_variables()
 
 
