@@ -17,6 +17,7 @@ from .gradients import (
     as_gradient_source,
 )
 from .optimizer import Interval, Optimizer
+from .sparse import IndexedSlices
 from .variables import (
     Graph,
     Variable,
@@ -42,6 +43,7 @@ __all__ = [
     "get_or_create_global_step",
     "Optimizer",
     "Interval",
+    "IndexedSlices",
     "GradientDescentOptimizer",
     "MomentumOptimizer",
     "GradientSource",

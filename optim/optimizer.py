@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .gradients import GradientSource, as_gradient_source, check_gradient
+from .sparse import IndexedSlices, check_indexed_slices, deduplicate
 from .variables import Variable, trainable_variables
 
 __all__ = ["Optimizer", "Interval"]
@@ -227,7 +228,7 @@ class Optimizer:
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _apply_dense.")
 
-    def _apply_sparse(self, grad: Any, var: Variable) -> None:
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _apply_sparse.")
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
@@ -362,12 +363,26 @@ class Optimizer:
             global_step._value += 1
 
     def _convert_gradient(self, grad: Any, var: Variable) -> Any:
-        """Checks one non-None gradient against its variable (hook for sparse gradients)."""
+        """Checks one non-None gradient against its variable: a dense array or IndexedSlices."""
+        if isinstance(grad, IndexedSlices):
+            cls = type(self)
+            if (
+                cls._apply_sparse is Optimizer._apply_sparse
+                and cls._apply_sparse_duplicate_indices is Optimizer._apply_sparse_duplicate_indices
+            ):
+                raise NotImplementedError(
+                    f"{cls.__name__} does not implement sparse updates (_apply_sparse); "
+                    f"pass a dense gradient for variable {var.name!r}."
+                )
+            return check_indexed_slices(grad, var, "apply_gradients")
         return check_gradient(grad, var, "apply_gradients")
 
-    def _apply_sparse_duplicate_indices(self, grad: Any, var: Variable) -> None:
-        """Sums rows with the same index, then calls :meth:`_apply_sparse`."""
-        self._apply_sparse(grad, var)
+    def _apply_sparse_duplicate_indices(self, grad: IndexedSlices, var: Variable) -> None:
+        """Sums the rows of repeated indices, then calls :meth:`_apply_sparse`.
+
+        An update that is linear in the gradient may override this and skip the summing.
+        """
+        self._apply_sparse(deduplicate(grad), var)
 
     def minimize(
         self,

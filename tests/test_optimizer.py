@@ -348,19 +348,19 @@ CASES = [
         "gd",
         lambda: optim.train.GradientDescentOptimizer(0.1),
         reference.gradient_descent,
-        {"lr": 0.1},
+        {"learning_rate": 0.1},
     ),
     (
         "momentum",
         lambda: optim.train.MomentumOptimizer(0.1, 0.9),
         reference.momentum,
-        {"lr": 0.1, "momentum": 0.9},
+        {"learning_rate": 0.1, "momentum": 0.9},
     ),
     (
         "nesterov",
         lambda: optim.train.MomentumOptimizer(0.1, 0.9, use_nesterov=True),
         reference.momentum,
-        {"lr": 0.1, "momentum": 0.9, "use_nesterov": True},
+        {"learning_rate": 0.1, "momentum": 0.9, "use_nesterov": True},
     ),
 ]
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer, _check_bool
+from ..sparse import IndexedSlices
 from ..variables import Variable
 
 __all__ = ["MomentumOptimizer"]
@@ -102,3 +103,21 @@ class MomentumOptimizer(Optimizer):
             self._use_nesterov,
             self._scratch(var, 2),
         )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Only the touched rows move; untouched rows keep their accumulator (TF's sparse rule).
+        rows = grad.indices
+        var_rows = var._value[rows]
+        accum = self.get_slot(var, "momentum")
+        accum_rows = accum[rows]
+        _momentum(
+            var_rows,
+            accum_rows,
+            grad.values,
+            self._get_hyper("learning_rate", var.dtype),
+            self._get_hyper("momentum", var.dtype),
+            self._use_nesterov,
+            (np.empty_like(var_rows), np.empty_like(var_rows)),
+        )
+        var._value[rows] = var_rows
+        accum[rows] = accum_rows
