@@ -4,9 +4,15 @@ A case names an optimizer configuration, the independent oracle it must match an
 capabilities as flags (never ``if case.name == ...`` in a test). The constructor keyword
 arguments in ``hyper`` are passed unchanged to the oracle, whose keyword names are the
 optimizer's argument names.
+
+Each optimizer family adds its rows in its own ``tests/cases_<family>.py`` (a module-level
+``CASES`` list); they are collected below, in file-name order.
 """
 
 from __future__ import annotations
+
+import importlib
+import pathlib
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,3 +93,7 @@ CASES: list[Case] = [
         bad=(({"use_nesterov": 1}, TypeError, r"`use_nesterov` must be a bool, got 1"),),
     ),
 ]
+
+
+for _path in sorted(pathlib.Path(__file__).parent.glob("cases_*.py")):
+    CASES.extend(importlib.import_module(f"tests.{_path.stem}").CASES)
