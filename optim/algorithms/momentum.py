@@ -21,19 +21,25 @@ def _momentum(
     momentum: Any,
     use_nesterov: bool,
     scratch: tuple[np.ndarray, np.ndarray],
+    sparse: bool = False,
 ) -> None:
-    """TF kernel ``ApplyMomentum``, in place.
+    """TF kernels ``ApplyMomentum`` / ``SparseApplyMomentum``, in place.
 
     ``accum = accum * momentum + grad``, then ``var -= accum * lr`` or, with Nesterov,
-    ``var -= grad * lr + accum * momentum * lr``, in the kernel's order of operations.
+    ``var -= grad * lr + accum * momentum * lr``. The dense kernel multiplies by ``momentum``
+    then ``lr``; the sparse one by the product ``lr * momentum``; each order is kept so float32
+    results match TF bit for bit.
     """
     np.multiply(accum, momentum, out=accum)
     np.add(accum, grad, out=accum)
     step, tmp = scratch
     if use_nesterov:
         np.multiply(grad, lr, out=step)
-        np.multiply(accum, momentum, out=tmp)
-        np.multiply(tmp, lr, out=tmp)
+        if sparse:
+            np.multiply(accum, lr * momentum, out=tmp)
+        else:
+            np.multiply(accum, momentum, out=tmp)
+            np.multiply(tmp, lr, out=tmp)
         np.add(step, tmp, out=step)
     else:
         np.multiply(accum, lr, out=step)
@@ -118,6 +124,7 @@ class MomentumOptimizer(Optimizer):
             self._get_hyper("momentum", var.dtype),
             self._use_nesterov,
             (np.empty_like(var_rows), np.empty_like(var_rows)),
+            sparse=True,
         )
         var._value[rows] = var_rows
         accum[rows] = accum_rows
