@@ -4,7 +4,7 @@ Gradients come from reverse-mode automatic differentiation (HIPS autograd) by de
 can take a user-supplied gradient function or finite differences instead (``gradient=``).
 """
 
-from . import train
+from . import datasets, nn, train
 from .algorithms.gradient_descent import GradientDescentOptimizer
 from .algorithms.momentum import MomentumOptimizer
 from .backend import AutogradBackend, get_backend
@@ -33,6 +33,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "train",
+    "nn",
+    "datasets",
     "Variable",
     "Graph",
     "get_default_graph",
