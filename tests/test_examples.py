@@ -1,0 +1,64 @@
+"""Every example runs as shown (smoke tests, with their accuracy claims checked)."""
+
+import pathlib
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import optim
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    return runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name=f"example_{name}")
+
+
+def test_mnist_softmax_reaches_095_on_digits(graph, capsys):
+    accuracy = load("mnist_softmax")["main"]([])
+    assert accuracy >= 0.95
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "trained 1000 steps" in out
+
+
+def _fake_mnist(directory, n_train=60, n_test=20, gz=True):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = np.zeros((n, 28, 28), np.uint8)
+        for i, label in enumerate(labels):  # a learnable pattern: one bright row per class
+            images[i, 2 * label + 4, 4:24] = 255
+        suffix = ".gz" if gz else ""
+        optim.datasets.write_idx(directory / f"{prefix}-images-idx3-ubyte{suffix}", images)
+        optim.datasets.write_idx(directory / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzipped", "plain"])
+def test_mnist_softmax_reads_idx_files(graph, tmp_path, capsys, gz):
+    _fake_mnist(tmp_path, gz=gz)
+    accuracy = load("mnist_softmax")["main"](
+        ["--data-dir", str(tmp_path), "--steps", "50", "--batch-size", "20"]
+    )
+    assert accuracy == 1.0
+    assert f"MNIST from {tmp_path}" in capsys.readouterr().out
+
+
+def test_mnist_softmax_missing_idx_file_is_a_clear_error(graph, tmp_path):
+    _fake_mnist(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
+        load("mnist_softmax")["main"](["--data-dir", str(tmp_path)])
+
+
+def test_mnist_softmax_runs_as_a_script():
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "mnist_softmax.py"), "--steps", "20"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
