@@ -190,3 +190,31 @@ def test_trace_failure_leaves_autograd_usable(graph):
     ((g, _),) = opt.compute_gradients(lambda: anp.sum(a.value**2), [a])
     np.testing.assert_array_equal(g, [2.0, 4.0])
     assert a.value is not None and not hasattr(a.value, "_node")
+
+
+def test_float32_softmax_model_keeps_float32_gradients(graph):
+    """The tutorial's model: a float64 cotangent here would send matmul down numpy's slow
+    mixed-precision path, so every gradient must stay float32 end to end."""
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 64), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 100)]
+    W = optim.Variable(np.zeros((64, 10), np.float32))
+    b = optim.Variable(np.zeros(10, np.float32))
+
+    def loss():
+        logits = x @ W.value + b.value
+        return anp.mean(optim.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+
+    opt = optim.train.GradientDescentOptimizer(0.5)
+    gv = opt.compute_gradients(loss, [W, b])
+    assert [g.dtype for g, _ in gv] == [np.float32, np.float32]
+    trace = optim.get_backend().trace(
+        lambda w, bb: anp.mean(
+            optim.nn.softmax_cross_entropy_with_logits(labels=y, logits=x @ w + bb)
+        ),
+        [W.numpy(), b.numpy()],
+    )
+    raw = trace.gradients(np.ones((), np.float32))  # before any cast by the gradient source
+    assert [g.dtype for g in raw] == [np.float32, np.float32]
+    assert opt.minimize(loss).dtype == np.float32
+    assert W.dtype == np.float32
