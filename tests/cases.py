@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import pathlib
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any

@@ -9,8 +9,9 @@ hyperparameters into float32 tensors, so for float64 the TF side gets float64 co
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
