@@ -8,6 +8,14 @@ from . import datasets, nn, train
 from .algorithms.gradient_descent import GradientDescentOptimizer
 from .algorithms.momentum import MomentumOptimizer
 from .backend import AutogradBackend, get_backend
+from .gradcheck import GradientCheck, assert_gradients_close, check_gradients
+from .gradient_ops import (
+    Op,
+    RegisterGradient,
+    custom_gradient,
+    gradient_override_map,
+    stop_gradient,
+)
 from .gradients import (
     Autodiff,
     FiniteDifferences,
@@ -15,6 +23,8 @@ from .gradients import (
     LossWithGradient,
     UserGradient,
     as_gradient_source,
+    hessian,
+    hessian_vector_product,
 )
 from .optimizer import Interval, Optimizer
 from .sparse import IndexedSlices
@@ -54,6 +64,16 @@ __all__ = [
     "LossWithGradient",
     "FiniteDifferences",
     "as_gradient_source",
+    "custom_gradient",
+    "RegisterGradient",
+    "gradient_override_map",
+    "stop_gradient",
+    "Op",
+    "check_gradients",
+    "assert_gradients_close",
+    "GradientCheck",
+    "hessian_vector_product",
+    "hessian",
     "AutogradBackend",
     "get_backend",
 ]

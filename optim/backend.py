@@ -13,6 +13,9 @@ The interface:
 ``Trace.gradients(cotangent) -> list``
     One backward pass: the vector-Jacobian product of ``cotangent`` with respect to each
     argument, or ``None`` for an argument the output does not depend on (no recorded path).
+``hessian_vector_product(fun, args, vectors) -> (value, gradients, products)``
+    Second order for a scalar ``fun``: the value, the gradient and ``H @ v`` per argument
+    (``None`` where there is no path), from one forward-over-reverse pass.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import autograd.numpy as anp
 from autograd.core import VJPNode, add_outgrads
-from autograd.tracer import isbox, new_box, toposort, trace_stack
+from autograd.tracer import getval, isbox, new_box, toposort, trace_stack
 
 __all__ = ["Backend", "Trace", "AutogradBackend", "get_backend"]
 
@@ -36,6 +40,10 @@ class Backend(Protocol):
     name: str
 
     def trace(self, fun: Callable[..., Any], args: Sequence[Any]) -> Trace: ...
+
+    def hessian_vector_product(
+        self, fun: Callable[..., Any], args: Sequence[Any], vectors: Sequence[Any]
+    ) -> tuple[Any, list[Any], list[Any]]: ...
 
 
 class _AutogradTrace:
@@ -85,6 +93,24 @@ class AutogradBackend:
         if isbox(out) and out._trace == trace_id:
             return _AutogradTrace(out._value, out._node, roots)
         return _AutogradTrace(out, None, roots)
+
+    def hessian_vector_product(self, fun, args, vectors):
+        """Reverse over reverse: the gradient of ``sum_i <grad_i(x), v_i>``."""
+        first: dict[str, Any] = {}
+
+        def grad_dot_vectors(*xs: Any) -> Any:
+            inner = self.trace(fun, xs)
+            grads = inner.gradients(anp.ones_like(getval(inner.value)))
+            first["value"], first["grads"] = (
+                getval(inner.value),
+                [None if g is None else getval(g) for g in grads],
+            )
+            terms = [anp.sum(g * v) for g, v in zip(grads, vectors) if g is not None]
+            return sum(terms[1:], terms[0]) if terms else 0.0
+
+        outer = self.trace(grad_dot_vectors, args)
+        products = outer.gradients(anp.ones_like(getval(outer.value)))
+        return first["value"], first["grads"], products
 
 
 _BACKEND = AutogradBackend()

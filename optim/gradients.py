@@ -35,6 +35,8 @@ from .backend import get_backend
 from .variables import Variable
 
 __all__ = [
+    "hessian_vector_product",
+    "hessian",
     "GradientSource",
     "Autodiff",
     "UserGradient",
@@ -266,6 +268,58 @@ class Autodiff(GradientSource):
             out.append(g)
         return _loss_output(value), out
 
+    def hessian_vector_product(
+        self, loss: Callable[[], Any], var_list: Sequence[Variable], vectors: Sequence[Any]
+    ) -> list[np.ndarray | None]:
+        """``H @ v`` for the loss's Hessian over ``var_list``, one product per variable.
+
+        ``vectors`` holds one array per variable (its shape). The cost is about that of two
+        gradients (reverse over reverse); no Hessian is formed. ``None`` marks a variable the
+        loss does not reach.
+        """
+        vectors = [
+            check_gradient(v, var, "hessian_vector_product") for v, var in zip(vectors, var_list)
+        ]
+        if len(vectors) != len(var_list):
+            raise ValueError(
+                f"`vectors` must hold one array per variable ({len(var_list)}), got {len(vectors)}."
+            )
+
+        def traced_loss(*values: Any) -> Any:
+            with _Substitute(var_list, values):
+                return loss()
+
+        _, _, products = get_backend().hessian_vector_product(
+            traced_loss, [v._value for v in var_list], vectors
+        )
+        return [
+            None if p is None else np.asarray(p, dtype=var.dtype).reshape(var.shape)
+            for p, var in zip(products, var_list)
+        ]
+
+    def hessian(self, loss: Callable[[], Any], var_list: Sequence[Variable]) -> np.ndarray:
+        """The dense Hessian over the concatenated, flattened variables (for small problems).
+
+        Built from one Hessian-vector product per parameter, so it costs ``n`` of them.
+        """
+        sizes = [v.size for v in var_list]
+        n = sum(sizes)
+        dtype = np.result_type(*[v.dtype for v in var_list])
+        H = np.zeros((n, n), dtype=dtype)
+        for j in range(n):
+            basis = np.zeros(n, dtype=dtype)
+            basis[j] = 1
+            parts = np.split(basis, np.cumsum(sizes)[:-1])
+            products = self.hessian_vector_product(
+                loss,
+                var_list,
+                [p.reshape(v.shape).astype(v.dtype) for p, v in zip(parts, var_list)],
+            )
+            H[:, j] = np.concatenate(
+                [np.zeros(v.size) if p is None else p.ravel() for p, v in zip(products, var_list)]
+            )
+        return H
+
 
 class UserGradient(GradientSource):
     """A user-supplied gradient function, the analogue of scipy's ``jac=callable``.
@@ -404,3 +458,15 @@ def as_gradient_source(spec: Any) -> GradientSource:
 
 _AUTODIFF = Autodiff()
 _LOSS_WITH_GRADIENT = LossWithGradient()
+
+
+def hessian_vector_product(
+    loss: Callable[[], Any], var_list: Sequence[Variable], vectors: Sequence[Any]
+) -> list[np.ndarray | None]:
+    """``H @ v`` by autodiff for a zero-argument loss over ``var_list`` (see Autodiff)."""
+    return _AUTODIFF.hessian_vector_product(loss, list(var_list), list(vectors))
+
+
+def hessian(loss: Callable[[], Any], var_list: Sequence[Variable]) -> np.ndarray:
+    """The dense Hessian by autodiff over the flattened ``var_list`` (small problems)."""
+    return _AUTODIFF.hessian(loss, list(var_list))

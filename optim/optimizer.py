@@ -104,32 +104,106 @@ class Optimizer:
         gradient: the default gradient source for :meth:`compute_gradients` and
             :meth:`minimize`: ``None`` (autodiff), a callable, ``True``, ``"2-point"``,
             ``"3-point"`` or ``"cs"``. See :mod:`optim.gradients`.
+        nonfinite: what a NaN or infinity in the loss (``minimize``) or in a gradient does:
+            ``"raise"`` (default) raises ``FloatingPointError`` naming the variables and the
+            step, changing nothing; ``"skip"`` skips the step (no variable or slot changes, the
+            global step and :attr:`iterations` still count it, :attr:`skipped_steps` grows), as
+            optax's ``apply_if_finite`` and Keras' loss-scale optimizer do; ``"propagate"``
+            applies it, as TF does.
+        max_consecutive_nonfinite: with ``"skip"``, raise ``FloatingPointError`` once this many
+            steps in a row were skipped (``None``: never).
 
     Raises:
-        ValueError: an empty name.
+        ValueError: an empty name or a bad ``nonfinite`` / ``max_consecutive_nonfinite``.
     """
 
     GATE_NONE = 0
     GATE_OP = 1
     GATE_GRAPH = 2
 
-    def __init__(self, use_locking: bool, name: str, *, gradient: Any = None) -> None:
+    NONFINITE_POLICIES = ("raise", "skip", "propagate")
+
+    def __init__(
+        self,
+        use_locking: bool,
+        name: str,
+        *,
+        gradient: Any = None,
+        nonfinite: str = "raise",
+        max_consecutive_nonfinite: int | None = None,
+    ) -> None:
         if not name:
             raise ValueError("Must specify the optimizer name")
         if not isinstance(name, str):
             raise TypeError(f"`name` must be a string, got {name!r}.")
+        if nonfinite not in self.NONFINITE_POLICIES:
+            raise ValueError(
+                f"`nonfinite` must be one of {self.NONFINITE_POLICIES}, got {nonfinite!r}."
+            )
+        if max_consecutive_nonfinite is not None and (
+            isinstance(max_consecutive_nonfinite, bool)
+            or not isinstance(max_consecutive_nonfinite, numbers.Integral)
+            or max_consecutive_nonfinite < 1
+        ):
+            raise ValueError(
+                "`max_consecutive_nonfinite` must be a positive integer or None, "
+                f"got {max_consecutive_nonfinite!r}."
+            )
         self._use_locking = _check_bool("use_locking", use_locking)
         self._name = name
         self._gradient: GradientSource = as_gradient_source(gradient)
+        self._nonfinite = nonfinite
+        self._max_consecutive_nonfinite = max_consecutive_nonfinite
+        self._iterations = 0
+        self._skipped_steps = 0
+        self._consecutive_nonfinite = 0
         self._hyper: dict[str, tuple[Any, Interval]] = {}
+        self._hyper_callables = False
         self._hyper_t: dict[str, float] = {}
         self._hyper_cast: dict[np.dtype, dict[str, Any]] = {}
         self._slots: dict[str, dict[Variable, np.ndarray]] = {}
         self._non_slot: dict[str, np.ndarray] = {}
         self._scratch_buffers: dict[np.dtype, np.ndarray] = {}
+        self._scratch_views: dict[tuple, tuple[np.ndarray, ...]] = {}
 
     def get_name(self) -> str:
         return self._name
+
+    @property
+    def iterations(self) -> int:
+        """How many ``apply_gradients`` calls this optimizer has run (skipped steps included)."""
+        return self._iterations
+
+    @property
+    def skipped_steps(self) -> int:
+        """How many steps were skipped for non-finite values (``nonfinite="skip"``)."""
+        return self._skipped_steps
+
+    def _is_finite_step(self, names: list[str], what: str, global_step: Variable | None) -> bool:
+        """Applies the non-finite policy to a bad loss or gradient; True to go on updating."""
+        if self._nonfinite == "propagate":
+            return True
+        step = f"step {self._iterations + 1}"
+        if global_step is not None:
+            step += f" (global_step {int(global_step._value)})"
+        message = f"Non-finite {what} at {step} for variables {names}."
+        if self._nonfinite == "raise":
+            raise FloatingPointError(
+                message + " Nothing was updated. Pass nonfinite='skip' to skip such steps, or "
+                "nonfinite='propagate' to apply them as TensorFlow does."
+            )
+        self._consecutive_nonfinite += 1
+        limit = self._max_consecutive_nonfinite
+        if limit is not None and self._consecutive_nonfinite >= limit:
+            raise FloatingPointError(
+                f"{message} That is {self._consecutive_nonfinite} non-finite steps in a row "
+                f"(max_consecutive_nonfinite={limit}). Nothing was updated."
+            )
+        self._skipped_steps += 1
+        self._iterations += 1
+        if global_step is not None:
+            global_step._value += 1
+        return False
 
     # -- hyperparameters -------------------------------------------------------------------
     def _set_hyper(self, name: str, value: Any, interval: Interval = NONNEGATIVE) -> None:
@@ -138,9 +212,12 @@ class Optimizer:
         Callables (schedules) are evaluated once per ``apply_gradients`` in :meth:`_prepare`,
         and their values are checked against the same interval.
         """
-        if not callable(value):
-            _check_real(name, value, interval)
+        if callable(value):
+            self._hyper_callables = True
+        else:
+            value = _check_real(name, value, interval)
         self._hyper[name] = (value, interval)
+        self._hyper_t = {}  # recomputed by the next _prepare
 
     @staticmethod
     def _call_if_callable(x: Any) -> Any:
@@ -151,8 +228,10 @@ class Optimizer:
 
         Subclasses overriding it call ``super()._prepare()`` first.
         """
+        if self._hyper_t and not self._hyper_callables:
+            return  # constants only: the values and their casts from the last apply stand
         self._hyper_t = {
-            name: _check_real(name, self._call_if_callable(value), interval)
+            name: _check_real(name, value(), interval) if callable(value) else value
             for name, (value, interval) in self._hyper.items()
         }
         self._hyper_cast = {}
@@ -215,11 +294,23 @@ class Optimizer:
 
     def _scratch(self, var: Variable, count: int = 1) -> tuple[np.ndarray, ...]:
         """``count`` temporary arrays shaped like ``var``, views into one reused buffer."""
-        size = var.size
-        buffer = self._scratch_buffers.get(var.dtype)
-        if buffer is None or buffer.size < count * size:
-            buffer = self._scratch_buffers[var.dtype] = np.empty(count * size, dtype=var.dtype)
-        return tuple(buffer[i * size : (i + 1) * size].reshape(var.shape) for i in range(count))
+        array = var._value
+        key = (array.dtype, array.shape, count)
+        views = self._scratch_views.get(key)
+        if views is None:
+            size = array.size
+            buffer = self._scratch_buffers.get(array.dtype)
+            if buffer is None or buffer.size < count * size:
+                buffer = np.empty(count * size, dtype=array.dtype)
+                self._scratch_buffers[array.dtype] = buffer
+                self._scratch_views = {
+                    k: v for k, v in self._scratch_views.items() if k[0] != array.dtype
+                }
+            views = tuple(
+                buffer[i * size : (i + 1) * size].reshape(array.shape) for i in range(count)
+            )
+            self._scratch_views[key] = views
+        return views
 
     # -- hooks -----------------------------------------------------------------------------
     def _create_slots(self, var_list: list[Variable]) -> None:
@@ -347,7 +438,14 @@ class Optimizer:
             )
         if global_step is not None and not isinstance(global_step, Variable):
             raise TypeError(f"`global_step` must be an optim.Variable, got {global_step!r}.")
+        if self._nonfinite != "propagate":
+            bad = [var.name for grad, var in updates if not _all_finite(grad)]
+            if bad and not self._is_finite_step(bad, "gradient", global_step):
+                return
+        self._apply(updates, global_step, name)
 
+    def _apply(self, updates: list[tuple[Any, Variable]], global_step, name) -> None:
+        """The update proper, on checked gradients: the hooks in their order."""
         self._prepare()
         updated = [var for _, var in updates]
         self._create_slots(updated)
@@ -359,6 +457,8 @@ class Optimizer:
             if var.constraint is not None:
                 np.copyto(var._value, var.constraint(var._value), casting="same_kind")
         self._finish(updated, name or self._name)
+        self._iterations += 1
+        self._consecutive_nonfinite = 0
         if global_step is not None:
             global_step._value += 1
 
@@ -416,12 +516,24 @@ class Optimizer:
                 f"support gradients, between variables {[v.name for _, v in grads_and_vars]} "
                 f"and loss {loss!r}."
             )
+        if not _all_finite(np.asarray(value)):
+            names = [v.name for g, v in grads_and_vars if g is not None]
+            if not self._is_finite_step(names, f"loss ({value})", global_step):
+                return value
         self.apply_gradients(grads_and_vars, global_step=global_step, name=name)
         return value
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, (v, _) in self._hyper.items())
         return f"{type(self).__name__}({hyper}, name={self._name!r})"
+
+
+def _all_finite(grad: Any) -> bool:
+    """Whether every entry is finite; one sum in the common case (a finite sum implies it)."""
+    values = grad.values if isinstance(grad, IndexedSlices) else grad
+    if math.isfinite(np.add.reduce(values, axis=None)):
+        return True
+    return bool(np.isfinite(values).all())
 
 
 def _flatten(items: Any) -> Iterable[Any]:
