@@ -220,3 +220,80 @@ def test_sparse_bad_indices_change_nothing(graph, case, indices):
     after = [a.numpy(), other.numpy()] + [s.copy() for s in opt.variables()]
     for x, y in zip(before, after):
         np.testing.assert_array_equal(x, y)
+
+
+def _state(opt, variables):
+    return [v.numpy() for v in variables] + [s.copy() for s in opt.variables()]
+
+
+def _nan_step(case, dtype, **options):
+    """Two variables, one good step (slots exist), then gradients with a NaN in 'v1'."""
+    variables, _, grads = _random_run(case, dtype, steps=2)
+    opt = case.make(**options)
+    step = optim.train.get_or_create_global_step()
+    opt.apply_gradients(zip(grads[0], variables), global_step=step)
+    bad = [g.copy() for g in grads[1]]
+    bad[1][2] = np.nan
+    return variables, opt, step, bad
+
+
+@cases
+@dtypes
+def test_nonfinite_gradient_raises_and_changes_nothing(graph, case, dtype):
+    variables, opt, step, bad = _nan_step(case, dtype)
+    before = _state(opt, variables)
+    with pytest.raises(
+        FloatingPointError, match=r"step 2 \(global_step 1\) for variables \['v1'\]"
+    ):
+        opt.apply_gradients(zip(bad, variables), global_step=step)
+    for x, y in zip(before, _state(opt, variables)):
+        np.testing.assert_array_equal(x, y)
+    assert int(step.value) == 1 and opt.iterations == 1
+
+
+@cases
+def test_nonfinite_loss_raises_and_changes_nothing(graph, case):
+    x = optim.Variable(np.ones(3), name="x")
+    opt = case.make()
+    opt.minimize(lambda: anp.sum(x.value**2), var_list=[x])
+    before = _state(opt, [x])
+    with pytest.raises(FloatingPointError, match=r"Non-finite loss \(nan\) at step 2 .*\['x'\]"):
+        opt.minimize(lambda: anp.sum(x.value**2) + np.nan, var_list=[x])
+    for a, b in zip(before, _state(opt, [x])):
+        np.testing.assert_array_equal(a, b)
+
+
+@cases
+def test_nonfinite_skip_counts_and_changes_nothing(graph, case):
+    variables, opt, step, bad = _nan_step(
+        case, np.float64, nonfinite="skip", max_consecutive_nonfinite=3
+    )
+    before = _state(opt, variables)
+    opt.apply_gradients(zip(bad, variables), global_step=step)
+    opt.apply_gradients(zip(bad, variables), global_step=step)
+    for x, y in zip(before, _state(opt, variables)):
+        np.testing.assert_array_equal(x, y)
+    assert opt.skipped_steps == 2 and opt.iterations == 3 and int(step.value) == 3
+    good = [np.ones(s) for s in SHAPES]
+    opt.apply_gradients(zip(good, variables), global_step=step)  # resets the run of bad steps
+    assert not np.array_equal(variables[0].value, before[0])
+    opt.apply_gradients(zip(bad, variables), global_step=step)
+    opt.apply_gradients(zip(bad, variables), global_step=step)
+    with pytest.raises(FloatingPointError, match=r"3 non-finite steps in a row"):
+        opt.apply_gradients(zip(bad, variables), global_step=step)
+
+
+@cases
+def test_nonfinite_propagate_applies_as_tensorflow(graph, case):
+    variables, opt, step, bad = _nan_step(case, np.float64, nonfinite="propagate")
+    opt.apply_gradients(zip(bad, variables), global_step=step)
+    state = [variables[1].numpy()] + [opt.get_slot(variables[1], s) for s in case.slots]
+    assert any(not np.isfinite(s).all() for s in state)
+    assert opt.skipped_steps == 0 and int(step.value) == 2
+
+
+def test_nonfinite_options_validated():
+    with pytest.raises(ValueError, match="`nonfinite` must be one of"):
+        optim.train.GradientDescentOptimizer(0.1, nonfinite="ignore")
+    with pytest.raises(ValueError, match="`max_consecutive_nonfinite` must be a positive integer"):
+        optim.train.GradientDescentOptimizer(0.1, nonfinite="skip", max_consecutive_nonfinite=0)
