@@ -292,6 +292,92 @@ class Optimizer:
         named += list(self._non_slot.items())
         return [array for _, array in sorted(named, key=lambda item: item[0])]
 
+    # -- state, keyed by name ------------------------------------------------------------
+    STATE_VERSION = 1
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's whole state as plain data, keyed by names (never by position).
+
+        ``{"kind", "version", "iterations", "skipped_steps", "consecutive_nonfinite",
+        "slots": {slot_name: {variable_name: array}}, "non_slot": {name: array}}``; arrays are
+        copies. Hyperparameters are not state: they belong to the constructor.
+        """
+        return {
+            "kind": type(self).__name__,
+            "version": self.STATE_VERSION,
+            "iterations": self._iterations,
+            "skipped_steps": self._skipped_steps,
+            "consecutive_nonfinite": self._consecutive_nonfinite,
+            "slots": {
+                slot_name: {var.name: array.copy() for var, array in slots.items()}
+                for slot_name, slots in self._slots.items()
+            },
+            "non_slot": {name: array.copy() for name, array in self._non_slot.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any], var_list: Any = None) -> None:
+        """Restores :meth:`state_dict` output, matching slots to variables by name.
+
+        Args:
+            state: what :meth:`state_dict` returned (possibly after a save/load round trip).
+            var_list: the variables the slots belong to (default: every variable of the
+                default graph); each slot's variable is found by name among them.
+
+        Raises:
+            ValueError: another optimizer kind or state version, a slot for a variable not in
+                ``var_list``, or a shape or dtype that differs. Nothing is changed then.
+        """
+        if state.get("kind") != type(self).__name__:
+            raise ValueError(
+                f"`state` belongs to a {state.get('kind')!r} optimizer, not "
+                f"{type(self).__name__!r}."
+            )
+        if state.get("version") != self.STATE_VERSION:
+            raise ValueError(
+                f"`state` has version {state.get('version')!r}; this optim reads version "
+                f"{self.STATE_VERSION}."
+            )
+        if var_list is None:
+            from .variables import global_variables
+
+            candidates = global_variables()
+        else:
+            candidates = list(_flatten(var_list))
+        by_name = {v.name: v for v in candidates}
+        new_slots: dict[str, dict[Variable, np.ndarray]] = {}
+        for slot_name, slots in state["slots"].items():
+            for var_name, array in slots.items():
+                var = by_name.get(var_name)
+                if var is None:
+                    raise ValueError(
+                        f"`state` has slot {slot_name!r} for variable {var_name!r}, which is not "
+                        f"among the variables {sorted(by_name)}."
+                    )
+                array = np.asarray(array)
+                if array.shape != var.shape or array.dtype != var.dtype:
+                    raise ValueError(
+                        f"Slot {slot_name!r} of variable {var_name!r} has shape {array.shape} and "
+                        f"dtype {array.dtype}; the variable has {var.shape} and {var.dtype}."
+                    )
+                new_slots.setdefault(slot_name, {})[var] = array.copy()
+        new_non_slot = {}
+        for name, array in state["non_slot"].items():
+            array = np.asarray(array)
+            current = self._non_slot.get(name)
+            if current is not None and (
+                current.shape != array.shape or current.dtype != array.dtype
+            ):
+                raise ValueError(
+                    f"Non-slot state {name!r} has shape {array.shape} and dtype {array.dtype}; "
+                    f"this optimizer holds {current.shape} and {current.dtype}."
+                )
+            new_non_slot[name] = array.copy()
+        self._slots = new_slots
+        self._non_slot = new_non_slot
+        self._iterations = int(state["iterations"])
+        self._skipped_steps = int(state["skipped_steps"])
+        self._consecutive_nonfinite = int(state["consecutive_nonfinite"])
+
     def _scratch(self, var: Variable, count: int = 1) -> tuple[np.ndarray, ...]:
         """``count`` temporary arrays shaped like ``var``, views into one reused buffer."""
         array = var._value

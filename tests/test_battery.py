@@ -297,3 +297,59 @@ def test_nonfinite_options_validated():
         optim.train.GradientDescentOptimizer(0.1, nonfinite="ignore")
     with pytest.raises(ValueError, match="`max_consecutive_nonfinite` must be a positive integer"):
         optim.train.GradientDescentOptimizer(0.1, nonfinite="skip", max_consecutive_nonfinite=0)
+
+
+@cases
+@dtypes
+def test_state_round_trip_is_bit_identical(graph, case, dtype):
+    """N steps straight equal k steps, state_dict, fresh objects, load, N-k steps."""
+    variables, inits, grads = _random_run(case, dtype, steps=10)
+    opt = case.make()
+    step = optim.train.get_or_create_global_step()
+    for g in grads:
+        opt.apply_gradients(zip(g, variables), global_step=step)
+    straight = [v.numpy() for v in variables]
+
+    with optim.Graph().as_default():
+        first = [optim.Variable(x.copy(), name=f"v{i}") for i, x in enumerate(inits)]
+        opt1 = case.make()
+        step1 = optim.train.get_or_create_global_step()
+        for g in grads[:4]:
+            opt1.apply_gradients(zip(g, first), global_step=step1)
+        saved_vars = [v.numpy() for v in first]
+        saved_state = opt1.state_dict()
+        saved_step = int(step1.value)
+    with optim.Graph().as_default():
+        second = [optim.Variable(x, name=f"v{i}") for i, x in enumerate(saved_vars)]
+        opt2 = case.make()
+        step2 = optim.train.get_or_create_global_step()
+        step2.assign(saved_step)
+        opt2.load_state_dict(saved_state, second)
+        for g in grads[4:]:
+            opt2.apply_gradients(zip(g, second), global_step=step2)
+        for a, b in zip(straight, second):
+            assert np.array_equal(a, b.value)
+
+
+@cases
+def test_load_state_rejects_mismatches_and_changes_nothing(graph, case):
+    variables, _, grads = _random_run(case, np.float64, steps=2)
+    opt = case.make()
+    opt.apply_gradients(zip(grads[0], variables))
+    state = opt.state_dict()
+    before = opt.state_dict()
+    wrong_kind = dict(state, kind="NotAnOptimizer")
+    with pytest.raises(ValueError, match="belongs to a 'NotAnOptimizer' optimizer"):
+        opt.load_state_dict(wrong_kind, variables)
+    if case.slots:
+        with pytest.raises(ValueError, match="not among the variables"):
+            opt.load_state_dict(state, variables[:1])
+        with optim.Graph().as_default():
+            other = [optim.Variable(np.zeros((2, 2)), name=v.name) for v in variables]
+        with pytest.raises(ValueError, match=r"has shape \(3, 4\) .* the variable has \(2, 2\)"):
+            opt.load_state_dict(state, other)
+    after = opt.state_dict()
+    assert after["iterations"] == before["iterations"]
+    for slot, slots in before["slots"].items():
+        for name, array in slots.items():
+            np.testing.assert_array_equal(after["slots"][slot][name], array)
