@@ -62,3 +62,16 @@ def test_mnist_softmax_runs_as_a_script():
     )
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout
+
+
+def test_autodiff_vs_numeric_small(tmp_path, capsys):
+    out = tmp_path / "figure.png"
+    table = load("autodiff_vs_numeric")["main"](["--sizes", "10,100", "--out", str(out)])
+    assert out.stat().st_size > 10_000
+    for rows in table.values():
+        for _, results in rows:
+            assert results["autodiff"][0] < 1e-13
+            assert results["cs"][0] < 1e-13
+            assert results["3-point"][0] < 1e-6
+            assert results["2-point"][0] < 1e-4
+    assert "relative error vs the hand-written gradient" in capsys.readouterr().out
