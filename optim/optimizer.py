@@ -226,15 +226,16 @@ class Optimizer:
     def _prepare(self) -> None:
         """Evaluates every hyperparameter once for this apply (callables called, values checked).
 
-        Subclasses overriding it call ``super()._prepare()`` first.
+        Subclasses overriding it call ``super()._prepare()`` first; a derived value stored in
+        ``self._hyper_t[name]`` after that is cast by :meth:`_get_hyper` like the others.
         """
+        self._hyper_cast = {}
         if self._hyper_t and not self._hyper_callables:
-            return  # constants only: the values and their casts from the last apply stand
+            return  # constants only: already checked in _set_hyper
         self._hyper_t = {
             name: _check_real(name, value(), interval) if callable(value) else value
             for name, (value, interval) in self._hyper.items()
         }
-        self._hyper_cast = {}
 
     def _get_hyper(self, name: str, dtype: np.dtype) -> Any:
         """The value of hyperparameter ``name`` for this apply, cast once to ``dtype``."""
