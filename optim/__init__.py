@@ -5,8 +5,8 @@ can take a user-supplied gradient function or finite differences instead (``grad
 """
 
 from . import datasets, nn, train
-from .algorithms.gradient_descent import GradientDescentOptimizer
-from .algorithms.momentum import MomentumOptimizer
+from .algorithms import *  # noqa: F403
+from .algorithms import __all__ as _algorithms
 from .backend import AutogradBackend, get_backend
 from .gradcheck import GradientCheck, assert_gradients_close, check_gradients
 from .gradient_ops import (
@@ -54,10 +54,9 @@ __all__ = [
     "get_global_step",
     "get_or_create_global_step",
     "Optimizer",
+    *_algorithms,
     "Interval",
     "IndexedSlices",
-    "GradientDescentOptimizer",
-    "MomentumOptimizer",
     "GradientSource",
     "Autodiff",
     "UserGradient",

@@ -6,15 +6,14 @@ Example:
     >>> opt = train.GradientDescentOptimizer(0.5)
 """
 
-from .algorithms.gradient_descent import GradientDescentOptimizer
-from .algorithms.momentum import MomentumOptimizer
+from .algorithms import *  # noqa: F403
+from .algorithms import __all__ as _algorithms
 from .optimizer import Optimizer
 from .variables import get_global_step, get_or_create_global_step
 
 __all__ = [
     "Optimizer",
-    "GradientDescentOptimizer",
-    "MomentumOptimizer",
+    *_algorithms,
     "get_global_step",
     "get_or_create_global_step",
 ]

@@ -1,0 +1,156 @@
+"""Adagrad (TF1 ``AdagradOptimizer``), with TF2's optional epsilon."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import NONNEGATIVE, POSITIVE, Interval, Optimizer, _check_real
+from ..sparse import IndexedSlices
+from ..variables import Variable
+
+__all__ = ["AdagradOptimizer"]
+
+
+def _check_constant(name: str, value: Any, interval: Interval) -> float:
+    """A constructor argument read once, when slots are made: a real number, never a callable.
+
+    Shared by the Adagrad family (initial accumulator values), as TF1 accepts only numbers there.
+    """
+    if (
+        callable(value)
+        or isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (numbers.Real, np.ndarray))
+    ):
+        raise TypeError(f"`{name}` must be a float, got {value!r}.")
+    return _check_real(name, value, interval)
+
+
+def _adagrad(
+    var: np.ndarray,
+    accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    epsilon: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """TF kernels ``ApplyAdagrad`` (``epsilon is None``) and ``ApplyAdagradV2``, in place.
+
+    ``accum += grad * grad``, then ``var -= grad * lr * rsqrt(accum)`` or, with an epsilon,
+    ``var -= grad * lr / (sqrt(accum) + epsilon)``, in the kernels' order of operations.
+    """
+    step, denom = scratch
+    np.multiply(grad, grad, out=step)
+    np.add(accum, step, out=accum)
+    np.multiply(grad, lr, out=step)
+    np.sqrt(accum, out=denom)
+    if epsilon is None:
+        np.divide(1, denom, out=denom)  # rsqrt
+        np.multiply(step, denom, out=step)
+    else:
+        np.add(denom, epsilon, out=denom)
+        np.divide(step, denom, out=step)
+    np.subtract(var, step, out=var)
+
+
+class AdagradOptimizer(Optimizer):
+    """Adagrad: per-coordinate steps scaled by the root of the summed squared gradients.
+
+    The update, with slot ``accumulator`` (``accum``, starting at ``initial_accumulator_value``)::
+
+        accum += grad ** 2
+        var   -= learning_rate * grad / sqrt(accum)                 # epsilon=None (TF1)
+        var   -= learning_rate * grad / (sqrt(accum) + epsilon)     # epsilon given (TF2 kernel)
+
+    The accumulator is updated before the step. Sparse gradients update only the touched rows
+    (and their accumulator), which equals the dense update with zero rows elsewhere.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule).
+        initial_accumulator_value: the accumulator's starting value, a float > 0 (default 0.1).
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"Adagrad"``.
+        epsilon: ``None`` (default, TF1: no epsilon) or a float >= 0 (or a zero-argument
+            callable) added to ``sqrt(accum)``, as TF2's ``ApplyAdagradV2`` kernel and Keras 2
+            do.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type (``initial_accumulator_value`` must be a
+            number, not a callable).
+        ValueError: a negative, NaN or infinite hyperparameter, or
+            ``initial_accumulator_value <= 0``.
+
+    Example:
+        >>> w = optim.Variable([1.0, -2.0])
+        >>> opt = optim.train.AdagradOptimizer(0.5)
+        >>> opt.minimize(lambda: np.sum(w.value ** 2))
+        5.0
+
+    .. note::
+        Frameworks disagree on epsilon and on the accumulator's start. TF1 (this default) has
+        no epsilon and needs ``initial_accumulator_value > 0`` (default 0.1). Keras 2 and TF2's
+        kernel use ``lr * g / (sqrt(accum) + eps)`` (``epsilon=`` here; Keras's default is
+        1e-7). Keras 3 puts it inside the root, ``lr * g / sqrt(accum + eps)``. PyTorch starts
+        the accumulator at 0 and uses ``lr * g / (sqrt(accum) + eps)`` with eps = 1e-10 (and
+        an optional ``lr_decay``). With the 0.1 start, the first steps are far smaller than
+        PyTorch's: a first gradient ``g`` moves ``lr * g / sqrt(0.1 + g**2)`` rather than
+        ``lr * sign(g)``.
+
+    References:
+        Duchi, Hazan and Singer, "Adaptive Subgradient Methods for Online Learning and
+        Stochastic Optimization", JMLR 2011.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        initial_accumulator_value: float = 0.1,
+        use_locking: bool = False,
+        name: str = "Adagrad",
+        epsilon: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        self._initial_accumulator_value = _check_constant(
+            "initial_accumulator_value", initial_accumulator_value, POSITIVE
+        )
+        self._use_epsilon = epsilon is not None
+        if self._use_epsilon:
+            self._set_hyper("epsilon", epsilon, NONNEGATIVE)
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        for var in var_list:
+            self._get_or_make_slot(var, self._initial_accumulator_value, "accumulator", self._name)
+
+    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any]:
+        epsilon = self._get_hyper("epsilon", dtype) if self._use_epsilon else None
+        return self._get_hyper("learning_rate", dtype), epsilon
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        _adagrad(
+            var._value,
+            self.get_slot(var, "accumulator"),
+            grad,
+            *self._hyper_args(var.dtype),
+            self._scratch(var, 2),
+        )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Only the touched rows move (TF's SparseApplyAdagrad); a zero row would not change anyway.
+        rows = grad.indices
+        var_rows = var._value[rows]
+        accum = self.get_slot(var, "accumulator")
+        accum_rows = accum[rows]
+        _adagrad(
+            var_rows,
+            accum_rows,
+            grad.values,
+            *self._hyper_args(var.dtype),
+            (np.empty_like(var_rows), np.empty_like(var_rows)),
+        )
+        var._value[rows] = var_rows
+        accum[rows] = accum_rows

@@ -1,0 +1,193 @@
+"""Adagrad dual averaging (TF1 ``AdagradDAOptimizer``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import NONNEGATIVE, POSITIVE, Optimizer
+from ..sparse import IndexedSlices
+from ..variables import Variable
+from .adagrad import _check_constant
+
+__all__ = ["AdagradDAOptimizer"]
+
+
+def _adagrad_da(
+    var: np.ndarray,
+    grad_accum: np.ndarray,
+    grad_sq_accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    step: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """TF kernel ``ApplyAdagradDA``, in place; ``step`` is T = global_step + 1.
+
+    ``ga += grad; gga += grad**2``, then ``var`` is recomputed from the accumulators alone::
+
+        var = -lr * sign(ga) * max(|ga| - T*l1, 0) / (l2*(T*lr) + sqrt(gga))   # l1 > 0
+        var = -(lr * ga) / (l2*(T*lr) + sqrt(gga))                             # l1 == 0
+    """
+    num, denom = scratch
+    np.add(grad_accum, grad, out=grad_accum)
+    np.multiply(grad, grad, out=num)
+    np.add(grad_sq_accum, num, out=grad_sq_accum)
+    np.sqrt(grad_sq_accum, out=denom)
+    np.add(denom, l2 * (step * lr), out=denom)
+    if l1 > 0:
+        np.abs(grad_accum, out=num)
+        np.subtract(num, step * l1, out=num)
+        np.maximum(num, 0, out=num)
+        np.sign(grad_accum, out=var)
+        np.multiply(var, -lr, out=var)
+        np.multiply(var, num, out=var)
+    else:
+        np.multiply(grad_accum, lr, out=var)
+        np.negative(var, out=var)
+    np.divide(var, denom, out=var)
+
+
+class AdagradDAOptimizer(Optimizer):
+    """Adagrad dual averaging: the variable is a closed form of the summed gradients.
+
+    With slots ``gradient_accumulator`` (``ga``, starting at 0) and
+    ``gradient_squared_accumulator`` (``gga``, starting at
+    ``initial_gradient_squared_accumulator_value``), and ``T = global_step + 1`` read once per
+    apply::
+
+        ga  += grad
+        gga += grad ** 2
+        var  = -sign(ga) * learning_rate * max(|ga| - l1_regularization_strength * T, 0)
+               / (l2_regularization_strength * T * learning_rate + sqrt(gga))
+
+    (with ``l1_regularization_strength == 0`` this is
+    ``var = -learning_rate * ga / (l2 * T * learning_rate + sqrt(gga))``). The previous value of
+    ``var`` plays no part. Sparse gradients recompute only the touched rows; untouched rows
+    keep a value computed with an older ``T``.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule).
+        global_step: the integer scalar Variable counting steps (required, as in TF1), e.g.
+            ``optim.train.get_or_create_global_step()``. ``T`` only advances if the caller
+            increments it, normally by passing it to ``apply_gradients``/``minimize``.
+        initial_gradient_squared_accumulator_value: a float > 0 (default 0.1).
+        l1_regularization_strength: a float >= 0 or a zero-argument callable (default 0.0).
+        l2_regularization_strength: a float >= 0 or a zero-argument callable (default 0.0).
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"AdagradDA"``.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type, or ``global_step`` not an integer scalar
+            Variable.
+        ValueError: a negative, NaN or infinite hyperparameter, or
+            ``initial_gradient_squared_accumulator_value <= 0``.
+
+    Example:
+        >>> w = optim.Variable([1.0, -2.0])
+        >>> step = optim.train.get_or_create_global_step()
+        >>> opt = optim.train.AdagradDAOptimizer(0.1, step, l1_regularization_strength=1e-3)
+        >>> opt.minimize(lambda: np.sum((w.value - 3.0) ** 2), global_step=step)
+        29.0
+
+    .. note::
+        PyTorch, Keras and optax have no dual-averaging Adagrad. Unlike proximal Adagrad
+        (:class:`ProximalAdagradOptimizer`), which shrinks the current variable, dual averaging
+        applies the regularization to the *sum* of all gradients, with ``l1 * T`` growing with
+        the step: coordinates whose average gradient stays below ``l1`` are exactly zero, which
+        gives sparser solutions. Forgetting to pass ``global_step`` to ``apply_gradients``
+        keeps ``T = 1`` forever, so the regularization never grows.
+
+    References:
+        Duchi, Hazan and Singer, "Adaptive Subgradient Methods for Online Learning and
+        Stochastic Optimization", JMLR 2011; Xiao, "Dual Averaging Methods for Regularized
+        Stochastic Learning and Online Optimization", JMLR 2010.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        global_step: Variable,
+        initial_gradient_squared_accumulator_value: float = 0.1,
+        l1_regularization_strength: Any = 0.0,
+        l2_regularization_strength: Any = 0.0,
+        use_locking: bool = False,
+        name: str = "AdagradDA",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        if (
+            not isinstance(global_step, Variable)
+            or global_step.dtype.kind not in "iu"
+            or global_step.ndim != 0
+        ):
+            raise TypeError(
+                "`global_step` must be an integer scalar optim.Variable (e.g. "
+                f"optim.train.get_or_create_global_step()), got {global_step!r}."
+            )
+        self._global_step = global_step
+        self._step = 1
+        self._initial_gradient_squared_accumulator_value = _check_constant(
+            "initial_gradient_squared_accumulator_value",
+            initial_gradient_squared_accumulator_value,
+            POSITIVE,
+        )
+        self._set_hyper("l1_regularization_strength", l1_regularization_strength, NONNEGATIVE)
+        self._set_hyper("l2_regularization_strength", l2_regularization_strength, NONNEGATIVE)
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        for var in var_list:
+            self._zeros_slot(var, "gradient_accumulator", self._name)
+            self._get_or_make_slot(
+                var,
+                self._initial_gradient_squared_accumulator_value,
+                "gradient_squared_accumulator",
+                self._name,
+            )
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        # TF1 reads the step once per apply, before any update: T = global_step + 1.
+        self._step = int(self._global_step._value) + 1
+
+    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any]:
+        return (
+            self._get_hyper("learning_rate", dtype),
+            self._get_hyper("l1_regularization_strength", dtype),
+            self._get_hyper("l2_regularization_strength", dtype),
+            dtype.type(self._step),
+        )
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        _adagrad_da(
+            var._value,
+            self.get_slot(var, "gradient_accumulator"),
+            self.get_slot(var, "gradient_squared_accumulator"),
+            grad,
+            *self._hyper_args(var.dtype),
+            self._scratch(var, 2),
+        )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Only the touched rows are recomputed (TF's SparseApplyAdagradDA).
+        rows = grad.indices
+        var_rows = var._value[rows]
+        ga = self.get_slot(var, "gradient_accumulator")
+        gga = self.get_slot(var, "gradient_squared_accumulator")
+        ga_rows, gga_rows = ga[rows], gga[rows]
+        _adagrad_da(
+            var_rows,
+            ga_rows,
+            gga_rows,
+            grad.values,
+            *self._hyper_args(var.dtype),
+            (np.empty_like(var_rows), np.empty_like(var_rows)),
+        )
+        var._value[rows] = var_rows
+        ga[rows] = ga_rows
+        gga[rows] = gga_rows

@@ -1,0 +1,235 @@
+"""FTRL-Proximal (TF1 ``FtrlOptimizer``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import NONNEGATIVE, POSITIVE, Interval, Optimizer
+from ..sparse import IndexedSlices
+from ..variables import Variable
+from .adagrad import _check_constant
+
+__all__ = ["FtrlOptimizer"]
+
+NONPOSITIVE = Interval(high=0.0)
+
+
+def _bool_view(buffer: np.ndarray) -> np.ndarray:
+    """A boolean array shaped like ``buffer`` that reuses its (contiguous) memory."""
+    flat = buffer.reshape(-1)
+    return flat.view(np.bool_)[: flat.size].reshape(buffer.shape)
+
+
+def _ftrl(
+    var: np.ndarray,
+    accum: np.ndarray,
+    linear: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    l2_shrinkage: Any,
+    lr_power: Any,
+    scratch: tuple[np.ndarray, np.ndarray, np.ndarray],
+    mask: np.ndarray,
+) -> None:
+    """TF kernels ``ApplyFtrl`` (``l2_shrinkage == 0``) and ``ApplyFtrlV2``, in place.
+
+    With ``p = -lr_power`` (``sqrt`` when ``lr_power == -0.5``, as the kernel special-cases)::
+
+        gs      = grad + 2*l2_shrinkage * var            # V2 only
+        new     = accum + grad * grad                    # the raw gradient, not gs
+        linear += gs - (new**p - accum**p) / lr * var
+        var     = (l1*sign(linear) - linear) / (new**p / lr + 2*l2)  if |linear| > l1 else 0
+        accum  += grad * grad
+
+    ``mask`` is a boolean scratch array shaped like ``var``.
+    """
+    power, tmp, shrunk = scratch
+    sqrt = lr_power == -0.5
+    np.multiply(grad, grad, out=power)
+    np.add(accum, power, out=power)
+    if sqrt:
+        np.sqrt(power, out=power)
+        np.sqrt(accum, out=tmp)
+    else:
+        np.power(power, -lr_power, out=power)
+        np.power(accum, -lr_power, out=tmp)
+    np.subtract(power, tmp, out=tmp)
+    np.divide(tmp, lr, out=tmp)
+    np.multiply(tmp, var, out=tmp)
+    if l2_shrinkage > 0:
+        np.multiply(var, 2 * l2_shrinkage, out=shrunk)
+        np.add(grad, shrunk, out=shrunk)
+        np.subtract(shrunk, tmp, out=tmp)
+    else:
+        np.subtract(grad, tmp, out=tmp)
+    np.add(linear, tmp, out=linear)
+    # quadratic = new**p / lr + 2*l2; x = l1*sign(linear) - linear; var = x / quadratic or 0.
+    np.divide(power, lr, out=power)
+    np.add(power, 2 * l2, out=power)
+    np.sign(linear, out=tmp)
+    np.multiply(tmp, l1, out=tmp)
+    np.subtract(tmp, linear, out=tmp)
+    np.abs(linear, out=shrunk)
+    np.greater(shrunk, l1, out=mask)
+    var.fill(0)
+    np.divide(tmp, power, out=var, where=mask)
+    np.multiply(grad, grad, out=tmp)
+    np.add(accum, tmp, out=accum)
+
+
+class FtrlOptimizer(Optimizer):
+    """FTRL-Proximal: follow the regularized leader, with per-coordinate learning rates.
+
+    With slots ``accum`` (``n``, starting at ``initial_accumulator_value``) and ``linear``
+    (``z``, starting at 0), ``p = -learning_rate_power``, ``lr = learning_rate``,
+    ``l1 = l1_regularization_strength``, ``l2 = l2_regularization_strength + beta / (2 * lr)``
+    and ``s = l2_shrinkage_regularization_strength``::
+
+        g_s  = grad + 2 * s * var
+        z   += g_s - ((n + grad**2)**p - n**p) / lr * var
+        n   += grad**2
+        var  = (l1 * sign(z) - z) / (n**p / lr + 2 * l2)   if |z| > l1   else 0
+
+    ``var`` is overwritten, not moved. Sparse gradients update only the touched rows (and their
+    slots); shrinkage then applies to those rows only. With ``var = 0`` at the start and
+    ``l1 == l2 == 0``, ``learning_rate_power=-0.5`` reproduces Adagrad (same initial
+    accumulator) and ``learning_rate_power=0`` plain gradient descent.
+
+    Args:
+        learning_rate: a float > 0 or a zero-argument callable (a schedule).
+        learning_rate_power: a float <= 0 or a zero-argument callable (default -0.5); 0 keeps
+            the learning rate fixed.
+        initial_accumulator_value: the accumulator's starting value, a float >= 0 (default
+            0.1).
+        l1_regularization_strength: a float >= 0 or a zero-argument callable (default 0.0).
+        l2_regularization_strength: a float >= 0 or a zero-argument callable (default 0.0), the
+            stabilizing L2 of the FTRL objective.
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"Ftrl"``.
+        accum_name: the op name of the ``accum`` slot (TF1 names the slot variable
+            ``"<var>/<accum_name>"``); a non-empty string or None (the optimizer's name).
+            ``get_slot(var, "accum")`` is unchanged.
+        linear_name: the same for the ``linear`` slot.
+        l2_shrinkage_regularization_strength: a float >= 0 or a zero-argument callable
+            (default 0.0): an L2 penalty on the weights' magnitude, added to the gradient that
+            feeds ``linear`` (not the accumulator).
+        beta: ``None`` (0.0) or a float >= 0 (or a zero-argument callable), the ``beta`` of
+            the FTRL paper's per-coordinate rate; folded into L2 as ``beta / (2 * lr)``, as TF
+            does (with ``lr`` floored at 1e-36).
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type (``initial_accumulator_value`` must be a
+            number), or a slot op name that is not a string.
+        ValueError: a NaN or infinite hyperparameter, ``learning_rate <= 0``,
+            ``learning_rate_power > 0``, or a negative ``initial_accumulator_value``, ``l1``,
+            ``l2``, shrinkage or ``beta``.
+
+    Example:
+        >>> opt = optim.train.FtrlOptimizer(0.1, l1_regularization_strength=1e-3)
+
+    .. note::
+        The L2 shrinkage enters only the ``linear`` update. Current TF (and this class)
+        accumulate the raw gradient, ``n += grad**2``, so shrinkage does not change the
+        learning-rate schedule; older TF builds accumulated the shrinkage-augmented one,
+        ``n += (grad + 2*s*var)**2``, and their ``testFtrlWithL1_L2_L2Shrinkage`` literals
+        differ (var0 after 10 steps: ``[-0.22578995, -0.44345796]`` now, about
+        ``[-0.21931979, -0.40642976]`` with the old rule).
+        Keras's ``Ftrl`` keeps this math (default ``learning_rate=0.001``, ``beta=0.0``; Keras
+        3 writes the L1 branch as ``clip(z, -l1, l1) - z``, the same values). PyTorch and optax
+        have no FTRL.
+
+    References:
+        McMahan et al., "Ad Click Prediction: a View from the Trenches", KDD 2013.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        learning_rate_power: Any = -0.5,
+        initial_accumulator_value: float = 0.1,
+        l1_regularization_strength: Any = 0.0,
+        l2_regularization_strength: Any = 0.0,
+        use_locking: bool = False,
+        name: str = "Ftrl",
+        accum_name: str | None = None,
+        linear_name: str | None = None,
+        l2_shrinkage_regularization_strength: Any = 0.0,
+        beta: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate, POSITIVE)
+        self._set_hyper("learning_rate_power", learning_rate_power, NONPOSITIVE)
+        self._initial_accumulator_value = _check_constant(
+            "initial_accumulator_value", initial_accumulator_value, NONNEGATIVE
+        )
+        self._set_hyper("l1_regularization_strength", l1_regularization_strength, NONNEGATIVE)
+        self._set_hyper("l2_regularization_strength", l2_regularization_strength, NONNEGATIVE)
+        self._set_hyper(
+            "l2_shrinkage_regularization_strength",
+            l2_shrinkage_regularization_strength,
+            NONNEGATIVE,
+        )
+        self._set_hyper("beta", 0.0 if beta is None else beta, NONNEGATIVE)
+        for arg, value in (("accum_name", accum_name), ("linear_name", linear_name)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise TypeError(f"`{arg}` must be a non-empty string or None, got {value!r}.")
+        self._accum_name = accum_name
+        self._linear_name = linear_name
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        for var in var_list:
+            self._get_or_make_slot(
+                var, self._initial_accumulator_value, "accum", self._accum_name or self._name
+            )
+            self._zeros_slot(var, "linear", self._linear_name or self._name)
+
+    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any, Any]:
+        lr = self._get_hyper("learning_rate", dtype)
+        l2 = self._get_hyper("l2_regularization_strength", dtype)
+        beta = self._get_hyper("beta", dtype)
+        if beta:
+            # TF1's _prepare: l2 + beta / (2 * max(lr, 1e-36)), in the variable's dtype here.
+            l2 = l2 + beta / (2 * max(lr, dtype.type(1e-36)))
+        return (
+            lr,
+            self._get_hyper("l1_regularization_strength", dtype),
+            l2,
+            self._get_hyper("l2_shrinkage_regularization_strength", dtype),
+            self._get_hyper("learning_rate_power", dtype),
+        )
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        *scratch, mask = self._scratch(var, 4)
+        _ftrl(
+            var._value,
+            self.get_slot(var, "accum"),
+            self.get_slot(var, "linear"),
+            grad,
+            *self._hyper_args(var.dtype),
+            tuple(scratch),
+            _bool_view(mask),
+        )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Only the touched rows move, slots included (TF's SparseApplyFtrl).
+        rows = grad.indices
+        accum, linear = self.get_slot(var, "accum"), self.get_slot(var, "linear")
+        var_rows, accum_rows, linear_rows = var._value[rows], accum[rows], linear[rows]
+        _ftrl(
+            var_rows,
+            accum_rows,
+            linear_rows,
+            grad.values,
+            *self._hyper_args(var.dtype),
+            tuple(np.empty_like(var_rows) for _ in range(3)),
+            np.empty(var_rows.shape, dtype=bool),
+        )
+        var._value[rows] = var_rows
+        accum[rows] = accum_rows
+        linear[rows] = linear_rows
