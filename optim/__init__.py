@@ -4,10 +4,20 @@ Gradients come from reverse-mode automatic differentiation (HIPS autograd) by de
 can take a user-supplied gradient function or finite differences instead (``gradient=``).
 """
 
-from . import datasets, nn, train
+from . import clipping, datasets, nn, plotting, pytree, schedules, train, training
+from .accumulation import GradientAccumulationOptimizer
 from .algorithms import *  # noqa: F403
 from .algorithms import __all__ as _algorithms
 from .backend import AutogradBackend, get_backend
+from .checkpoint import (
+    CheckpointError,
+    CheckpointManager,
+    read_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+)
+from .clipping import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm
+from .ema import ExponentialMovingAverage
 from .gradcheck import GradientCheck, assert_gradients_close, check_gradients
 from .gradient_ops import (
     Op,
@@ -27,7 +37,15 @@ from .gradients import (
     hessian_vector_product,
 )
 from .optimizer import Interval, Optimizer
+from .scipy_adapter import (
+    ExternalOptimizerInterface,
+    ScipyOptimizerInterface,
+    minimize,
+    optimizer_names,
+    scipy_method,
+)
 from .sparse import IndexedSlices
+from .training import fit
 from .variables import (
     Graph,
     Variable,
@@ -43,6 +61,28 @@ __version__ = "0.1.0"
 
 __all__ = [
     "train",
+    "training",
+    "schedules",
+    "clipping",
+    "plotting",
+    "pytree",
+    "fit",
+    "minimize",
+    "scipy_method",
+    "optimizer_names",
+    "ScipyOptimizerInterface",
+    "ExternalOptimizerInterface",
+    "GradientAccumulationOptimizer",
+    "ExponentialMovingAverage",
+    "save_checkpoint",
+    "restore_checkpoint",
+    "read_checkpoint",
+    "CheckpointManager",
+    "CheckpointError",
+    "clip_by_value",
+    "clip_by_norm",
+    "clip_by_global_norm",
+    "global_norm",
     "nn",
     "datasets",
     "Variable",

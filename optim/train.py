@@ -3,17 +3,47 @@
 Example:
     >>> from optim import train
     >>> step = train.get_or_create_global_step()
-    >>> opt = train.GradientDescentOptimizer(0.5)
+    >>> lr = train.exponential_decay(0.1, step, decay_steps=1000, decay_rate=0.96)
+    >>> opt = train.AdamOptimizer(lr)
 """
 
+from .accumulation import GradientAccumulationOptimizer
 from .algorithms import *  # noqa: F403
 from .algorithms import __all__ as _algorithms
+from .checkpoint import CheckpointManager, Saver
+from .ema import ExponentialMovingAverage
 from .optimizer import Optimizer
+from .schedules import (
+    cosine_decay,
+    cosine_decay_restarts,
+    exponential_decay,
+    inverse_time_decay,
+    linear_cosine_decay,
+    natural_exp_decay,
+    noisy_linear_cosine_decay,
+    piecewise_constant,
+    polynomial_decay,
+    warmup_cosine_decay,
+)
 from .variables import get_global_step, get_or_create_global_step
 
 __all__ = [
     "Optimizer",
     *_algorithms,
+    "GradientAccumulationOptimizer",
     "get_global_step",
     "get_or_create_global_step",
+    "exponential_decay",
+    "piecewise_constant",
+    "polynomial_decay",
+    "natural_exp_decay",
+    "inverse_time_decay",
+    "cosine_decay",
+    "cosine_decay_restarts",
+    "linear_cosine_decay",
+    "noisy_linear_cosine_decay",
+    "warmup_cosine_decay",
+    "ExponentialMovingAverage",
+    "Saver",
+    "CheckpointManager",
 ]

@@ -1,0 +1,142 @@
+"""Adadelta (TF1 ``AdadeltaOptimizer``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import POSITIVE, Interval, Optimizer
+from ..sparse import IndexedSlices
+from ..variables import Variable
+
+__all__ = ["AdadeltaOptimizer"]
+
+
+def _adadelta(
+    var: np.ndarray,
+    accum: np.ndarray,
+    accum_update: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    rho: Any,
+    epsilon: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """TF kernel ``ApplyAdadelta``, in place.
+
+    ``accum = accum * rho + grad² * (1 - rho)``,
+    ``update = sqrt(accum_update + epsilon) * rsqrt(accum + epsilon) * grad``,
+    ``var -= update * lr``, ``accum_update = accum_update * rho + update² * (1 - rho)``.
+    """
+    update, tmp = scratch
+    one_minus_rho = 1 - rho
+    np.multiply(accum, rho, out=accum)
+    np.square(grad, out=tmp)
+    np.multiply(tmp, one_minus_rho, out=tmp)
+    np.add(accum, tmp, out=accum)
+    np.add(accum_update, epsilon, out=update)
+    np.sqrt(update, out=update)
+    np.add(accum, epsilon, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.reciprocal(tmp, out=tmp)
+    np.multiply(update, tmp, out=update)
+    np.multiply(update, grad, out=update)
+    np.multiply(update, lr, out=tmp)
+    np.subtract(var, tmp, out=var)
+    np.multiply(accum_update, rho, out=accum_update)
+    np.square(update, out=tmp)
+    np.multiply(tmp, one_minus_rho, out=tmp)
+    np.add(accum_update, tmp, out=accum_update)
+
+
+class AdadeltaOptimizer(Optimizer):
+    """Adadelta: steps scaled by the ratio of running RMS of updates and of gradients.
+
+    The update, with slots ``accum`` and ``accum_update`` (both starting at zero)::
+
+        accum        = rho * accum + (1 - rho) * grad**2
+        update       = sqrt(accum_update + epsilon) / sqrt(accum + epsilon) * grad
+        var         -= learning_rate * update
+        accum_update = rho * accum_update + (1 - rho) * update**2
+
+    ``update`` uses the *old* ``accum_update``.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
+        rho: the decay rate of both running averages, in [0, 1]. Default 0.95.
+        epsilon: a float > 0 added inside both square roots. Default 1e-8.
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"Adadelta"``.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type.
+        ValueError: a hyperparameter out of range, NaN or infinite. ``epsilon`` must be
+            strictly positive (TF does not check): with ``epsilon = 0`` the ``accum_update``
+            slot stays zero, so every update is zero (or NaN where the gradient is zero).
+
+    Example:
+        >>> opt = optim.train.AdadeltaOptimizer(learning_rate=1.0, rho=0.95, epsilon=1e-6)
+
+    Sparse gradients are lazy, as TF's ``SparseApplyAdadelta``: only the rows in ``indices``
+    update their slots and move; the other rows keep their averages, which do not decay.
+
+    .. note::
+        TF's default ``learning_rate=0.001`` makes steps 1000 times smaller than the paper's,
+        which has no learning rate (``learning_rate=1.0``, PyTorch's default). The default
+        ``epsilon`` is 1e-8 here and in TF1, 1e-7 in Keras, 1e-6 in PyTorch and in the paper.
+        The update rule is otherwise the same in all of them.
+
+    References:
+        Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        rho: Any = 0.95,
+        epsilon: Any = 1e-8,
+        use_locking: bool = False,
+        name: str = "Adadelta",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        self._set_hyper("rho", rho, Interval(0.0, 1.0))
+        self._set_hyper("epsilon", epsilon, POSITIVE)
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        for var in var_list:
+            self._zeros_slot(var, "accum", self._name)
+            self._zeros_slot(var, "accum_update", self._name)
+
+    def _hypers(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
+        return tuple(self._get_hyper(k, dtype) for k in ("learning_rate", "rho", "epsilon"))
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        _adadelta(
+            var._value,
+            self.get_slot(var, "accum"),
+            self.get_slot(var, "accum_update"),
+            grad,
+            *self._hypers(var.dtype),
+            self._scratch(var, 2),
+        )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Lazy (TF's SparseApplyAdadelta): only the touched rows and their slots change.
+        rows = grad.indices
+        accum, accum_update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
+        var_rows, accum_rows, update_rows = var._value[rows], accum[rows], accum_update[rows]
+        _adadelta(
+            var_rows,
+            accum_rows,
+            update_rows,
+            grad.values,
+            *self._hypers(var.dtype),
+            (np.empty_like(var_rows), np.empty_like(var_rows)),
+        )
+        var._value[rows] = var_rows
+        accum[rows] = accum_rows
+        accum_update[rows] = update_rows

@@ -1,0 +1,435 @@
+"""Adam and AMSGrad (TF1 ``AdamOptimizer``), and Adam with decoupled weight decay (AdamW)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import NONNEGATIVE, Interval, Optimizer, _check_bool
+from ..sparse import IndexedSlices
+from ..variables import Variable
+
+__all__ = ["AdamOptimizer", "AdamWOptimizer"]
+
+_BETA = Interval(0.0, 1.0, high_open=True)
+
+
+def _adam(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    vhat: np.ndarray | None,
+    grad: np.ndarray,
+    alpha: Any,
+    beta1: Any,
+    beta2: Any,
+    epsilon: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """TF kernels ``ApplyAdam`` (``vhat is None``) and ``ApplyAdamWithAmsgrad``, in place.
+
+    ``m += (grad - m) * (1 - beta1)``, ``v += (grad² - v) * (1 - beta2)``, with AMSGrad
+    ``vhat = max(vhat, v)``, then ``var -= (m * alpha) / (sqrt(v or vhat) + epsilon)``, where
+    ``alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`` comes from the caller.
+    """
+    tmp, denom = scratch
+    np.subtract(grad, m, out=tmp)
+    np.multiply(tmp, 1 - beta1, out=tmp)
+    np.add(m, tmp, out=m)
+    np.square(grad, out=tmp)
+    np.subtract(tmp, v, out=tmp)
+    np.multiply(tmp, 1 - beta2, out=tmp)
+    np.add(v, tmp, out=v)
+    _adam_step(var, m, v, vhat, alpha, epsilon, scratch)
+
+
+def _adam_step(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    vhat: np.ndarray | None,
+    alpha: Any,
+    epsilon: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """``vhat = max(vhat, v)`` (AMSGrad), then ``var -= (m * alpha) / (sqrt(v or vhat) + eps)``."""
+    tmp, denom = scratch
+    if vhat is not None:
+        np.maximum(vhat, v, out=vhat)
+        v = vhat
+    np.sqrt(v, out=denom)
+    np.add(denom, epsilon, out=denom)
+    np.multiply(m, alpha, out=tmp)
+    np.divide(tmp, denom, out=tmp)
+    np.subtract(var, tmp, out=var)
+
+
+def _hyper_value(optimizer: Optimizer, name: str) -> float:
+    """The current value of a hyperparameter: this apply's, or a fresh one before any apply."""
+    value = optimizer._hyper_t.get(name)
+    if value is None:
+        value = optimizer._call_if_callable(optimizer._hyper[name][0])
+    return value
+
+
+def _decay_weights(var: np.ndarray, weight_decay: Any, lr: Any, scratch: np.ndarray) -> None:
+    """``var -= var * weight_decay * lr`` (Keras 3's order), or ``var -= var * weight_decay``
+    when ``lr`` is None (TF contrib), in place."""
+    np.multiply(var, weight_decay, out=scratch)
+    if lr is not None:
+        np.multiply(scratch, lr, out=scratch)
+    np.subtract(var, scratch, out=var)
+
+
+class AdamOptimizer(Optimizer):
+    """Adam: steps from bias-corrected running moments of the gradient (TF1's form).
+
+    The update at step ``t`` (1 at the first ``apply_gradients``), with slots ``m`` and ``v``
+    (zero) and the non-slot ``beta1_power``, ``beta2_power`` (``beta1**t``, ``beta2**t``)::
+
+        alpha = learning_rate * sqrt(1 - beta2**t) / (1 - beta1**t)
+        m     = beta1 * m + (1 - beta1) * grad
+        v     = beta2 * v + (1 - beta2) * grad**2
+        vhat  = max(vhat, v)                                  # amsgrad=True only
+        var  -= alpha * m / (sqrt(v) + epsilon)               # sqrt(vhat) with amsgrad
+
+    The beta powers are created with the variable whose name sorts first (in its dtype),
+    shared by all variables, and advanced once per ``apply_gradients`` in ``_finish``.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
+        beta1: decay of the first moment, in [0, 1). Default 0.9.
+        beta2: decay of the second moment, in [0, 1). Default 0.999.
+        epsilon: a float >= 0 (the paper's "epsilon hat", see the note). Default 1e-8.
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"Adam"``.
+        amsgrad: AMSGrad (TF's ``ApplyAdamWithAmsgrad``, Keras ``amsgrad=True``): adds the
+            slot ``vhat``, the running maximum of ``v`` (not of a bias-corrected ``v``), and
+            divides by ``sqrt(vhat)``. Default False.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type, or ``amsgrad`` not a bool.
+        ValueError: a hyperparameter out of range, NaN or infinite.
+
+    Example:
+        >>> opt = optim.train.AdamOptimizer(learning_rate=0.01)
+        >>> opt.minimize(loss, var_list=[w, b])
+
+    Sparse gradients are dense-equivalent, as TF's ``AdamOptimizer._apply_sparse``: ``m`` and
+    ``v`` decay on the whole tensor before the rows in ``indices`` are added, and every row
+    with a non-zero ``m`` moves. The result equals dense Adam with zero rows (use
+    :class:`optim.IndexedSlices` for memory, not for laziness).
+
+    .. note::
+        ``epsilon`` is added to the *uncorrected* ``sqrt(v)`` (TF1, Keras 2 and 3). PyTorch,
+        optax and Algorithm 1 of the paper add it to ``sqrt(v / (1 - beta2**t))``: the two
+        agree when TF's epsilon equals PyTorch's times ``sqrt(1 - beta2**t)``, so TF's
+        effective epsilon is ~31.6 times larger at ``t = 1`` with ``beta2 = 0.999``. Default
+        epsilons differ too: 1e-8 here, in TF1 and PyTorch; 1e-7 in Keras.
+
+    .. note::
+        TF1 stores the beta powers as float32 whatever the variables' dtype; here they take
+        the dtype of the first variable by name, so float64 runs use exact float64 powers
+        (float32 runs are unchanged).
+
+    References:
+        Kingma and Ba, "Adam: A Method for Stochastic Optimization", 2014.
+        Reddi, Kale and Kumar, "On the Convergence of Adam and Beyond", 2018 (AMSGrad).
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta1: Any = 0.9,
+        beta2: Any = 0.999,
+        epsilon: Any = 1e-8,
+        use_locking: bool = False,
+        name: str = "Adam",
+        amsgrad: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        self._set_hyper("beta1", beta1, _BETA)
+        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("epsilon", epsilon)
+        self._amsgrad = _check_bool("amsgrad", amsgrad)
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        first_var = min(var_list, key=lambda var: var.name)
+        for power, beta in (("beta1_power", "beta1"), ("beta2_power", "beta2")):
+            initial = _hyper_value(self, beta)
+            self._create_non_slot_variable(initial, power, colocate_with=first_var)
+        for var in var_list:
+            self._zeros_slot(var, "m", self._name)
+            self._zeros_slot(var, "v", self._name)
+            if self._amsgrad:
+                self._zeros_slot(var, "vhat", self._name)
+
+    def _alpha(self, dtype: np.dtype) -> Any:
+        """``lr * sqrt(1 - beta2_power) / (1 - beta1_power)`` in ``dtype``, as TF's kernel."""
+        one = dtype.type(1)
+        beta1_power = dtype.type(self._get_non_slot_variable("beta1_power"))
+        beta2_power = dtype.type(self._get_non_slot_variable("beta2_power"))
+        lr = self._get_hyper("learning_rate", dtype)
+        return lr * np.sqrt(one - beta2_power) / (one - beta1_power)
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        dtype = var.dtype
+        _adam(
+            var._value,
+            self.get_slot(var, "m"),
+            self.get_slot(var, "v"),
+            self.get_slot(var, "vhat"),
+            grad,
+            self._alpha(dtype),
+            self._get_hyper("beta1", dtype),
+            self._get_hyper("beta2", dtype),
+            self._get_hyper("epsilon", dtype),
+            self._scratch(var, 2),
+        )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # TF's Python sparse path: decay m and v on the whole tensor, scatter-add the rows,
+        # then step the whole tensor (dense-equivalent, not lazy).
+        dtype = var.dtype
+        beta1, beta2 = self._get_hyper("beta1", dtype), self._get_hyper("beta2", dtype)
+        m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
+        rows, values = grad.indices, grad.values
+        np.multiply(m, beta1, out=m)
+        m[rows] += values * (1 - beta1)
+        np.multiply(v, beta2, out=v)
+        v[rows] += (values * values) * (1 - beta2)
+        _adam_step(
+            var._value,
+            m,
+            v,
+            self.get_slot(var, "vhat"),
+            self._alpha(dtype),
+            self._get_hyper("epsilon", dtype),
+            self._scratch(var, 2),
+        )
+
+    def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
+        for power, beta in (("beta1_power", "beta1"), ("beta2_power", "beta2")):
+            state = self._get_non_slot_variable(power)
+            np.multiply(state, self._get_hyper(beta, state.dtype), out=state)
+
+
+_DECAY_SCALES = ("learning_rate", "none")
+
+
+class AdamWOptimizer(AdamOptimizer):
+    """Adam with decoupled weight decay (AdamW), applied before the Adam step.
+
+    For each variable whose weight decays, then the :class:`AdamOptimizer` update::
+
+        var -= learning_rate * weight_decay * var      # weight_decay_scale="learning_rate"
+        var -= weight_decay * var                      # weight_decay_scale="none"
+
+    Args:
+        weight_decay: a float >= 0 or a zero-argument callable. Default 0.004 (Keras 3).
+        learning_rate: a float >= 0 or a zero-argument callable. Default 0.001.
+        beta1: decay of the first moment, in [0, 1). Default 0.9.
+        beta2: decay of the second moment, in [0, 1). Default 0.999.
+        epsilon: a float >= 0, TF's "epsilon hat" as in :class:`AdamOptimizer`.
+            Default 1e-7 (Keras 3's AdamW).
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"AdamW"``.
+        amsgrad: AMSGrad, as in :class:`AdamOptimizer`. Default False.
+        weight_decay_scale: ``"learning_rate"`` (default) multiplies the decay by the learning
+            rate, as Keras 3 and PyTorch; ``"none"`` decays by ``weight_decay`` alone, as TF1
+            ``tf.contrib.opt.AdamWOptimizer`` and TF Addons (then a learning-rate schedule
+            does not reach the decay: schedule ``weight_decay`` too).
+        exclude_from_weight_decay: variables whose weights never decay, given as
+            :class:`optim.Variable` objects and/or name patterns: each string is a regular
+            expression searched in the variable's name (``re.search``, as Keras 3's
+            ``var_names``), so a plain substring such as ``"bias"`` matches every name
+            containing it. Default None (every variable decays).
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type, ``weight_decay_scale`` not a string,
+            or ``exclude_from_weight_decay`` holding something other than Variables and
+            strings.
+        ValueError: a hyperparameter out of range, NaN or infinite, an unknown
+            ``weight_decay_scale``, or an invalid regular expression.
+
+    Example:
+        >>> opt = optim.train.AdamWOptimizer(weight_decay=0.01, learning_rate=1e-3,
+        ...                                  exclude_from_weight_decay=["bias"])
+        >>> opt.minimize(loss, var_list=[w, bias], decay_var_list=[w])
+
+    :meth:`apply_gradients` and :meth:`minimize` also take ``decay_var_list`` (TF contrib):
+    when given, only those variables decay (minus the excluded ones).
+
+    Sparse gradients are dense-equivalent, as :class:`AdamOptimizer`; the decay applies to
+    the whole variable.
+
+    The positional order ``(weight_decay, learning_rate, ...)`` is TF contrib's
+    ``AdamWOptimizer``; the numeric defaults are Keras 3's ``AdamW``.
+
+    .. note::
+        Keras 3 (``var - var * wd * lr``) and PyTorch (``var * (1 - lr * wd)``) scale the
+        decay by the learning rate; TF contrib and TF Addons do not. With ``learning_rate=1``
+        the two agree. Default decays: 0.004 here and in Keras 3, 0.01 in PyTorch, none in
+        TF contrib (a required argument). The Adam step keeps TF's epsilon-hat placement
+        (see :class:`AdamOptimizer`), which PyTorch's AdamW does not.
+
+    References:
+        Loshchilov and Hutter, "Decoupled Weight Decay Regularization", 2019.
+    """
+
+    def __init__(
+        self,
+        weight_decay: Any = 0.004,
+        learning_rate: Any = 0.001,
+        beta1: Any = 0.9,
+        beta2: Any = 0.999,
+        epsilon: Any = 1e-7,
+        use_locking: bool = False,
+        name: str = "AdamW",
+        amsgrad: bool = False,
+        weight_decay_scale: str = "learning_rate",
+        exclude_from_weight_decay: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(learning_rate, beta1, beta2, epsilon, use_locking, name, amsgrad, **kwargs)
+        self._set_hyper("weight_decay", weight_decay, NONNEGATIVE)
+        if not isinstance(weight_decay_scale, str):
+            raise TypeError(f"`weight_decay_scale` must be a string, got {weight_decay_scale!r}.")
+        if weight_decay_scale not in _DECAY_SCALES:
+            raise ValueError(
+                "`weight_decay_scale` must be 'learning_rate' or 'none', "
+                f"got {weight_decay_scale!r}."
+            )
+        self._scale_by_lr = weight_decay_scale == "learning_rate"
+        self._excluded_vars, self._excluded_pattern = _parse_exclusions(exclude_from_weight_decay)
+        self._decay_vars: set[Variable] | None = None  # None: every variable (not excluded)
+
+    def _decays(self, var: Variable) -> bool:
+        if var in self._excluded_vars:
+            return False
+        if self._excluded_pattern is not None and self._excluded_pattern.search(var.name):
+            return False
+        return self._decay_vars is None or var in self._decay_vars
+
+    def _decay(self, var: Variable) -> None:
+        if self._decays(var):
+            lr = self._get_hyper("learning_rate", var.dtype) if self._scale_by_lr else None
+            (scratch,) = self._scratch(var)
+            _decay_weights(var._value, self._get_hyper("weight_decay", var.dtype), lr, scratch)
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        self._decay(var)
+        super()._apply_dense(grad, var)
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        self._decay(var)
+        super()._apply_sparse(grad, var)
+
+    @contextlib.contextmanager
+    def _decaying(self, decay_var_list: Any) -> Iterator[None]:
+        """Restricts the decay to ``decay_var_list`` (checked first) for one call."""
+        if decay_var_list is None:
+            yield
+            return
+        if isinstance(decay_var_list, Variable) or not isinstance(
+            decay_var_list, (list, tuple, set, frozenset)
+        ):
+            raise TypeError(
+                f"`decay_var_list` must be a list of optim.Variable, got {decay_var_list!r}."
+            )
+        for i, var in enumerate(decay_var_list):
+            if not isinstance(var, Variable):
+                raise TypeError(f"`decay_var_list[{i}]` must be an optim.Variable, got {var!r}.")
+        previous, self._decay_vars = self._decay_vars, set(decay_var_list)
+        try:
+            yield
+        finally:
+            self._decay_vars = previous
+
+    def apply_gradients(
+        self,
+        grads_and_vars: Any,
+        global_step: Variable | None = None,
+        name: str | None = None,
+        decay_var_list: Any = None,
+    ) -> None:
+        """:meth:`optim.Optimizer.apply_gradients`, decaying only ``decay_var_list`` if given.
+
+        Args:
+            decay_var_list: a list of variables to decay (TF contrib); ``None`` decays every
+                variable that is not excluded. Unlike TF contrib, an empty list decays none.
+
+        Raises:
+            TypeError: ``decay_var_list`` is not a list of Variables, plus everything the base
+                method raises.
+        """
+        with self._decaying(decay_var_list):
+            super().apply_gradients(grads_and_vars, global_step=global_step, name=name)
+
+    def minimize(
+        self,
+        loss: Callable[[], Any],
+        global_step: Variable | None = None,
+        var_list: Any = None,
+        gate_gradients: int = Optimizer.GATE_OP,
+        aggregation_method: int | None = None,
+        colocate_gradients_with_ops: bool = False,
+        name: str | None = None,
+        grad_loss: Any = None,
+        decay_var_list: Any = None,
+        *,
+        gradient: Any = None,
+    ) -> Any:
+        """:meth:`optim.Optimizer.minimize`, decaying only ``decay_var_list`` if given."""
+        with self._decaying(decay_var_list):
+            return super().minimize(
+                loss,
+                global_step,
+                var_list,
+                gate_gradients,
+                aggregation_method,
+                colocate_gradients_with_ops,
+                name,
+                grad_loss,
+                gradient=gradient,
+            )
+
+
+def _parse_exclusions(exclude: Any) -> tuple[set[Variable], re.Pattern[str] | None]:
+    """Splits ``exclude_from_weight_decay`` into a set of variables and one name regex."""
+    if exclude is None:
+        return set(), None
+    if isinstance(exclude, (Variable, str)):
+        exclude = [exclude]
+    if not isinstance(exclude, (list, tuple, set, frozenset)):
+        raise TypeError(
+            "`exclude_from_weight_decay` must be a list of optim.Variable objects and/or name "
+            f"patterns, got {exclude!r}."
+        )
+    variables, patterns = set(), []
+    for item in exclude:
+        if isinstance(item, Variable):
+            variables.add(item)
+        elif isinstance(item, str):
+            try:
+                re.compile(item)
+            except re.error as exc:
+                raise ValueError(
+                    "`exclude_from_weight_decay` patterns must be valid regular expressions, "
+                    f"got {item!r}."
+                ) from exc
+            patterns.append(f"(?:{item})")
+        else:
+            raise TypeError(
+                "`exclude_from_weight_decay` must hold optim.Variable objects or name "
+                f"patterns (str), got {item!r}."
+            )
+    return variables, re.compile("|".join(patterns)) if patterns else None

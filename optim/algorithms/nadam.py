@@ -1,0 +1,194 @@
+"""Nadam, Adam with Nesterov momentum (Keras ``Nadam``; no TF1 class)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import NONNEGATIVE, Interval, Optimizer
+from ..sparse import IndexedSlices
+from ..variables import Variable
+
+__all__ = ["NadamOptimizer"]
+
+_BETA = Interval(0.0, 1.0, high_open=True)
+
+
+def _nadam(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    beta1: Any,
+    beta2: Any,
+    epsilon: Any,
+    u_t: Any,
+    u_t1: Any,
+    one_minus_product: Any,
+    one_minus_product_next: Any,
+    one_minus_beta2_power: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Keras 2 ``Nadam._resource_apply_dense``, in place, in its order of operations.
+
+    ``m = beta1 * m + (1 - beta1) * grad``, ``v = beta2 * v + (1 - beta2) * grad²``,
+    ``m_bar = (1 - u_t) * grad / (1 - P_t) + u_t1 * m / (1 - P_t * u_t1)``,
+    ``var -= lr * m_bar / (sqrt(v / (1 - beta2^t)) + epsilon)``.
+    """
+    m_bar, tmp = scratch
+    np.divide(grad, one_minus_product, out=m_bar)
+    np.multiply(m_bar, 1 - u_t, out=m_bar)
+    np.multiply(m, beta1, out=m)
+    np.multiply(grad, 1 - beta1, out=tmp)
+    np.add(m, tmp, out=m)
+    np.divide(m, one_minus_product_next, out=tmp)
+    np.multiply(tmp, u_t1, out=tmp)
+    np.add(m_bar, tmp, out=m_bar)
+    np.multiply(v, beta2, out=v)
+    np.square(grad, out=tmp)
+    np.multiply(tmp, 1 - beta2, out=tmp)
+    np.add(v, tmp, out=v)
+    np.divide(v, one_minus_beta2_power, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.add(tmp, epsilon, out=tmp)
+    np.multiply(m_bar, lr, out=m_bar)
+    np.divide(m_bar, tmp, out=m_bar)
+    np.subtract(var, m_bar, out=var)
+
+
+class NadamOptimizer(Optimizer):
+    """Nadam: Adam whose momentum looks one step ahead (Nesterov), with a momentum schedule.
+
+    The update at step ``t`` (1 at the first ``apply_gradients``), with slots ``m`` and ``v``
+    (zero) and the non-slot ``momentum_cache`` (``P``, the product of the ``u``, from 1) and
+    ``steps`` (the number of updates so far, from 0)::
+
+        u_t   = beta1 * (1 - 0.5 * 0.96**(schedule_decay * t))
+        u_t1  = beta1 * (1 - 0.5 * 0.96**(schedule_decay * (t + 1)))
+        P_t   = P_{t-1} * u_t;   P_t1 = P_t * u_t1
+        m     = beta1 * m + (1 - beta1) * grad
+        v     = beta2 * v + (1 - beta2) * grad**2
+        m_bar = (1 - u_t) * grad / (1 - P_t) + u_t1 * m / (1 - P_t1)
+        var  -= learning_rate * m_bar / (sqrt(v / (1 - beta2**t)) + epsilon)
+
+    Both non-slot values are created with the variable whose name sorts first (in its dtype)
+    and advanced once per ``apply_gradients`` in ``_finish``.
+
+    There is no TF1 class; this is Keras 2's ``Nadam`` (``tf.keras.optimizers.Nadam`` of TF
+    2.0-2.10). Argument names follow TF1 (``beta1``, ``beta2``), the defaults are Keras'.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
+        beta1: the base momentum, in [0, 1). Default 0.9.
+        beta2: decay of the second moment, in [0, 1). Default 0.999.
+        epsilon: a float >= 0 added to the bias-corrected ``sqrt(v)``. Default 1e-7 (Keras).
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"Nadam"``.
+        schedule_decay: a float >= 0, the ``k`` of the momentum schedule
+            ``0.96**(k * t)``. Default 0.004 (Keras 2's ``schedule_decay``, PyTorch's
+            ``momentum_decay``); ``schedule_decay=1.0`` gives Keras 3's ``0.96**t``.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type.
+        ValueError: a hyperparameter out of range, NaN or infinite.
+
+    Example:
+        >>> opt = optim.train.NadamOptimizer(learning_rate=0.002)
+        >>> keras3_like = optim.train.NadamOptimizer(0.002, schedule_decay=1.0)
+
+    Sparse gradients are dense-equivalent (the same update as a dense gradient with zero
+    rows, as Adam's). Keras 2's sparse path is a hybrid: it decays ``m`` and ``v`` on every
+    row but moves only the touched rows; it is not followed here.
+
+    .. note::
+        The momentum schedule differs between frameworks: Keras 2 and PyTorch's ``NAdam``
+        use ``0.96**(0.004 * t)`` (``u_t`` rises from ``0.45`` to ``beta1`` over thousands of
+        steps), Keras 3 uses ``0.96**t`` (``u_t`` reaches ``beta1`` within ~100 steps): with
+        ``learning_rate=0.5`` on ``var=[1, 2, 3, 4]``, ``grad=[1, 6, 7, 2]`` one step gives
+        ``var - 0.5314`` with Keras 3's schedule (``schedule_decay=1.0``) and ``var - 0.5282``
+        with the default. PyTorch also defaults to ``lr=0.002`` and ``eps=1e-8``. The
+        epsilon sits outside the bias-corrected root, as in PyTorch (unlike TF's Adam).
+
+    References:
+        Dozat, "Incorporating Nesterov Momentum into Adam", 2016.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta1: Any = 0.9,
+        beta2: Any = 0.999,
+        epsilon: Any = 1e-7,
+        use_locking: bool = False,
+        name: str = "Nadam",
+        schedule_decay: Any = 0.004,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        self._set_hyper("beta1", beta1, _BETA)
+        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("epsilon", epsilon)
+        self._set_hyper("schedule_decay", schedule_decay, NONNEGATIVE)
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        first_var = min(var_list, key=lambda var: var.name)
+        self._create_non_slot_variable(1, "momentum_cache", colocate_with=first_var)
+        self._create_non_slot_variable(0, "steps", colocate_with=first_var)
+        for var in var_list:
+            self._zeros_slot(var, "m", self._name)
+            self._zeros_slot(var, "v", self._name)
+
+    def _momentum_schedule(self, dtype: np.dtype) -> tuple[Any, Any]:
+        """``(u_t, u_{t+1})`` in ``dtype``, computed as Keras does."""
+        t = dtype.type(self._get_non_slot_variable("steps")) + 1
+        beta1 = self._get_hyper("beta1", dtype)
+        decay = self._get_hyper("schedule_decay", dtype)
+        base = dtype.type(0.96)
+        u_t = beta1 * (1 - 0.5 * base ** (decay * t))
+        u_t1 = beta1 * (1 - 0.5 * base ** (decay * (t + 1)))
+        return u_t, u_t1
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        self._step(var, grad, self._scratch(var, 2))
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Dense-equivalent: the same kernel on the dense gradient, built in scratch space.
+        *scratch, dense = self._scratch(var, 3)
+        dense.fill(0)
+        dense[grad.indices] = grad.values
+        self._step(var, dense, tuple(scratch))
+
+    def _step(self, var: Variable, grad: np.ndarray, scratch: tuple[np.ndarray, ...]) -> None:
+        dtype = var.dtype
+        one = dtype.type(1)
+        u_t, u_t1 = self._momentum_schedule(dtype)
+        product = dtype.type(self._get_non_slot_variable("momentum_cache")) * u_t
+        t = dtype.type(self._get_non_slot_variable("steps")) + 1
+        beta2 = self._get_hyper("beta2", dtype)
+        _nadam(
+            var._value,
+            self.get_slot(var, "m"),
+            self.get_slot(var, "v"),
+            grad,
+            self._get_hyper("learning_rate", dtype),
+            self._get_hyper("beta1", dtype),
+            beta2,
+            self._get_hyper("epsilon", dtype),
+            u_t,
+            u_t1,
+            one - product,
+            one - product * u_t1,
+            one - beta2**t,
+            scratch,
+        )
+
+    def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
+        cache = self._get_non_slot_variable("momentum_cache")
+        u_t, _ = self._momentum_schedule(cache.dtype)
+        np.multiply(cache, u_t, out=cache)
+        steps = self._get_non_slot_variable("steps")
+        np.add(steps, 1, out=steps)

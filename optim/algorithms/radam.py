@@ -1,0 +1,218 @@
+"""Rectified Adam (PyTorch's ``torch.optim.RAdam`` in TF1 style)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import NONNEGATIVE, Interval, Optimizer
+from ..sparse import IndexedSlices
+from ..variables import Variable
+
+__all__ = ["RAdamOptimizer"]
+
+_BETA = Interval(0.0, 1.0, high_open=True)
+_FLOAT64 = np.dtype(np.float64)
+_RHO_THRESHOLD = 5.0
+
+
+def _radam(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    bias_correction1: Any,
+    sqrt_bias_correction2: Any,
+    rect: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """One RAdam step in place, in ``torch.optim.RAdam``'s order of operations.
+
+    ``m += (grad - m) * (1 - beta1)``; ``v = v * beta2 + (1 - beta2) * grad * grad``; then
+    ``var -= m / bias_correction1 * lr * (1 / (sqrt(v) + epsilon) * sqrt_bias_correction2) * rect``
+    when ``rect`` is not None (the rectified step), else ``var -= m / bias_correction1 * lr``.
+    """
+    step, tmp = scratch
+    np.subtract(grad, m, out=tmp)
+    np.multiply(tmp, one_minus_beta1, out=tmp)
+    np.add(m, tmp, out=m)
+    np.multiply(grad, one_minus_beta2, out=tmp)
+    np.multiply(tmp, grad, out=tmp)
+    np.multiply(v, beta2, out=v)
+    np.add(v, tmp, out=v)
+    np.divide(m, bias_correction1, out=step)
+    np.multiply(step, lr, out=step)
+    if rect is not None:
+        np.sqrt(v, out=tmp)
+        np.add(tmp, epsilon, out=tmp)
+        np.reciprocal(tmp, out=tmp)  # torch's `scalar / tensor` is `tensor.reciprocal() * scalar`
+        np.multiply(tmp, sqrt_bias_correction2, out=tmp)
+        np.multiply(step, tmp, out=step)
+        np.multiply(step, rect, out=step)
+    np.subtract(var, step, out=var)
+
+
+class RAdamOptimizer(Optimizer):
+    """Rectified Adam: Adam whose adaptive step is switched on and scaled by a variance rectifier.
+
+    With ``t`` the 1-based step, slots ``m`` and ``v`` (zeros) and
+    ``rho_inf = 2 / (1 - beta2) - 1``::
+
+        m     = beta1 * m + (1 - beta1) * grad
+        v     = beta2 * v + (1 - beta2) * grad**2
+        m_hat = m / (1 - beta1**t)
+        rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+        if rho_t > 5:
+            r_t  = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                        / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            var -= learning_rate * m_hat * r_t * sqrt(1 - beta2**t) / (sqrt(v) + epsilon)
+        else:
+            var -= learning_rate * m_hat          # bias-corrected momentum, no adaptation
+
+    ``rho_t`` grows from 1 at ``t = 1`` towards ``rho_inf``; with ``beta2 = 0.999`` the first
+    rectified step is ``t = 6``, and with ``beta2 <= 2/3`` (``rho_inf <= 5``) none is. Non-slot
+    ``step``: the number of completed ``apply_gradients`` calls, advanced in ``_finish``.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
+        beta1: decay of the first moment, in [0, 1). Default 0.9.
+        beta2: decay of the second moment, in [0, 1). Default 0.999.
+        epsilon: added to ``sqrt(v)``, >= 0. Default 1e-8.
+        use_locking: accepted for TF1 compatibility.
+        name: defaults to ``"RAdam"``.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type.
+        ValueError: a hyperparameter out of range, NaN or infinite.
+
+    Example:
+        >>> opt = optim.train.RAdamOptimizer(1e-3)
+        >>> opt.minimize(loss, var_list=[w])
+
+    .. note::
+        This is ``torch.optim.RAdam`` (weight_decay 0): same defaults, the strict threshold
+        ``rho_t > 5``, and epsilon added to the *un-corrected* ``sqrt(v)`` with
+        ``sqrt(1 - beta2**t)`` in the numerator (TF1 Adam's "epsilon hat" placement). Other
+        implementations differ:
+
+        * ``optax.radam`` switches on ``rho_t >= threshold`` (``threshold=5.0``) and adds eps to
+          the bias-corrected ``sqrt(v_hat)``;
+        * TF-Addons ``RectifiedAdam`` switches on ``rho_t >= sma_threshold`` (5.0), adds eps
+          (default 1e-7) to ``sqrt(v_hat)``, and has warmup/``total_steps``, ``amsgrad`` and
+          weight decay options;
+        * PyTorch's ``weight_decay`` and ``decoupled_weight_decay`` (the authors' RAdamW) are
+          not offered here.
+
+        Putting eps on ``sqrt(v)`` makes the effective epsilon ``epsilon / sqrt(1 - beta2**t)``
+        in optax's terms, so with a small ``v`` the two give different steps.
+
+        The step scalars (``1 - beta**t``, ``rho_t``, ``r_t``) are computed in float64 from the
+        hyperparameters and cast once to the variable's dtype, as PyTorch computes them in
+        Python floats. ``rho_t`` is a difference of two numbers near ``2 / (1 - beta2)``: in
+        float32 it carries errors near 1e-2 (``rho_6`` would be 6.0005, not 5.994) and in
+        float16 it is meaningless. The array updates stay in the variable's dtype.
+
+        Sparse gradients (``IndexedSlices``) are applied like a dense gradient with zero rows,
+        as TF1's Adam and TF-Addons' ``RectifiedAdam`` do (PyTorch rejects them): every row's
+        moments decay and every row moves.
+
+    References:
+        Liu et al., "On the Variance of the Adaptive Learning Rate and Beyond", 2019
+        (ICLR 2020).
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta1: Any = 0.9,
+        beta2: Any = 0.999,
+        epsilon: Any = 1e-8,
+        use_locking: bool = False,
+        name: str = "RAdam",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        self._set_hyper("beta1", beta1, _BETA)
+        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("epsilon", epsilon, NONNEGATIVE)
+        self._coefficients: dict[str, float | None] = {}
+        self._cast: dict[np.dtype, tuple[Any, ...]] = {}
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        first = min(var_list, key=lambda v: v.name)
+        self._create_non_slot_variable(0, "step", colocate_with=first)
+        for var in var_list:
+            self._zeros_slot(var, "m", self._name)
+            self._zeros_slot(var, "v", self._name)
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        step = self._get_non_slot_variable("step")  # None before the first apply
+        t = 1.0 if step is None else float(step) + 1.0
+        lr, beta1, beta2, epsilon = (
+            float(self._get_hyper(name, _FLOAT64))
+            for name in ("learning_rate", "beta1", "beta2", "epsilon")
+        )
+        bias_correction2 = 1 - beta2**t
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+        rect = None
+        if rho_t > _RHO_THRESHOLD:
+            rect = (
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            ) ** 0.5
+        self._coefficients = {
+            "lr": lr,
+            "one_minus_beta1": 1 - beta1,
+            "beta2": beta2,
+            "one_minus_beta2": 1 - beta2,
+            "epsilon": epsilon,
+            "bias_correction1": 1 - beta1**t,
+            "sqrt_bias_correction2": bias_correction2**0.5,
+            "rect": rect,
+        }
+        self._cast = {}
+
+    def _coefficients_for(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """This apply's step scalars, cast once to ``dtype`` (``rect`` stays None if unused)."""
+        cast = self._cast.get(dtype)
+        if cast is None:
+            cast = self._cast[dtype] = tuple(
+                None if x is None else dtype.type(x) for x in self._coefficients.values()
+            )
+        return cast
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        _radam(
+            var._value,
+            self.get_slot(var, "m"),
+            self.get_slot(var, "v"),
+            grad,
+            *self._coefficients_for(var.dtype),
+            self._scratch(var, 2),
+        )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Dense-equivalent (TF1 Adam's rule): the rows scattered into a zero gradient.
+        dense, step, tmp = self._scratch(var, 3)
+        dense[...] = 0
+        dense[grad.indices] = grad.values
+        _radam(
+            var._value,
+            self.get_slot(var, "m"),
+            self.get_slot(var, "v"),
+            dense,
+            *self._coefficients_for(var.dtype),
+            (step, tmp),
+        )
+
+    def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
+        self._get_non_slot_variable("step")[...] += 1

@@ -1,0 +1,165 @@
+"""RMSProp, plain and centered, with momentum (TF1 ``RMSPropOptimizer``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import Interval, Optimizer, _check_bool
+from ..sparse import IndexedSlices
+from ..variables import Variable
+
+__all__ = ["RMSPropOptimizer"]
+
+
+def _rmsprop(
+    var: np.ndarray,
+    ms: np.ndarray,
+    mg: np.ndarray | None,
+    mom: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    rho: Any,
+    momentum: Any,
+    epsilon: Any,
+    scratch: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """TF kernels ``ApplyRMSProp`` (``mg is None``) and ``ApplyCenteredRMSProp``, in place.
+
+    ``ms += (grad² - ms) * (1 - rho)``; centered: ``mg += (grad - mg) * (1 - rho)``;
+    ``mom = mom * momentum + (grad * lr) / sqrt(ms [- mg²] + epsilon)``; ``var -= mom``.
+    """
+    tmp, denom = scratch
+    one_minus_rho = 1 - rho
+    np.square(grad, out=tmp)
+    np.subtract(tmp, ms, out=tmp)
+    np.multiply(tmp, one_minus_rho, out=tmp)
+    np.add(ms, tmp, out=ms)
+    if mg is None:
+        np.add(ms, epsilon, out=denom)
+    else:
+        np.subtract(grad, mg, out=tmp)
+        np.multiply(tmp, one_minus_rho, out=tmp)
+        np.add(mg, tmp, out=mg)
+        np.square(mg, out=denom)
+        np.subtract(ms, denom, out=denom)
+        np.add(denom, epsilon, out=denom)
+    np.sqrt(denom, out=denom)
+    np.multiply(grad, lr, out=tmp)
+    np.divide(tmp, denom, out=tmp)
+    np.multiply(mom, momentum, out=mom)
+    np.add(mom, tmp, out=mom)
+    np.subtract(var, mom, out=var)
+
+
+class RMSPropOptimizer(Optimizer):
+    """RMSProp: gradient steps divided by a running root mean square of the gradients.
+
+    The update, with slots ``rms`` (``ms``, starting at **one**), ``momentum`` (``mom``, zero)
+    and, when centered, ``mg`` (zero)::
+
+        ms   = decay * ms + (1 - decay) * grad**2
+        mg   = decay * mg + (1 - decay) * grad                         # centered only
+        mom  = momentum * mom + learning_rate * grad / sqrt(ms + epsilon)          # plain
+        mom  = momentum * mom + learning_rate * grad / sqrt(ms - mg**2 + epsilon)  # centered
+        var -= mom
+
+    The ``momentum`` slot exists and is used even with ``momentum=0``.
+
+    Args:
+        learning_rate: a float >= 0 or a zero-argument callable (a schedule).
+        decay: the discount of the running averages, in [0, 1]. Default 0.9.
+        momentum: a float >= 0. Default 0.0.
+        epsilon: a float >= 0, added *inside* the square root. Default 1e-10.
+        use_locking: accepted for TF1 compatibility.
+        centered: subtract the squared running mean of the gradients (an estimate of their
+            variance instead of their second moment). Default False.
+        name: defaults to ``"RMSProp"``.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+
+    Raises:
+        TypeError: a hyperparameter of the wrong type, or ``centered`` not a bool.
+        ValueError: a hyperparameter out of range, NaN or infinite.
+
+    Example:
+        >>> opt = optim.train.RMSPropOptimizer(0.01, decay=0.9, momentum=0.9, centered=True)
+
+    Sparse gradients are lazy, as TF's ``SparseApplyRMSProp``: only the rows in ``indices``
+    update ``rms``, ``mg`` and ``momentum`` and move; the other rows neither decay nor take a
+    momentum step.
+
+    .. note::
+        TF1's ``rms`` slot starts at 1.0 and ``epsilon`` (default 1e-10) sits inside the
+        square root, so the first steps are much smaller than PyTorch's (``rms`` from 0,
+        ``lr * g / (sqrt(ms) + eps)``, eps 1e-8, ``alpha=0.99``) or Keras' (``rms`` from 0;
+        Keras 2 moves eps outside the root when ``momentum=0``). With ``decay=0.9`` the
+        initial 1.0 still weighs ``0.9**t`` after ``t`` steps.
+
+    References:
+        Tieleman and Hinton, "Lecture 6.5 - RMSProp", COURSERA: Neural Networks for Machine
+        Learning, 2012. Graves, "Generating Sequences With Recurrent Neural Networks", 2013
+        (the centered form).
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        decay: Any = 0.9,
+        momentum: Any = 0.0,
+        epsilon: Any = 1e-10,
+        use_locking: bool = False,
+        centered: bool = False,
+        name: str = "RMSProp",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(use_locking, name, **kwargs)
+        self._set_hyper("learning_rate", learning_rate)
+        self._set_hyper("decay", decay, Interval(0.0, 1.0))
+        self._set_hyper("momentum", momentum)
+        self._set_hyper("epsilon", epsilon)
+        self._centered = _check_bool("centered", centered)
+
+    def _create_slots(self, var_list: list[Variable]) -> None:
+        for var in var_list:
+            self._get_or_make_slot(var, 1, "rms", self._name)
+            if self._centered:
+                self._zeros_slot(var, "mg", self._name)
+            self._zeros_slot(var, "momentum", self._name)
+
+    def _hypers(self, dtype: np.dtype) -> tuple[Any, ...]:
+        names = ("learning_rate", "decay", "momentum", "epsilon")
+        return tuple(self._get_hyper(k, dtype) for k in names)
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        _rmsprop(
+            var._value,
+            self.get_slot(var, "rms"),
+            self.get_slot(var, "mg") if self._centered else None,
+            self.get_slot(var, "momentum"),
+            grad,
+            *self._hypers(var.dtype),
+            self._scratch(var, 2),
+        )
+
+    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
+        # Lazy (TF's SparseApplyRMSProp): only the touched rows and their slots change.
+        rows = grad.indices
+        names = ("rms", "mg", "momentum") if self._centered else ("rms", "momentum")
+        slots = [self.get_slot(var, name) for name in names]
+        var_rows = var._value[rows]
+        slot_rows = [slot[rows] for slot in slots]
+        ms_rows, mom_rows = slot_rows[0], slot_rows[-1]
+        mg_rows = slot_rows[1] if self._centered else None
+        _rmsprop(
+            var_rows,
+            ms_rows,
+            mg_rows,
+            mom_rows,
+            grad.values,
+            *self._hypers(var.dtype),
+            (np.empty_like(var_rows), np.empty_like(var_rows)),
+        )
+        var._value[rows] = var_rows
+        for slot, new_rows in zip(slots, slot_rows):
+            slot[rows] = new_rows
