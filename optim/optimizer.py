@@ -24,6 +24,7 @@ step allocates nothing proportional to the parameter count.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from collections.abc import Callable, Iterable
@@ -257,6 +258,27 @@ class Optimizer:
             slots[var] = slot
         return slot
 
+    def _get_or_make_slot_with_initializer(
+        self,
+        var: Variable,
+        initializer: Any,
+        shape: tuple[int, ...],
+        dtype: Any,
+        slot_name: str,
+        op_name: str,
+    ) -> np.ndarray:
+        """A slot of its own ``shape`` and ``dtype`` (Adafactor's factors), made on first use.
+
+        ``initializer`` is a value broadcast to ``shape`` or a callable ``(shape, dtype)``.
+        """
+        del op_name
+        slots = self._slots.setdefault(slot_name, {})
+        slot = slots.get(var)
+        if slot is None:
+            value = initializer(shape, dtype) if callable(initializer) else initializer
+            slot = slots[var] = np.array(np.broadcast_to(value, shape), dtype=dtype)
+        return slot
+
     def _zeros_slot(self, var: Variable, slot_name: str, op_name: str) -> np.ndarray:
         """The slot ``slot_name`` of ``var``, created on first use as zeros."""
         return self._get_or_make_slot(var, 0, slot_name, op_name)
@@ -345,6 +367,13 @@ class Optimizer:
         else:
             candidates = list(_flatten(var_list))
         by_name = {v.name: v for v in candidates}
+        # What _create_slots would make for these variables: the shapes and dtypes to expect.
+        probe = copy.copy(self)
+        probe._slots, probe._non_slot = {}, {}
+        probe._create_slots(
+            [by_name[n] for slots in state["slots"].values() for n in slots if n in by_name]
+            or [v for v in candidates if v.dtype.kind == "f"][:1]
+        )
         new_slots: dict[str, dict[Variable, np.ndarray]] = {}
         for slot_name, slots in state["slots"].items():
             for var_name, array in slots.items():
@@ -355,16 +384,23 @@ class Optimizer:
                         f"among the variables {sorted(by_name)}."
                     )
                 array = np.asarray(array)
-                if array.shape != var.shape or array.dtype != var.dtype:
+                expected = probe._slots.get(slot_name, {}).get(var)
+                if expected is None:
+                    raise ValueError(
+                        f"`state` has slot {slot_name!r} for variable {var_name!r}, which "
+                        f"{type(self).__name__} does not make."
+                    )
+                if array.shape != expected.shape or array.dtype != expected.dtype:
                     raise ValueError(
                         f"Slot {slot_name!r} of variable {var_name!r} has shape {array.shape} and "
-                        f"dtype {array.dtype}; the variable has {var.shape} and {var.dtype}."
+                        f"dtype {array.dtype}; the variable has {var.shape} and {var.dtype}, "
+                        f"so it must be {expected.shape} and {expected.dtype}."
                     )
                 new_slots.setdefault(slot_name, {})[var] = array.copy()
         new_non_slot = {}
         for name, array in state["non_slot"].items():
             array = np.asarray(array)
-            current = self._non_slot.get(name)
+            current = self._non_slot.get(name, probe._non_slot.get(name))
             if current is not None and (
                 current.shape != array.shape or current.dtype != array.dtype
             ):

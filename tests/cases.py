@@ -27,8 +27,11 @@ class Case:
     cls: Callable[..., optim.Optimizer]
     oracle: Callable[..., Any]
     hyper: dict[str, Any]
-    # Slot names (and oracle state keys) compared step by step.
+    # Slot names (and oracle state keys) compared step by step; a variable has those of them
+    # that its oracle state has (Adafactor: factors for matrices, a full "v" for vectors).
     slots: tuple[str, ...] = ()
+    # False when slots have shapes of their own (Adafactor's row and column factors).
+    slots_shaped_like_variable: bool = True
     # Sparse rule: "lazy" (only touched rows change), "dense" (same as a dense gradient with
     # zero rows elsewhere), or None (no sparse support).
     sparse: str | None = None

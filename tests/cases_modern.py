@@ -1,9 +1,7 @@
-"""Battery cases for Lion, RAdam and LAMB; Adafactor's cases, run by tests/test_modern.py.
+"""Battery cases for Lion, RAdam, LAMB and Adafactor (``CASES`` joins tests/cases.py's table).
 
-``CASES`` joins the table of tests/cases.py. Adafactor keeps its row and column factors in slots
-whose shapes are not the variable's, which the battery's slot checks assume, so its cases live in
-``FACTORED_CASES``: tests/test_modern.py runs the shape-agnostic battery tests on them and its own
-shape-aware versions of the oracle and dtype/shape checks.
+Adafactor keeps its row and column factors in slots of their own shapes
+(``slots_shaped_like_variable=False``).
 
 Convergence settings (5000 steps at most; the battery's tolerances unchanged):
 
@@ -150,13 +148,14 @@ CASES = [
 
 _ADAFACTOR_CONVERGE = {"learning_rate": 0.005, "epsilon_2": 1.0, "clip_threshold": 0.5}
 
-FACTORED_CASES = [
+CASES += [
     Case(
         "adafactor",
         AdafactorOptimizer,
         reference.adafactor,
         {"learning_rate": 0.1},
         slots=("v", "vc", "vr"),
+        slots_shaped_like_variable=False,
         converge_hyper=_ADAFACTOR_CONVERGE,
         converge_steps=4000,
         bad=_LR_BAD
@@ -180,6 +179,7 @@ FACTORED_CASES = [
             "relative_step": False,
         },
         slots=("v", "vc", "vr"),
+        slots_shaped_like_variable=False,
         converge_hyper=_ADAFACTOR_CONVERGE,
         converge_steps=4000,
     ),

@@ -48,7 +48,7 @@ def test_matches_oracle(graph, case, dtype):
                 atol=ATOL[dtype],
                 err_msg=f"{case} {var.name} step {t + 1}",
             )
-            for slot in case.slots:
+            for slot in (s for s in case.slots if s in state):
                 np.testing.assert_allclose(
                     opt.get_slot(var, slot),
                     state[slot],
@@ -56,9 +56,12 @@ def test_matches_oracle(graph, case, dtype):
                     atol=ATOL[dtype],
                     err_msg=f"{case} slot {slot!r} of {var.name} step {t + 1}",
                 )
-    assert sorted(case.slots) == sorted(
-        name for name in opt.get_slot_names() if opt.get_slot(variables[0], name) is not None
-    )
+    made = set()
+    for var, state in zip(variables, states):
+        names = {n for n in opt.get_slot_names() if opt.get_slot(var, n) is not None}
+        assert names == {s for s in case.slots if s in state}, var.name
+        made |= names
+    assert made == set(case.slots)
 
 
 def _run(case: Case, dtype, loss_of, x0):
@@ -103,7 +106,10 @@ def test_dtype_and_shape_preserved_gradients_untouched(graph, case, dtype):
         assert var.dtype == dtype and var.shape == shape
         for slot in case.slots:
             array = opt.get_slot(var, slot)
-            assert array.dtype == dtype and array.shape == shape
+            if array is None:
+                continue
+            assert array.dtype == dtype
+            assert array.shape == shape or not case.slots_shaped_like_variable
     for state in opt.variables():
         assert state.dtype == dtype
 
@@ -287,7 +293,8 @@ def test_nonfinite_skip_counts_and_changes_nothing(graph, case):
 def test_nonfinite_propagate_applies_as_tensorflow(graph, case):
     variables, opt, step, bad = _nan_step(case, np.float64, nonfinite="propagate")
     opt.apply_gradients(zip(bad, variables), global_step=step)
-    state = [variables[1].numpy()] + [opt.get_slot(variables[1], s) for s in case.slots]
+    slots = [opt.get_slot(variables[1], s) for s in case.slots]
+    state = [variables[1].numpy()] + [s for s in slots if s is not None]
     assert any(not np.isfinite(s).all() for s in state)
     assert opt.skipped_steps == 0 and int(step.value) == 2
 
@@ -346,7 +353,9 @@ def test_load_state_rejects_mismatches_and_changes_nothing(graph, case):
             opt.load_state_dict(state, variables[:1])
         with optim.Graph().as_default():
             other = [optim.Variable(np.zeros((2, 2)), name=v.name) for v in variables]
-        with pytest.raises(ValueError, match=r"has shape \(3, 4\) .* the variable has \(2, 2\)"):
+        with pytest.raises(
+            ValueError, match=r"of variable 'v\d' has shape .* the variable has \(2, 2\)"
+        ):
             opt.load_state_dict(state, other)
     after = opt.state_dict()
     assert after["iterations"] == before["iterations"]

@@ -20,7 +20,7 @@ from optim.algorithms.lamb import LAMBOptimizer
 from optim.algorithms.lion import LionOptimizer
 from optim.algorithms.radam import RAdamOptimizer
 from tests import test_battery as battery
-from tests.cases_modern import FACTORED_CASES
+from tests.cases import CASES
 
 DTYPES = [np.float32, np.float64]
 dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
@@ -287,10 +287,11 @@ def test_adafactor_has_no_sparse_update(graph):
     assert opt.variables() == []
 
 
-# Adafactor's battery: the shape-agnostic battery tests as they are, plus shape-aware versions
-# of the oracle and dtype/shape checks (its factors are not shaped like the variable).
+# Adafactor runs through the battery; this adds the oracle check on rank-3 and scalar variables.
 
-factored = pytest.mark.parametrize("case", FACTORED_CASES, ids=str)
+factored = pytest.mark.parametrize(
+    "case", [c for c in CASES if not c.slots_shaped_like_variable], ids=str
+)
 FACTORED_SHAPES = [(3, 4), (5,), (2, 3, 4), ()]
 
 
@@ -317,83 +318,6 @@ def test_factored_matches_oracle(graph, case, dtype):
                     opt.get_slot(var, slot), state[slot], **tol, err_msg=f"{var.name}/{slot} {t}"
                 )
     assert int(opt._get_non_slot_variable("step")) == 25
-
-
-@factored
-@dtypes
-def test_factored_dtype_and_shape_preserved_gradients_untouched(graph, case, dtype):
-    rng = np.random.default_rng(0)
-    variables = [
-        optim.Variable(rng.normal(size=s).astype(dtype), name=f"v{i}")
-        for i, s in enumerate(FACTORED_SHAPES)
-    ]
-    opt = case.make()
-    for _ in range(3):
-        grads = [rng.normal(size=s).astype(dtype) for s in FACTORED_SHAPES]
-        copies = [g.copy() for g in grads]
-        opt.apply_gradients(zip(grads, variables))
-        for g, c in zip(grads, copies):
-            np.testing.assert_array_equal(g, c)
-    for var, shape in zip(variables, FACTORED_SHAPES):
-        assert var.dtype == dtype and var.shape == shape
-        if len(shape) >= 2:
-            assert opt.get_slot(var, "vr").shape == shape[:-1]
-            assert opt.get_slot(var, "vc").shape == shape[:-2] + shape[-1:]
-        else:
-            assert opt.get_slot(var, "v").shape == shape
-    assert all(state.dtype == dtype for state in opt.variables())
-
-
-@factored
-@dtypes
-def test_factored_converges_on_a_quadratic(graph, case, dtype):
-    battery.test_converges_on_a_quadratic(graph, case, dtype)
-
-
-@factored
-@dtypes
-def test_factored_converges_on_rosenbrock(graph, case, dtype):
-    battery.test_converges_on_rosenbrock(graph, case, dtype)
-
-
-@factored
-def test_factored_minimize_equals_compute_plus_apply(graph, case):
-    battery.test_minimize_equals_compute_plus_apply(graph, case)
-
-
-@factored
-def test_factored_callable_hyperparameters_match_constants(graph, case):
-    battery.test_callable_hyperparameters_match_constants(graph, case)
-
-
-@pytest.mark.parametrize(
-    "case,bad",
-    [(c, b) for c in FACTORED_CASES for b in c.bad],
-    ids=[f"{c}-{k}={v!r}" for c in FACTORED_CASES for b in c.bad for k, v in b[0].items()],
-)
-def test_factored_bad_hyperparameters_raise(case, bad):
-    battery.test_bad_hyperparameters_raise(case, bad)
-
-
-@factored
-@dtypes
-def test_factored_nonfinite_gradient_raises_and_changes_nothing(graph, case, dtype):
-    battery.test_nonfinite_gradient_raises_and_changes_nothing(graph, case, dtype)
-
-
-@factored
-def test_factored_nonfinite_loss_skip_and_propagate(graph, case):
-    battery.test_nonfinite_loss_raises_and_changes_nothing(graph, case)
-
-
-@factored
-def test_factored_nonfinite_skip(graph, case):
-    battery.test_nonfinite_skip_counts_and_changes_nothing(graph, case)
-
-
-@factored
-def test_factored_nonfinite_propagate(graph, case):
-    battery.test_nonfinite_propagate_applies_as_tensorflow(graph, case)
 
 
 # -- RAdam ---------------------------------------------------------------------------------

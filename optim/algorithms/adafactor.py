@@ -172,20 +172,14 @@ class AdafactorOptimizer(Optimizer):
         self._create_non_slot_variable(0, "step", colocate_with=first)
         for var in var_list:
             if var.ndim >= 2:
-                self._get_or_make_slot_shaped(var, var.shape[:-1], "vr")
-                self._get_or_make_slot_shaped(var, var.shape[:-2] + var.shape[-1:], "vc")
+                self._get_or_make_slot_with_initializer(
+                    var, 0.0, var.shape[:-1], var.dtype, "vr", self._name
+                )
+                self._get_or_make_slot_with_initializer(
+                    var, 0.0, var.shape[:-2] + var.shape[-1:], var.dtype, "vc", self._name
+                )
             else:
                 self._zeros_slot(var, "v", self._name)
-
-    def _get_or_make_slot_shaped(
-        self, var: Variable, shape: tuple[int, ...], slot_name: str
-    ) -> np.ndarray:
-        """A zero slot of its own ``shape`` (a factor), created on first use."""
-        slots = self._slots.setdefault(slot_name, {})
-        slot = slots.get(var)
-        if slot is None:
-            slot = slots[var] = np.zeros(shape, dtype=var.dtype)
-        return slot
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         dtype = var.dtype
