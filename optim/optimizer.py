@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .clipping import _check_clip_options, _clip_gradients
 from .gradients import GradientSource, as_gradient_source, check_gradient
 from .sparse import IndexedSlices, check_indexed_slices, deduplicate
 from .variables import Variable, trainable_variables
@@ -113,6 +114,10 @@ class Optimizer:
             applies it, as TF does.
         max_consecutive_nonfinite: with ``"skip"``, raise ``FloatingPointError`` once this many
             steps in a row were skipped (``None``: never).
+        clipnorm: clip each gradient to this L2 norm (Keras' option), before the update.
+        clipvalue: clip each gradient element into ``[-clipvalue, clipvalue]``.
+        global_clipnorm: clip all gradients together to this global norm
+            (:func:`optim.clip_by_global_norm`). At most one of the three may be set.
 
     Raises:
         ValueError: an empty name or a bad ``nonfinite`` / ``max_consecutive_nonfinite``.
@@ -132,6 +137,9 @@ class Optimizer:
         gradient: Any = None,
         nonfinite: str = "raise",
         max_consecutive_nonfinite: int | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
     ) -> None:
         if not name:
             raise ValueError("Must specify the optimizer name")
@@ -150,6 +158,14 @@ class Optimizer:
                 "`max_consecutive_nonfinite` must be a positive integer or None, "
                 f"got {max_consecutive_nonfinite!r}."
             )
+        clip = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        chosen = {k: v for k, v in clip.items() if v is not None}
+        if len(chosen) > 1:
+            raise ValueError(
+                f"At most one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set, "
+                f"got {chosen}."
+            )
+        self._clipping = dict(zip(clip, _check_clip_options(**clip))) if chosen else None
         self._use_locking = _check_bool("use_locking", use_locking)
         self._name = name
         self._gradient: GradientSource = as_gradient_source(gradient)
@@ -561,6 +577,9 @@ class Optimizer:
             )
         if global_step is not None and not isinstance(global_step, Variable):
             raise TypeError(f"`global_step` must be an optim.Variable, got {global_step!r}.")
+        if self._clipping is not None:
+            clipped = _clip_gradients([grad for grad, _ in updates], **self._clipping)
+            updates = [(grad, var) for grad, (_, var) in zip(clipped, updates)]
         if self._nonfinite != "propagate":
             bad = [var.name for grad, var in updates if not _all_finite(grad)]
             if bad and not self._is_finite_step(bad, "gradient", global_step):
