@@ -75,3 +75,10 @@ def test_autodiff_vs_numeric_small(tmp_path, capsys):
             assert results["3-point"][0] < 1e-6
             assert results["2-point"][0] < 1e-4
     assert "relative error vs the hand-written gradient" in capsys.readouterr().out
+
+
+def test_logistic_lbfgs_matches_scikit_learn(graph, capsys):
+    ours, theirs = load("logistic_lbfgs")["main"]([])
+    assert abs(ours - theirs) <= 0.01
+    assert ours >= 0.95
+    assert "CONVERGENCE" in capsys.readouterr().out
