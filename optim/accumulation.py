@@ -267,16 +267,7 @@ class GradientAccumulationOptimizer(Optimizer):
                 variable not in ``var_list``, a shape or dtype that differs, or anything the
                 wrapped optimizer's ``load_state_dict`` rejects. Nothing is changed then.
         """
-        if state.get("kind") != type(self).__name__:
-            raise ValueError(
-                f"`state` belongs to a {state.get('kind')!r} optimizer, not "
-                f"{type(self).__name__!r}."
-            )
-        if state.get("version") != self.STATE_VERSION:
-            raise ValueError(
-                f"`state` has version {state.get('version')!r}; this optim reads version "
-                f"{self.STATE_VERSION}."
-            )
+        self._check_state_header(state)
         if state.get("every_k_steps") != self._every_k_steps:
             raise ValueError(
                 f"`state` was saved with every_k_steps={state.get('every_k_steps')!r}; this "

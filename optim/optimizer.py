@@ -354,6 +354,19 @@ class Optimizer:
             "non_slot": {name: array.copy() for name, array in self._non_slot.items()},
         }
 
+    def _check_state_header(self, state: dict[str, Any]) -> None:
+        """Raises ValueError unless ``state`` is this optimizer kind's, in this version."""
+        if state.get("kind") != type(self).__name__:
+            raise ValueError(
+                f"`state` belongs to a {state.get('kind')!r} optimizer, not "
+                f"{type(self).__name__!r}."
+            )
+        if state.get("version") != self.STATE_VERSION:
+            raise ValueError(
+                f"`state` has version {state.get('version')!r}; this optim reads version "
+                f"{self.STATE_VERSION}."
+            )
+
     def load_state_dict(self, state: dict[str, Any], var_list: Any = None) -> None:
         """Restores :meth:`state_dict` output, matching slots to variables by name.
 
@@ -366,16 +379,7 @@ class Optimizer:
             ValueError: another optimizer kind or state version, a slot for a variable not in
                 ``var_list``, or a shape or dtype that differs. Nothing is changed then.
         """
-        if state.get("kind") != type(self).__name__:
-            raise ValueError(
-                f"`state` belongs to a {state.get('kind')!r} optimizer, not "
-                f"{type(self).__name__!r}."
-            )
-        if state.get("version") != self.STATE_VERSION:
-            raise ValueError(
-                f"`state` has version {state.get('version')!r}; this optim reads version "
-                f"{self.STATE_VERSION}."
-            )
+        self._check_state_header(state)
         if var_list is None:
             from .variables import global_variables
 
