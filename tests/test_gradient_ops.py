@@ -339,3 +339,22 @@ def test_hessian_of_custom_ops_from_nn(graph):
     (g_minus,) = grads(loss, [W])
     W.assign(base)
     np.testing.assert_allclose(hv, (g_plus - g_minus) / (2 * h), rtol=1e-5, atol=1e-8)
+
+
+def test_custom_gradient_and_override_in_the_scipy_world():
+    # optim.minimize differentiates through a custom-gradient function with autodiff.
+    def loss(x):
+        return anp.sum(log1pexp(x) - 0.5 * x)  # minimum where sigmoid(x) = 0.5, at x = 0
+
+    res = optim.minimize(loss, np.array([2.0, -1.0]), method="BFGS")
+    assert res.success
+    np.testing.assert_allclose(res.x, [0.0, 0.0], atol=1e-6)
+    # A wrong custom gradient is what the solver sees: proof that it is used.
+    seen = []
+
+    @optim.custom_gradient
+    def traced(x):
+        return x**2, lambda dy: seen.append(1) or 2 * x * dy
+
+    res = optim.minimize(lambda x: anp.sum(traced(x - 1.0)), np.array([3.0]), method="L-BFGS-B")
+    assert seen and abs(res.x[0] - 1.0) < 1e-6
