@@ -17,14 +17,38 @@ buffer, against numpy expressions that allocate temporaries), ideally <= 1. For 
 tensors it shows optim's fixed Python overhead per call and per variable (validation, hooks,
 slot and hyperparameter lookups); ~1 means no overhead, 3 means a step costs 3x the bare loop.
 
+Two tables (``--suite``):
+
+* ``grid``: the table above, GD/Momentum/Nesterov over ``--sizes`` x ``--dtypes``.
+* ``family``: every optimizer of ``optim.train`` (``FAMILY``: GradientDescent, Momentum,
+  Nesterov, Adagrad, AdagradDA, Adadelta, RMSProp plain and centered with momentum, Adam, AdamW,
+  Adamax, Nadam, Lion, Adafactor, RAdam, LAMB, Ftrl, ProximalGradientDescent, ProximalAdagrad)
+  in float32 over ``--family-sizes`` (default one tensor of 1e6 and 100 tensors of 1e4; quick:
+  one of 1e4), each beside a hand-written numpy step written from the update rule (not from
+  optim's kernels) and, when torch is importable, the ``torch.optim`` counterpart in its
+  for-loop (``foreach=False``), ``foreach=True`` and ``fused=True`` forms ('-' where torch has
+  no counterpart, or the form raises, e.g. no fused CPU kernel). Before timing, optim and numpy
+  must agree after the warm-up steps (3; RAdam 6, so its rectified branch is checked) within
+  ``np.allclose(rtol=1e-5)``, or the run raises. torch keeps its default thread count (printed;
+  ``--torch-threads N`` overrides it) and ``p.grad`` is set once, outside the timed loop.
+  ``o/torch`` is optim's time over the fastest torch form. Hyperparameters follow torch where
+  torch has the rule (e.g. RMSProp-centered uses decay 0.99, torch's ``alpha``), but the torch
+  math is not checked: some rules differ (torch's RMSprop starts ``rms`` at 0, Adagrad adds eps).
+* ``all`` (default): ``grid``, then ``family``.
+
+The gradients are fixed, so a rule whose state degenerates under a constant gradient (centered
+RMSProp's ``ms - mg**2`` decays to 0) is flagged on stderr if the parameters turn non-finite.
+
 Usage::
 
-    PYTHONPATH=. python benchmarks/bench_apply.py            # full table (~15 s on 2 cores)
-    PYTHONPATH=. python benchmarks/bench_apply.py --quick    # smoke test, a few seconds
+    PYTHONPATH=. python benchmarks/bench_apply.py            # both tables (~100 s on 2 cores)
+    PYTHONPATH=. python benchmarks/bench_apply.py --quick    # smoke test, under 10 s
     PYTHONPATH=. python benchmarks/bench_apply.py --sizes 1000x1e3 --dtypes float32
+    PYTHONPATH=. python benchmarks/bench_apply.py --suite family --optimizers Adam Lion
 
-There is no BLAS call here, so BLAS settings (OPENBLAS_CORETYPE, thread counts) do not matter.
-To benchmark another optimizer, add a row to ``BENCHES``.
+There is no BLAS call here, so BLAS settings (OPENBLAS_CORETYPE, thread counts) do not matter;
+torch's intra-op threads do (the torch columns are noisy on a loaded machine).
+To benchmark another optimizer, add a row to ``BENCHES`` (grid) or ``FAMILY`` (family).
 """
 
 from __future__ import annotations
@@ -34,6 +58,7 @@ import gc
 import math
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,6 +137,346 @@ BENCHES: list[Bench] = [
 FULL_SIZES = ("1x1e3", "1x1e5", "1x1e7", "1000x1e3")
 QUICK_SIZES = ("1x1e3", "100x1e3")
 DTYPES = ("float32", "float64")
+FAMILY_SIZES = ("1x1e6", "100x1e4")
+FAMILY_QUICK_SIZES = ("1x1e4",)
+FAMILY_DTYPE = np.dtype("float32")
+SUITES = ("all", "grid", "family")
+
+
+# -- the family suite: every optimizer in optim.train at ~1e6 float32 parameters ------------------
+# Each numpy step below is written from the update rule (the reference's section 2 and the class
+# docstrings), not copied from optim's kernels: plain expressions with temporaries, in-place only
+# where the state is stored. ``state`` is a dict of per-variable lists plus a step counter ``t``.
+def _state(params: list[np.ndarray], **slots: float) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        name: [np.full_like(w, v) for w in params] for name, v in slots.items()
+    }
+    state["t"] = 0
+    return state
+
+
+def _adagrad_step(params, grads, s, lr=0.01):
+    for w, g, acc in zip(params, grads, s["acc"]):
+        acc += g * g
+        w -= lr * g / np.sqrt(acc)
+
+
+def _adagrad_da_step(params, grads, s, lr=0.01, l1=1e-3, l2=1e-3, T=1):
+    # global_step is not passed to apply_gradients, so T = global_step + 1 stays 1.
+    for w, g, ga, gga in zip(params, grads, s["ga"], s["gga"]):
+        ga += g
+        gga += g * g
+        w[...] = (
+            -np.sign(ga) * lr * np.maximum(np.abs(ga) - l1 * T, 0) / (l2 * T * lr + np.sqrt(gga))
+        )
+
+
+def _adadelta_step(params, grads, s, lr=1.0, rho=0.95, eps=1e-6):
+    for w, g, acc, acc_upd in zip(params, grads, s["acc"], s["acc_upd"]):
+        acc *= rho
+        acc += (1 - rho) * g * g
+        upd = np.sqrt(acc_upd + eps) / np.sqrt(acc + eps) * g
+        w -= lr * upd
+        acc_upd *= rho
+        acc_upd += (1 - rho) * upd * upd
+
+
+def _rmsprop_step(params, grads, s, lr=0.01, decay=0.9, mu=0.0, eps=1e-10, centered=False):
+    for i, (w, g, ms, mom) in enumerate(zip(params, grads, s["ms"], s["mom"])):
+        ms *= decay
+        ms += (1 - decay) * g * g
+        if centered:
+            mg = s["mg"][i]
+            mg *= decay
+            mg += (1 - decay) * g
+            denom = np.sqrt(ms - mg * mg + eps)
+        else:
+            denom = np.sqrt(ms + eps)
+        mom *= mu
+        mom += lr * g / denom
+        w -= mom
+
+
+def _rmsprop_centered_step(params, grads, s):
+    # decay 0.99 (torch's default alpha): with a fixed gradient ``ms - mg**2`` decays like
+    # ``decay**t`` and goes negative by rounding (NaN) after a few hundred steps at 0.9.
+    _rmsprop_step(params, grads, s, decay=0.99, mu=0.9, centered=True)
+
+
+def _adam_step(params, grads, s, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
+    s["t"] += 1
+    t = s["t"]
+    alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+    for w, g, m, v in zip(params, grads, s["m"], s["v"]):
+        if wd:
+            w -= lr * wd * w  # AdamW: decoupled decay before the Adam step
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        w -= alpha * m / (np.sqrt(v) + eps)
+
+
+def _adamw_step(params, grads, s):
+    _adam_step(params, grads, s, eps=1e-7, wd=0.01)
+
+
+def _adamax_step(params, grads, s, lr=2e-3, b1=0.9, b2=0.999, eps=1e-7):
+    s["t"] += 1
+    lr_t = lr / (1 - b1 ** s["t"])
+    for w, g, m, v in zip(params, grads, s["m"], s["v"]):
+        m *= b1
+        m += (1 - b1) * g
+        np.maximum(b2 * v, np.abs(g), out=v)
+        w -= lr_t * m / (v + eps)
+
+
+def _nadam_step(params, grads, s, lr=2e-3, b1=0.9, b2=0.999, eps=1e-7, k=0.004):
+    s["t"] += 1
+    t = s["t"]
+    u_t = b1 * (1 - 0.5 * 0.96 ** (k * t))
+    u_t1 = b1 * (1 - 0.5 * 0.96 ** (k * (t + 1)))
+    s["P"] = p_t = s.get("P", 1.0) * u_t
+    p_t1 = p_t * u_t1
+    for w, g, m, v in zip(params, grads, s["m"], s["v"]):
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        m_bar = (1 - u_t) * g / (1 - p_t) + u_t1 * m / (1 - p_t1)
+        w -= lr * m_bar / (np.sqrt(v / (1 - b2**t)) + eps)
+
+
+def _lion_step(params, grads, s, lr=1e-4, b1=0.9, b2=0.99):
+    for w, g, m in zip(params, grads, s["m"]):
+        w -= lr * np.sign(b1 * m + (1 - b1) * g)
+        m *= b2
+        m += (1 - b2) * g
+
+
+def _adafactor_step(params, grads, s, lr=1e-3, decay=-0.8, eps1=1e-30, eps2=1e-3, clip=1.0):
+    # Every tensor here is a vector, so Adafactor keeps the unfactored second moment ``v``.
+    s["t"] += 1
+    t = s["t"]
+    rho = min(lr, 1 / math.sqrt(t))
+    b = 1 - t**decay
+    for w, g, v in zip(params, grads, s["v"]):
+        scale = max(eps2, float(np.sqrt(np.mean(w * w)))) * rho
+        v *= b
+        v += (1 - b) * (g * g + eps1)
+        u = g / np.sqrt(v)
+        u /= max(1.0, float(np.sqrt(np.mean(u * u))) / clip)
+        w -= scale * u
+
+
+def _radam_step(params, grads, s, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    s["t"] += 1
+    t = s["t"]
+    rho_inf = 2 / (1 - b2) - 1
+    rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
+    for w, g, m, v in zip(params, grads, s["m"], s["v"]):
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        m_hat = m / (1 - b1**t)
+        if rho_t > 5:
+            r_t = math.sqrt(
+                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+            )
+            w -= lr * r_t * math.sqrt(1 - b2**t) * m_hat / (np.sqrt(v) + eps)
+        else:
+            w -= lr * m_hat
+
+
+def _lamb_step(params, grads, s, lr=1e-3, b1=0.9, b2=0.999, eps=1e-6, wd=0.01):
+    s["t"] += 1
+    t = s["t"]
+    for w, g, m, v in zip(params, grads, s["m"], s["v"]):
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        u = (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps) + wd * w
+        w_norm, u_norm = float(np.linalg.norm(w)), float(np.linalg.norm(u))
+        ratio = w_norm / u_norm if w_norm and u_norm else 1.0
+        w -= lr * ratio * u
+
+
+def _ftrl_step(params, grads, s, lr=0.1, power=-0.5, l1=1e-3, l2=1e-3):
+    p = -power
+    for w, g, n, z in zip(params, grads, s["n"], s["z"]):
+        n_new = n + g * g
+        z += g - (n_new**p - n**p) / lr * w
+        quad = n_new**p / lr + 2 * l2
+        w[...] = np.where(np.abs(z) > l1, (l1 * np.sign(z) - z) / quad, 0)
+        n[...] = n_new
+
+
+def _proximal_gd_step(params, grads, s, lr=0.01, l1=1e-3, l2=1e-3):
+    for w, g in zip(params, grads):
+        prox = w - lr * g
+        w[...] = np.sign(prox) * np.maximum(np.abs(prox) - lr * l1, 0) / (1 + lr * l2)
+
+
+def _proximal_adagrad_step(params, grads, s, lr=0.01, l1=1e-3, l2=1e-3):
+    for w, g, acc in zip(params, grads, s["acc"]):
+        acc += g * g
+        eta = lr / np.sqrt(acc)
+        prox = w - eta * g
+        w[...] = np.sign(prox) * np.maximum(np.abs(prox) - eta * l1, 0) / (1 + eta * l2)
+
+
+def _adagrad_da(lr: float = 0.01) -> optim.Optimizer:
+    step = optim.Variable(0, name="global_step", trainable=False, dtype=np.int64)
+    return optim.train.AdagradDAOptimizer(
+        lr, step, 0.1, l1_regularization_strength=1e-3, l2_regularization_strength=1e-3
+    )
+
+
+@dataclass(frozen=True)
+class FamilyBench:
+    """One row of the family table: optim, its numpy twin and (maybe) a torch.optim twin.
+
+    ``torch`` is ``(class name, kwargs)`` or None where torch has no counterpart; the class is
+    looked up in ``torch.optim`` at run time, so a torch without it prints '-'.
+    """
+
+    name: str
+    make: Callable[[], optim.Optimizer]
+    init: Callable[[list[np.ndarray]], Any]
+    step: Callable[[list[np.ndarray], list[np.ndarray], Any], None]
+    torch: tuple[str, dict[str, Any]] | None = None
+    warmup: int = 3
+
+
+_T = optim.train
+FAMILY: list[FamilyBench] = [
+    FamilyBench(
+        "GradientDescent",
+        lambda: _T.GradientDescentOptimizer(LEARNING_RATE),
+        _no_state,
+        _gd_step,
+        ("SGD", {"lr": LEARNING_RATE}),
+    ),
+    FamilyBench(
+        "Momentum",
+        lambda: _T.MomentumOptimizer(LEARNING_RATE, MOMENTUM),
+        _zeros_like_each,
+        _momentum_step,
+        ("SGD", {"lr": LEARNING_RATE, "momentum": MOMENTUM}),
+    ),
+    FamilyBench(
+        "Nesterov",
+        lambda: _T.MomentumOptimizer(LEARNING_RATE, MOMENTUM, use_nesterov=True),
+        _zeros_like_each,
+        _nesterov_step,
+        ("SGD", {"lr": LEARNING_RATE, "momentum": MOMENTUM, "nesterov": True}),
+    ),
+    FamilyBench(
+        "Adagrad",
+        lambda: _T.AdagradOptimizer(0.01, initial_accumulator_value=0.1),
+        lambda ps: _state(ps, acc=0.1),
+        _adagrad_step,
+        ("Adagrad", {"lr": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-10}),
+    ),
+    FamilyBench("AdagradDA", _adagrad_da, lambda ps: _state(ps, ga=0.0, gga=0.1), _adagrad_da_step),
+    FamilyBench(
+        "Adadelta",
+        lambda: _T.AdadeltaOptimizer(1.0, rho=0.95, epsilon=1e-6),
+        lambda ps: _state(ps, acc=0.0, acc_upd=0.0),
+        _adadelta_step,
+        ("Adadelta", {"lr": 1.0, "rho": 0.95, "eps": 1e-6}),
+    ),
+    FamilyBench(
+        "RMSProp",
+        lambda: _T.RMSPropOptimizer(0.01, decay=0.9),
+        lambda ps: _state(ps, ms=1.0, mom=0.0),
+        _rmsprop_step,
+        ("RMSprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-10}),
+    ),
+    FamilyBench(
+        "RMSProp-centered",
+        lambda: _T.RMSPropOptimizer(0.01, decay=0.99, momentum=0.9, centered=True),
+        lambda ps: _state(ps, ms=1.0, mom=0.0, mg=0.0),
+        _rmsprop_centered_step,
+        ("RMSprop", {"lr": 0.01, "alpha": 0.99, "eps": 1e-10, "momentum": 0.9, "centered": True}),
+    ),
+    FamilyBench(
+        "Adam",
+        lambda: _T.AdamOptimizer(1e-3),
+        lambda ps: _state(ps, m=0.0, v=0.0),
+        _adam_step,
+        ("Adam", {"lr": 1e-3, "eps": 1e-8}),
+    ),
+    FamilyBench(
+        "AdamW",
+        lambda: _T.AdamWOptimizer(weight_decay=0.01, learning_rate=1e-3, epsilon=1e-7),
+        lambda ps: _state(ps, m=0.0, v=0.0),
+        _adamw_step,
+        ("AdamW", {"lr": 1e-3, "eps": 1e-7, "weight_decay": 0.01}),
+    ),
+    FamilyBench(
+        "Adamax",
+        lambda: _T.AdamaxOptimizer(2e-3),
+        lambda ps: _state(ps, m=0.0, v=0.0),
+        _adamax_step,
+        ("Adamax", {"lr": 2e-3, "eps": 1e-7}),
+    ),
+    FamilyBench(
+        "Nadam",
+        lambda: _T.NadamOptimizer(2e-3),
+        lambda ps: _state(ps, m=0.0, v=0.0),
+        _nadam_step,
+        ("NAdam", {"lr": 2e-3, "eps": 1e-7, "momentum_decay": 0.004}),
+    ),
+    FamilyBench("Lion", lambda: _T.LionOptimizer(1e-4), lambda ps: _state(ps, m=0.0), _lion_step),
+    FamilyBench(
+        "Adafactor",
+        lambda: _T.AdafactorOptimizer(1e-3),
+        lambda ps: _state(ps, v=0.0),
+        _adafactor_step,
+        ("Adafactor", {"lr": 1e-3}),
+    ),
+    FamilyBench(  # 6 warm-up steps: RAdam's rectified branch starts at t = 6 (beta2 = 0.999)
+        "RAdam",
+        lambda: _T.RAdamOptimizer(1e-3),
+        lambda ps: _state(ps, m=0.0, v=0.0),
+        _radam_step,
+        ("RAdam", {"lr": 1e-3, "eps": 1e-8}),
+        warmup=6,
+    ),
+    FamilyBench(
+        "LAMB",
+        lambda: _T.LAMBOptimizer(1e-3, weight_decay=0.01),
+        lambda ps: _state(ps, m=0.0, v=0.0),
+        _lamb_step,
+    ),
+    FamilyBench(
+        "Ftrl",
+        lambda: _T.FtrlOptimizer(
+            0.1, l1_regularization_strength=1e-3, l2_regularization_strength=1e-3
+        ),
+        lambda ps: _state(ps, n=0.1, z=0.0),
+        _ftrl_step,
+    ),
+    FamilyBench(
+        "ProximalGD",
+        lambda: _T.ProximalGradientDescentOptimizer(
+            0.01, l1_regularization_strength=1e-3, l2_regularization_strength=1e-3
+        ),
+        _no_state,
+        _proximal_gd_step,
+    ),
+    FamilyBench(
+        "ProximalAdagrad",
+        lambda: _T.ProximalAdagradOptimizer(
+            0.01, 0.1, l1_regularization_strength=1e-3, l2_regularization_strength=1e-3
+        ),
+        lambda ps: _state(ps, acc=0.1),
+        _proximal_adagrad_step,
+    ),
+]
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -160,7 +525,31 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--sizes",
         nargs="+",
         metavar="COUNTxSIZE",
-        help=f"tensor layouts, e.g. 1e5 or 1000x1e3 (default: {' '.join(FULL_SIZES)})",
+        help="tensor layouts of the grid table, e.g. 1e5 or 1000x1e3 "
+        f"(default: {' '.join(FULL_SIZES)})",
+    )
+    parser.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="all",
+        help="grid: GD/Momentum/Nesterov over sizes and dtypes; family: every optimizer of "
+        "optim.train at float32 beside numpy and torch.optim; all (default): grid, then family",
+    )
+    parser.add_argument(
+        "--family-sizes",
+        nargs="+",
+        metavar="COUNTxSIZE",
+        help=f"tensor layouts of the family table (default: {' '.join(FAMILY_SIZES)}; "
+        f"quick: {' '.join(FAMILY_QUICK_SIZES)})",
+    )
+    parser.add_argument(
+        "--no-torch", action="store_true", help="family table without the torch.optim columns"
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        metavar="N",
+        help="torch.set_num_threads(N) before the family table (default: torch's own setting)",
     )
     parser.add_argument("--dtypes", nargs="+", metavar="DTYPE", help=f"default: {' '.join(DTYPES)}")
     parser.add_argument(
@@ -182,6 +571,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.layouts = [_parse_layout(s) for s in sizes]
     except argparse.ArgumentTypeError as exc:
         parser.error(f"--sizes: {exc}")
+    family_sizes = _split_commas(args.family_sizes) or list(
+        FAMILY_QUICK_SIZES if args.quick else FAMILY_SIZES
+    )
+    try:
+        args.family_layouts = [_parse_layout(s) for s in family_sizes]
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"--family-sizes: {exc}")
     dtypes = _split_commas(args.dtypes) or list(DTYPES)
     try:
         args.dtypes = [np.dtype(d) for d in dtypes]
@@ -191,13 +587,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--dtypes: floating dtypes only, got {dtypes!r}.")
     names = _split_commas(args.optimizers)
     known = {b.name.lower(): b for b in BENCHES}
+    known_family = {b.name.lower(): b for b in FAMILY}
     if names is None:
         args.benches = list(BENCHES)
+        args.family = list(FAMILY)
     else:
-        unknown = [n for n in names if n.lower() not in known]
+        unknown = [n for n in names if n.lower() not in known and n.lower() not in known_family]
         if unknown:
-            parser.error(f"--optimizers: unknown {unknown!r}; choose from {list(known)}.")
-        args.benches = [known[n.lower()] for n in names]
+            choices = list(dict.fromkeys([*known, *known_family]))
+            parser.error(f"--optimizers: unknown {unknown!r}; choose from {choices}.")
+        # A name selects its row in each table that has it (the family table has them all).
+        args.benches = [known[n.lower()] for n in names if n.lower() in known]
+        args.family = [known_family[n.lower()] for n in names if n.lower() in known_family]
     if args.repeats is None:
         args.repeats = 3 if args.quick else 7
     if args.block_seconds is None:
@@ -279,6 +680,174 @@ def _run_case(
     }
 
 
+# -- the family suite: timing -------------------------------------------------------------------
+TORCH_FORMS = (
+    ("torch_forloop_us", {"foreach": False}),
+    ("torch_foreach_us", {"foreach": True}),
+    ("torch_fused_us", {"fused": True}),
+)
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:  # the torch columns print '-'
+        return None
+    return torch
+
+
+def _torch_steps(
+    torch: Any, bench: FamilyBench, initial: list[np.ndarray], grads: list[np.ndarray], warmup: int
+) -> dict[str, Callable[[], None] | None]:
+    """One zero-argument ``opt.step`` per torch form, or None where that form is unavailable.
+
+    ``p.grad`` is set once, outside the timed loop, to a private copy of the gradient: some
+    torch forms write into it (foreach SGD with nesterov adds ``momentum * buf`` in place),
+    which must not reach the optim and numpy sides.
+    """
+    steps: dict[str, Callable[[], None] | None] = {key: None for key, _ in TORCH_FORMS}
+    if torch is None or bench.torch is None:
+        return steps
+    cls_name, kwargs = bench.torch
+    cls = getattr(torch.optim, cls_name, None)
+    if cls is None:
+        return steps
+    for key, form in TORCH_FORMS:
+        params = [torch.tensor(w, requires_grad=True) for w in initial]
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g)
+        try:
+            opt = cls(params, **kwargs, **form)
+            for _ in range(warmup):
+                opt.step()
+        except (TypeError, ValueError, RuntimeError, NotImplementedError):
+            continue  # e.g. fused=True on CPU for an optimizer without a fused CPU kernel
+        steps[key] = opt.step
+    return steps
+
+
+def _run_family_case(
+    bench: FamilyBench,
+    initial: list[np.ndarray],
+    grads: list[np.ndarray],
+    torch: Any,
+    repeats: int,
+    block_seconds: float,
+) -> dict[str, Any]:
+    params = [w.copy() for w in initial]
+    with optim.Graph().as_default():
+        variables = [optim.Variable(w, name=f"w{i}") for i, w in enumerate(params)]
+        opt = bench.make()
+    grads_and_vars = list(zip(grads, variables))
+    state = bench.init(params)
+
+    def optim_step() -> None:
+        opt.apply_gradients(grads_and_vars)
+
+    def numpy_step() -> None:
+        bench.step(params, grads, state)
+
+    for _ in range(bench.warmup):
+        optim_step()
+        numpy_step()
+    # Same math on both sides, or the ratio means nothing (float32: rtol 1e-5).
+    rtol = 1e-5 if params[0].dtype == np.float32 else 1e-10
+    for var, w in zip(variables, params):
+        if not np.allclose(var._value, w, rtol=rtol, atol=rtol / 10):
+            worst = float(np.max(np.abs(var._value - w)))
+            raise RuntimeError(
+                f"{bench.name}: optim and the numpy reference disagree on {var.name!r} after "
+                f"{bench.warmup} steps (max abs difference {worst:.3g}); the benchmark would "
+                "compare different math."
+            )
+
+    sides: dict[str, Callable[[], None] | None] = {"optim_us": optim_step, "numpy_us": numpy_step}
+    sides.update(_torch_steps(torch, bench, initial, grads, bench.warmup))
+    counts = {k: _calibrate(f, block_seconds) for k, f in sides.items() if f is not None}
+    times: dict[str, list[float]] = {k: [] for k in counts}
+    for _ in range(repeats):  # interleaved, so drifting clocks affect every side alike
+        for key, n in counts.items():
+            times[key].append(_time_block(sides[key], n) / n)  # type: ignore[arg-type]
+    if not all(np.isfinite(w).all() for w in params):
+        print(
+            f"warning: {bench.name}: the parameters are no longer finite after the timed steps "
+            "(a fixed gradient drives this rule to a degenerate state); the times include "
+            "NaN/inf arithmetic.",
+            file=sys.stderr,
+        )
+    row: dict[str, Any] = {key: None for key in sides}
+    for key, samples in times.items():
+        row[key] = statistics.median(samples) * 1e6
+    row["ratio"] = row["optim_us"] / row["numpy_us"]
+    torch_times = [row[k] for k, _ in TORCH_FORMS if row[k] is not None]
+    row["torch"] = bench.torch[0] if bench.torch is not None else None
+    row["torch_ratio"] = row["optim_us"] / min(torch_times) if torch_times else None
+    return row
+
+
+_FAMILY_COLUMNS = (
+    ("optimizer", "<16", "optimizer", "{}"),
+    ("layout", "<8", "layout", "{}"),
+    ("optim_us", ">9", "optim µs", "{:.0f}"),
+    ("numpy_us", ">9", "numpy µs", "{:.0f}"),
+    ("ratio", ">6", "o/np", "{:.2f}"),
+    ("torch", "<9", "torch", "{}"),
+    ("torch_forloop_us", ">9", "for-loop", "{:.0f}"),
+    ("torch_foreach_us", ">9", "foreach", "{:.0f}"),
+    ("torch_fused_us", ">9", "fused", "{:.0f}"),
+    ("torch_ratio", ">7", "o/torch", "{:.2f}"),
+)
+
+
+def _format_family_row(row: dict[str, Any] | None) -> str:
+    cells = []
+    for key, align, title, fmt in _FAMILY_COLUMNS:
+        if row is None:
+            text = title
+        else:
+            text = "-" if row[key] is None else fmt.format(row[key])
+        cells.append(f"{text:{align}}")
+    return "  ".join(cells).rstrip()
+
+
+def _run_family(args: argparse.Namespace) -> list[dict[str, Any]]:
+    torch = None if args.no_torch else _import_torch()
+    if torch is not None and args.torch_threads is not None:
+        torch.set_num_threads(args.torch_threads)
+    torch_text = (
+        "torch: not used"
+        if torch is None
+        else f"torch {torch.__version__}, torch.get_num_threads()={torch.get_num_threads()}"
+    )
+    print()
+    print(f"Every optimizer of optim.train, {FAMILY_DTYPE.name}; {torch_text}")
+    print(
+        "µs per step; o/np = optim / numpy; o/torch = optim / fastest torch form; "
+        "'-' = no torch counterpart or form"
+    )
+    header = _format_family_row(None)
+    print(header)
+    print("-" * len(header))
+    rows = []
+    rng = np.random.default_rng(0)
+    for count, size in args.family_layouts:
+        grads = [rng.standard_normal(size).astype(FAMILY_DTYPE) for _ in range(count)]
+        initial = [rng.standard_normal(size).astype(FAMILY_DTYPE) for _ in range(count)]
+        for bench in args.family:
+            row = {
+                "suite": "family",
+                "optimizer": bench.name,
+                "layout": _layout_label(count, size),
+                "dtype": FAMILY_DTYPE.name,
+                **_run_family_case(bench, initial, grads, torch, args.repeats, args.block_seconds),
+            }
+            rows.append(row)
+            print(_format_family_row(row), flush=True)
+            gc.collect()
+        del grads, initial
+    return rows
+
+
 # -- output --------------------------------------------------------------------------------------
 _COLUMNS = (
     ("optimizer", "<16", "optimizer", "{}"),
@@ -299,9 +868,18 @@ def _format_row(row: dict[str, Any] | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Runs the benchmark, prints the table and returns its rows (one dict per line)."""
+    """Runs the benchmark, prints the table(s) and returns their rows (one dict per line)."""
     args = _parse_args(argv)
     print(f"python {platform.python_version()}, numpy {np.__version__}, optim {optim.__version__}")
+    rows = []
+    if args.suite in ("all", "grid") and args.benches:
+        rows += _run_grid(args)
+    if args.suite in ("all", "family") and args.family:
+        rows += _run_family(args)
+    return rows
+
+
+def _run_grid(args: argparse.Namespace) -> list[dict[str, Any]]:
     print(
         f"lr={LEARNING_RATE}, momentum={MOMENTUM}; median of {args.repeats} blocks of "
         f"~{args.block_seconds * 1e3:g} ms; ratio = optim / numpy"
@@ -318,6 +896,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             for bench in args.benches:
                 params = [w.copy() for w in initial]
                 row = {
+                    "suite": "grid",
                     "optimizer": bench.name,
                     "layout": _layout_label(count, size),
                     "dtype": dtype.name,
