@@ -34,8 +34,8 @@ def _lion(
     np.multiply(m, beta1, out=step)
     np.multiply(grad, 1 - beta1, out=tmp)
     np.add(step, tmp, out=step)
-    np.sign(step, out=step)
-    np.multiply(step, lr, out=step)
+    np.sign(step, out=tmp)  # not in place: numpy's in-place sign is ~10x slower
+    np.multiply(tmp, lr, out=step)
     np.subtract(var, step, out=var)
     np.multiply(m, beta2, out=m)
     np.multiply(grad, 1 - beta2, out=tmp)

@@ -37,8 +37,7 @@ def _proximal_gradient_descent(
         np.abs(var, out=tmp)
         np.subtract(tmp, lr * l1, out=tmp)
         np.maximum(tmp, 0, out=tmp)
-        np.sign(var, out=var)
-        np.multiply(var, tmp, out=var)
+        np.copysign(tmp, var, out=var)  # = sign(var) * tmp as tmp >= 0; in-place sign is slow
     np.divide(var, denom, out=var)
 
 
@@ -70,8 +69,7 @@ def _proximal_adagrad(
         np.abs(var, out=tmp)
         np.subtract(tmp, shrink, out=tmp)
         np.maximum(tmp, 0, out=tmp)
-        np.sign(var, out=var)
-        np.multiply(var, tmp, out=var)
+        np.copysign(tmp, var, out=var)  # = sign(var) * tmp as tmp >= 0; in-place sign is slow
     np.multiply(eta, l2, out=eta)
     np.add(eta, 1, out=eta)
     np.divide(var, eta, out=var)
