@@ -236,6 +236,33 @@ class Optimizer:
         self._hyper[name] = (value, interval)
         self._hyper_t = {}  # recomputed by the next _prepare
 
+    def get_hyper(self, name: str) -> Any:
+        """The hyperparameter ``name`` as configured: a float or a zero-argument callable."""
+        if name not in self._hyper:
+            raise ValueError(f"`name` must be one of {sorted(self._hyper)}, got {name!r}.")
+        return self._hyper[name][0]
+
+    def set_hyper(self, name: str, value: Any) -> None:
+        """Changes hyperparameter ``name`` between steps (a float or a zero-argument callable).
+
+        The value is checked against the same range as in the constructor; the next
+        ``apply_gradients`` uses it. This is how callbacks such as ReduceLROnPlateau act.
+
+        Raises:
+            ValueError, TypeError: an unknown name or a value the constructor would reject.
+        """
+        self.get_hyper(name)
+        self._set_hyper(name, value, self._hyper[name][1])
+
+    @property
+    def learning_rate(self) -> Any:
+        """The configured learning rate (a float or a callable); settable between steps."""
+        return self.get_hyper("learning_rate")
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        self.set_hyper("learning_rate", value)
+
     @staticmethod
     def _call_if_callable(x: Any) -> Any:
         return x() if callable(x) else x

@@ -240,23 +240,22 @@ class _ScaledLearningRate:
 class _LearningRate:
     """Reads and scales an optimizer's ``learning_rate`` hyperparameter between steps.
 
-    A float rate ``r`` becomes ``r * scale``; a schedule ``s`` becomes ``lambda: s() * scale``.
-    It goes through the base class's ``_hyper`` table and ``_set_hyper`` (which validates and
-    drops the per-apply cache); a public ``Optimizer`` setter would replace this adapter.
+    A float rate ``r`` becomes ``r * scale``; a schedule ``s`` becomes ``lambda: s() * scale``,
+    set through :meth:`Optimizer.set_hyper` (which validates it).
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
         inner = optimizer
         while hasattr(inner, "inner_optimizer"):
             inner = inner.inner_optimizer
-        hyper = getattr(inner, "_hyper", {})
-        if "learning_rate" not in hyper:
+        try:
+            value = inner.get_hyper("learning_rate")
+        except (AttributeError, ValueError):
             raise ValueError(
                 f"`optimizer` must have a `learning_rate` hyperparameter to be changed, got "
                 f"{optimizer!r}."
-            )
+            ) from None
         self._optimizer = inner
-        value, self._interval = hyper["learning_rate"]
         if isinstance(value, _ScaledLearningRate):  # installed by an earlier fit
             self._base, self.scale = value.base, value.scale
         else:
@@ -264,7 +263,7 @@ class _LearningRate:
 
     def value(self) -> float:
         """The learning rate in effect now."""
-        rate = self._optimizer._hyper["learning_rate"][0]
+        rate = self._optimizer.get_hyper("learning_rate")
         return float(rate() if callable(rate) else rate)
 
     def base_value(self) -> float:
@@ -275,7 +274,7 @@ class _LearningRate:
             rate = self._base if scale == 1.0 else _ScaledLearningRate(self._base, scale)
         else:
             rate = self._base * scale
-        self._optimizer._set_hyper("learning_rate", rate, self._interval)
+        self._optimizer.set_hyper("learning_rate", rate)
         self.scale = scale
 
 

@@ -387,3 +387,18 @@ def test_matches_oracle_for_25_steps(graph, case, dtype):
         np.testing.assert_array_equal(var.value, expected)
         for slot_name, slot_value in state.items():
             np.testing.assert_array_equal(opt.get_slot(var, slot_name), slot_value)
+
+
+def test_learning_rate_can_be_changed_between_steps(graph):
+    w = optim.Variable([1.0])
+    opt = optim.train.MomentumOptimizer(0.5, 0.0)
+    assert opt.learning_rate == 0.5 and opt.get_hyper("momentum") == 0.0
+    opt.apply_gradients([(np.ones(1), w)])
+    opt.learning_rate = 0.25
+    opt.apply_gradients([(np.ones(1), w)])
+    np.testing.assert_array_equal(w.value, [0.25])
+    with pytest.raises(ValueError, match="`learning_rate` must be >= 0, got -1"):
+        opt.learning_rate = -1
+    assert opt.learning_rate == 0.25
+    with pytest.raises(ValueError, match="`name` must be one of"):
+        opt.set_hyper("beta9", 0.1)
