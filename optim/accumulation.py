@@ -16,7 +16,7 @@ import numpy as np
 
 from .optimizer import Optimizer, _all_finite, _flatten
 from .sparse import IndexedSlices
-from .variables import Variable, global_variables
+from .variables import Variable, global_variables, match_by_name
 
 __all__ = ["GradientAccumulationOptimizer"]
 
@@ -279,22 +279,7 @@ class GradientAccumulationOptimizer(Optimizer):
                 f"`state['mini_step']` must be in [0, {self._every_k_steps}), got {mini_step!r}."
             )
         candidates = global_variables() if var_list is None else list(_flatten(var_list))
-        by_name = {v.name: v for v in candidates}
-        accumulators = {}
-        for var_name, array in state["accumulators"].items():
-            var = by_name.get(var_name)
-            if var is None:
-                raise ValueError(
-                    f"`state` has an accumulator for variable {var_name!r}, which is not among "
-                    f"the variables {sorted(by_name)}."
-                )
-            array = np.asarray(array)
-            if array.shape != var.shape or array.dtype != var.dtype:
-                raise ValueError(
-                    f"The accumulator of variable {var_name!r} has shape {array.shape} and dtype "
-                    f"{array.dtype}; the variable has {var.shape} and {var.dtype}."
-                )
-            accumulators[var] = array.copy()
+        accumulators = match_by_name(state["accumulators"], candidates, "accumulator")
         # The wrapped optimizer validates before it changes anything; ours is validated above.
         self._optimizer.load_state_dict(state["inner"], var_list)
         self._accumulators = accumulators

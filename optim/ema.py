@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .variables import Variable, global_variables, trainable_variables
+from .variables import Variable, global_variables, match_by_name, trainable_variables
 
 __all__ = ["ExponentialMovingAverage"]
 
@@ -309,28 +309,8 @@ class ExponentialMovingAverage:
                 f"{self.STATE_VERSION}."
             )
         candidates = global_variables() if var_list is None else _check_variables(var_list, "load")
-        by_name = {v.name: v for v in candidates}
-
-        def match(table: dict[str, Any], what: str) -> dict[Variable, np.ndarray]:
-            out = {}
-            for var_name, array in table.items():
-                var = by_name.get(var_name)
-                if var is None:
-                    raise ValueError(
-                        f"`state` has {what} for variable {var_name!r}, which is not among the "
-                        f"variables {sorted(by_name)}."
-                    )
-                array = np.asarray(array)
-                if array.shape != var.shape or array.dtype != var.dtype:
-                    raise ValueError(
-                        f"The {what} of variable {var_name!r} has shape {array.shape} and dtype "
-                        f"{array.dtype}; the variable has {var.shape} and {var.dtype}."
-                    )
-                out[var] = array.copy()
-            return out
-
-        averages = match(state["averages"], "average")
-        biased = match(state.get("biased", {}), "biased average")
+        averages = match_by_name(state["averages"], candidates, "average")
+        biased = match_by_name(state.get("biased", {}), candidates, "biased average")
         steps = state.get("local_step", {})
         local_step = {var: int(steps.get(var.name, 0)) for var in biased}
         if self._zero_debias and set(biased) != set(averages):

@@ -297,6 +297,37 @@ class Variable:
         )
 
 
+def match_by_name(
+    table: dict[str, Any], variables: list[Variable], what: str
+) -> dict[Variable, np.ndarray]:
+    """Pairs saved arrays ``{variable name: array}`` with ``variables``, as copies.
+
+    Each array must have its variable's shape and dtype. Used when restoring state that is
+    keyed by name (never by position).
+
+    Raises:
+        ValueError: a name not among ``variables``, or a shape or dtype that differs; ``what``
+            names the kind of array in the message ("accumulator", "average", ...).
+    """
+    by_name = {v.name: v for v in variables}
+    out = {}
+    for var_name, array in table.items():
+        var = by_name.get(var_name)
+        if var is None:
+            raise ValueError(
+                f"`state` has a {what} for variable {var_name!r}, which is not among the "
+                f"variables {sorted(by_name)}."
+            )
+        array = np.asarray(array)
+        if array.shape != var.shape or array.dtype != var.dtype:
+            raise ValueError(
+                f"The {what} of variable {var_name!r} has shape {array.shape} and dtype "
+                f"{array.dtype}; the variable has {var.shape} and {var.dtype}."
+            )
+        out[var] = array.copy()
+    return out
+
+
 def get_global_step(graph: Graph | None = None) -> Variable | None:
     """The global step of ``graph`` (default graph if None), or None if it was never created."""
     return (graph or get_default_graph())._global_step
