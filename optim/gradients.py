@@ -277,13 +277,13 @@ class Autodiff(GradientSource):
         gradients (reverse over reverse); no Hessian is formed. ``None`` marks a variable the
         loss does not reach.
         """
-        vectors = [
-            check_gradient(v, var, "hessian_vector_product") for v, var in zip(vectors, var_list)
-        ]
         if len(vectors) != len(var_list):
             raise ValueError(
                 f"`vectors` must hold one array per variable ({len(var_list)}), got {len(vectors)}."
             )
+        vectors = [
+            check_gradient(v, var, "hessian_vector_product") for v, var in zip(vectors, var_list)
+        ]
 
         def traced_loss(*values: Any) -> Any:
             with _Substitute(var_list, values):

@@ -360,3 +360,9 @@ def test_custom_gradient_and_override_in_the_scipy_world():
 
     res = optim.minimize(lambda x: anp.sum(traced(x - 1.0)), np.array([3.0]), method="L-BFGS-B")
     assert seen and abs(res.x[0] - 1.0) < 1e-6
+
+
+def test_hessian_vector_product_needs_one_vector_per_variable(graph):
+    x = optim.Variable(np.ones(2))
+    with pytest.raises(ValueError, match=r"one array per variable \(1\), got 2"):
+        optim.hessian_vector_product(lambda: anp.sum(x.value**2), [x], [np.ones(2), np.ones(2)])
