@@ -1,0 +1,535 @@
+"""The Trainer and ``fit``: a Keras-shaped training loop for losses written over Variables.
+
+``optim.fit(loss, x, y, optimizer=opt, epochs=5)`` draws mini-batches from numpy arrays and calls
+``opt.minimize`` once per batch with a loss ``loss(x_batch, y_batch)``; it returns a
+:class:`History`. Callbacks use Keras' hook names and run *between* steps, never inside one.
+
+Behind ``fit`` sits :class:`Trainer`, which holds the data-order state (epoch, position in the
+epoch, step count, seed). That state is plain data (:meth:`Trainer.state_dict`), saved in the
+``extra`` of every checkpoint :class:`ModelCheckpoint` writes, so a run resumes mid-epoch on the
+very batch it would have drawn next::
+
+    trainer = optim.training.Trainer(loss, x, y, optimizer=opt, batch_size=64)
+    trainer.fit(epochs=10, callbacks=[ModelCheckpoint("run1", save_freq=100, resume=True)])
+
+The order of epoch ``e`` is ``numpy.random.default_rng([seed, e]).permutation(n)``: a pure
+function of the seed and the epoch, so resuming needs no generator state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..optimizer import Optimizer
+from ..variables import Variable, trainable_variables
+from .callbacks import Callback, History
+from .checks import check_nonnegative_int, check_positive_int
+from .data import check_data, take
+from .interrupts import WholeSteps
+from .progress import Progress
+
+__all__ = ["Trainer", "fit", "STATE_VERSION"]
+
+#: The version of :meth:`Trainer.state_dict`'s format.
+STATE_VERSION = 1
+
+
+def _scalar(value: Any, what: str) -> float:
+    array = np.asarray(value)
+    if array.ndim != 0 or array.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must return a real scalar, got {value!r}.")
+    return float(array)
+
+
+class Trainer:
+    """Runs ``optimizer.minimize`` over mini-batches and keeps the position in the data.
+
+    Args:
+        loss: ``loss(x_batch, y_batch)`` returning a float scalar; it reads variables through
+            ``.value`` (``y_batch`` is None when ``y`` is None).
+        x: an array, or a tuple or dict of arrays, with the examples along the first axis.
+        y: the same for the targets, or None.
+        optimizer: any :class:`optim.Optimizer` (a wrapper such as
+            ``GradientAccumulationOptimizer`` too).
+        var_list: the variables to train; default: the trainable variables of the default
+            graph when the trainer is made.
+        batch_size: examples per step, a positive int; the last batch of an epoch holds the
+            remainder (it is smaller, never dropped).
+        metrics: ``{name: fn(x_batch, y_batch)}``, each returning a scalar; evaluated without
+            gradients, on the same parameters as the step's loss (before its update), and
+            averaged over the epoch weighted by batch size.
+        shuffle: reshuffle the examples every epoch. Default True.
+        seed: the shuffle seed, an int >= 0; None draws one (kept in the state, so a resumed
+            run still follows the same order).
+        global_step: an integer Variable that each step increments (``minimize``'s), or None.
+
+    Attributes:
+        epoch, batch, step: the next epoch (0-based), the next batch within it, and the steps
+            run so far. They describe whole steps only.
+        stop_training: set by a callback to end training after the current step.
+        stop_reason: why a callback stopped training, or None.
+
+    Raises:
+        TypeError: ``loss`` not callable, ``optimizer`` not an Optimizer, data that are not
+            arrays, a ``batch_size`` that is not an int, bad metrics or variables.
+        ValueError: inputs and labels of different lengths, an empty data set, a
+            ``batch_size`` <= 0. Nothing has run when it raises.
+    """
+
+    def __init__(
+        self,
+        loss: Callable[[Any, Any], Any],
+        x: Any,
+        y: Any = None,
+        *,
+        optimizer: Optimizer,
+        var_list: Sequence[Variable] | None = None,
+        batch_size: int = 32,
+        metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
+        shuffle: bool = True,
+        seed: int | None = 0,
+        global_step: Variable | None = None,
+    ) -> None:
+        if not callable(loss):
+            raise TypeError(f"`loss` must be a callable loss(x_batch, y_batch), got {loss!r}.")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"`optimizer` must be an optim.Optimizer, got {optimizer!r}.")
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self._x, self._y, self.num_examples = check_data(x, y, "x", "y")
+        self.var_list = _check_var_list(var_list)
+        self.metrics = _check_metrics(metrics)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"`shuffle` must be a bool, got {shuffle!r}.")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        self.seed = check_nonnegative_int("seed", seed)
+        if global_step is not None and (
+            not isinstance(global_step, Variable)
+            or global_step.dtype.kind not in "iu"
+            or global_step.ndim != 0
+        ):
+            raise TypeError(
+                "`global_step` must be an integer scalar optim.Variable or None, "
+                f"got {global_step!r}."
+            )
+        self.loss = loss
+        self.optimizer = optimizer
+        self.shuffle = bool(shuffle)
+        self.global_step = global_step
+        self.epoch = 0
+        self.batch = 0
+        self.step = 0
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self._sums: dict[str, float] = {}
+        self._count = 0
+        self._callbacks: list[Callback] = []
+        self._pending_callback_states: dict[str, Any] | None = None
+        self._whole_steps = WholeSteps()
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.num_examples // self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The example order of ``epoch``: ``default_rng([seed, epoch]).permutation(n)``."""
+        if not self.shuffle:
+            return np.arange(self.num_examples)
+        return np.random.default_rng([self.seed, epoch]).permutation(self.num_examples)
+
+    # -- one step ----------------------------------------------------------------------------
+    def _run_step(self, rows: np.ndarray) -> dict[str, float]:
+        x_batch, y_batch = take(self._x, rows), take(self._y, rows)
+        size = len(rows)
+        with self._whole_steps.step():
+            values = {
+                name: _scalar(fn(x_batch, y_batch), f"metric {name!r}")
+                for name, fn in self.metrics.items()
+            }
+            loss = self.optimizer.minimize(
+                lambda: self.loss(x_batch, y_batch),
+                global_step=self.global_step,
+                var_list=self.var_list,
+            )
+            values = {"loss": float(np.asarray(loss)), **values}
+            # Bookkeeping inside the guard: a deferred Ctrl-C surfaces after it, between steps.
+            for name, value in values.items():
+                self._sums[name] = self._sums.get(name, 0.0) + value * size
+            self._count += size
+            self.batch += 1
+            self.step += 1
+        return self._means()
+
+    def _means(self) -> dict[str, float]:
+        return {name: total / self._count for name, total in self._sums.items()}
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None) -> dict[str, float]:
+        """The loss and metrics on ``(x, y)``, without gradients, averaged by batch size.
+
+        Raises:
+            TypeError, ValueError: as for the training data.
+        """
+        batch_size = self.batch_size if batch_size is None else batch_size
+        batch_size = check_positive_int("batch_size", batch_size)
+        x, y, n = check_data(x, y, "x", "y")
+        return self._evaluate(x, y, n, batch_size)
+
+    def _evaluate(self, x: Any, y: Any, n: int, batch_size: int) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        for start in range(0, n, batch_size):
+            rows = slice(start, min(start + batch_size, n))
+            x_batch, y_batch = take(x, rows), take(y, rows)
+            size = rows.stop - rows.start
+            values = {"loss": _scalar(self.loss(x_batch, y_batch), "`loss`")}
+            for name, fn in self.metrics.items():
+                values[name] = _scalar(fn(x_batch, y_batch), f"metric {name!r}")
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value * size
+        return {name: total / n for name, total in sums.items()}
+
+    # -- the loop ------------------------------------------------------------------------------
+    def fit(
+        self,
+        epochs: int | None = None,
+        steps: int | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        callbacks: Sequence[Callback] = (),
+        verbose: int | str = "auto",
+    ) -> History:
+        """Trains until ``epochs`` epochs or ``steps`` steps are done, counted from the start.
+
+        The counts include what ran before a restore (as Keras' ``epochs`` with
+        ``initial_epoch``, or an Estimator's ``max_steps``): a run resumed at step 700 with
+        ``steps=1000`` runs 300 more. With both, training ends at whichever comes first; with
+        neither, one epoch. An epoch cut short (by ``steps`` or ``stop_training``) still gets
+        its ``on_epoch_end`` (means over the batches run, and validation); resumed, it goes on
+        from the next batch and reports the whole epoch at its end.
+
+        Args:
+            epochs: the epoch to stop at, a positive int or None.
+            steps: the step to stop at, a positive int or None.
+            validation_data: ``(x_val, y_val)`` (``y_val`` may be None), evaluated at every
+                epoch end; the logs get ``val_loss`` and ``val_<metric>``.
+            callbacks: :class:`Callback` instances, called in order: a progress bar first,
+                then these, then the returned :class:`History`, then :class:`ModelCheckpoint`.
+            verbose: 0 silent; 1 a tqdm bar per epoch (step, loss, metrics); 2 one line per
+                epoch; ``"auto"`` (default) as 1 when stdout is a terminal, else silent.
+
+        Returns:
+            A :class:`History` of the epoch logs.
+
+        Raises:
+            TypeError, ValueError: bad arguments, before any callback or step runs.
+            KeyboardInterrupt: from a callback, or Ctrl-C (delivered after the current step
+                completes; a second Ctrl-C stops at once). Variables, optimizer and this
+                trainer are then at a whole step.
+        """
+        epochs = check_positive_int("epochs", epochs, allow_none=True)
+        steps = check_positive_int("steps", steps, allow_none=True)
+        if epochs is None and steps is None:
+            epochs = 1
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError(
+                    "`validation_data` must be a tuple (x_val, y_val), got "
+                    f"{type(validation_data).__name__}."
+                )
+            validation = check_data(*validation_data, "validation_data[0]", "validation_data[1]")
+        callbacks = list(callbacks)
+        for i, cb in enumerate(callbacks):
+            if not isinstance(cb, Callback):
+                raise TypeError(f"`callbacks[{i}]` must be an optim.training.Callback, got {cb!r}.")
+        if verbose not in (0, 1, 2, "auto") or isinstance(verbose, float):
+            raise ValueError(f"`verbose` must be 0, 1, 2 or 'auto', got {verbose!r}.")
+
+        history = History()
+        history.params = {
+            "epochs": epochs,
+            "steps": steps,
+            "batch_size": self.batch_size,
+            "samples": self.num_examples,
+            "steps_per_epoch": self.steps_per_epoch,
+        }
+        progress = Progress(verbose, epochs) if verbose != 0 else None
+        first = [cb for cb in callbacks if not cb.runs_last]
+        last = [cb for cb in callbacks if cb.runs_last]
+        self._callbacks = ([progress] if progress else []) + first + [history] + last
+        for cb in self._callbacks:
+            cb.set_trainer(self)
+        self.stop_training = False
+        self.stop_reason = None
+
+        try:
+            with self._whole_steps:
+                self._loop(epochs, steps, validation)
+        finally:
+            if progress is not None:
+                progress.close()
+        return history
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self._callbacks:
+            getattr(cb, hook)(*args)
+
+    def _loop(self, epochs: int | None, steps: int | None, validation: Any) -> None:
+        """The epochs and steps of :meth:`fit`, its arguments checked."""
+
+        def more_steps() -> bool:
+            return not self.stop_training and (steps is None or self.step < steps)
+
+        logs: dict[str, float] = {}
+        self._call("on_train_begin", {})
+        self._load_callback_states()
+        per_epoch = self.steps_per_epoch
+        while more_steps() and (epochs is None or self.epoch < epochs):
+            epoch, ran = self.epoch, 0
+            self._call("on_epoch_begin", epoch, {})
+            order = self.order(epoch)
+            while self.batch < per_epoch and more_steps():
+                start = self.batch * self.batch_size
+                rows = order[start : start + self.batch_size]
+                step = self.step
+                self._call("on_train_batch_begin", step, {"batch": self.batch, "size": len(rows)})
+                batch_logs = self._run_step(rows)
+                ran += 1
+                self._call("on_train_batch_end", step, batch_logs)
+            if self._count == 0 or (ran == 0 and self.batch < per_epoch):
+                break  # stopped before this epoch's first step: nothing to report
+            logs = self._means()
+            if validation is not None:
+                self._call("on_test_begin", {})
+                val_logs: dict[str, float] = {}
+                try:
+                    val_logs = self._evaluate(*validation, self.batch_size)
+                finally:
+                    self._call("on_test_end", val_logs)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            if self.batch >= per_epoch:
+                self.epoch, self.batch = epoch + 1, 0
+                self._sums, self._count = {}, 0
+            self._call("on_epoch_end", epoch, logs)
+        self._call("on_train_end", logs)
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The trainer's position and its callbacks' states, as JSON-able data.
+
+        ``{"version", "epoch", "batch", "step", "seed", "shuffle", "num_examples",
+        "batch_size", "epoch_sums", "epoch_count", "callbacks": {name: state}}``; a callback's
+        name is its class name (``_1``, ``_2``... for repeats).
+        """
+        return {
+            "version": STATE_VERSION,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "step": self.step,
+            "seed": self.seed,
+            "shuffle": self.shuffle,
+            "num_examples": self.num_examples,
+            "batch_size": self.batch_size,
+            "epoch_sums": dict(self._sums),
+            "epoch_count": self._count,
+            "callbacks": {
+                key: state
+                for key, cb in self._named_callbacks().items()
+                if (state := cb.state_dict()) is not None
+            },
+        }
+
+    def _named_callbacks(self) -> dict[str, Callback]:
+        named: dict[str, Callback] = {}
+        for cb in self._callbacks:
+            base = key = type(cb).__name__
+            n = 0
+            while key in named:
+                n += 1
+                key = f"{base}_{n}"
+            named[key] = cb
+        return named
+
+    def _check_state(self, state: Any) -> None:
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            version = state.get("version") if isinstance(state, dict) else None
+            raise ValueError(
+                f"`state` must be a Trainer state of version {STATE_VERSION}, got "
+                f"{type(state).__name__} with version {version!r}."
+            )
+        for key, mine in (
+            ("num_examples", self.num_examples),
+            ("batch_size", self.batch_size),
+            ("shuffle", self.shuffle),
+        ):
+            if state.get(key) != mine:
+                raise ValueError(
+                    f"`state` was saved with {key}={state.get(key)!r}, this trainer has "
+                    f"{key}={mine!r}: the data order cannot be resumed."
+                )
+        if not 0 <= int(state["batch"]) <= self.steps_per_epoch:
+            raise ValueError(
+                f"`state['batch']` must be in [0, {self.steps_per_epoch}], got {state['batch']!r}."
+            )
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict` output; callback states are handed over after the
+        next ``on_train_begin`` (to the callbacks of the same names).
+
+        Raises:
+            ValueError: another version, or a different number of examples, batch size or
+                shuffle setting (the data order would differ). Nothing is changed then.
+        """
+        self._check_state(state)
+        self.epoch = int(state["epoch"])
+        self.batch = int(state["batch"])
+        self.step = int(state["step"])
+        self.seed = int(state["seed"])
+        self._sums = {k: float(v) for k, v in state["epoch_sums"].items()}
+        self._count = int(state["epoch_count"])
+        self._pending_callback_states = dict(state.get("callbacks", {}))
+
+    def _load_callback_states(self) -> None:
+        pending, self._pending_callback_states = self._pending_callback_states, None
+        if not pending:
+            return
+        for key, cb in self._named_callbacks().items():
+            if key in pending:
+                cb.load_state_dict(pending[key])
+
+    def restore(self, path: str | os.PathLike, var_list: Sequence[Variable] | None = None):
+        """Restores a checkpoint written by :class:`ModelCheckpoint`: variables, optimizer,
+        global step and this trainer's state.
+
+        Args:
+            path: the checkpoint file.
+            var_list: the variables to restore; default this trainer's ``var_list``.
+
+        Returns:
+            The checkpoint's ``extra`` dict.
+
+        Raises:
+            ValueError (``CheckpointError``): a checkpoint without trainer state, or one that
+                does not match (see :func:`optim.checkpoint.restore_checkpoint`). The trainer
+                state is checked before anything is restored.
+        """
+        from ..checkpoint import CheckpointError, read_checkpoint, restore_checkpoint
+
+        state = read_checkpoint(path)["extra"].get("trainer")
+        if state is None:
+            raise CheckpointError(f"Checkpoint {os.fspath(path)!r} holds no trainer state.")
+        self._check_state(state)
+        extra = restore_checkpoint(
+            path,
+            var_list=self.var_list if var_list is None else var_list,
+            optimizer=self.optimizer,
+            global_step=self.global_step,
+        )
+        self.load_state_dict(extra["trainer"])
+        return extra
+
+    def __repr__(self) -> str:
+        return (
+            f"Trainer(examples={self.num_examples}, batch_size={self.batch_size}, "
+            f"epoch={self.epoch}, batch={self.batch}, step={self.step})"
+        )
+
+
+def _check_var_list(var_list: Any) -> list[Variable]:
+    if var_list is None:
+        variables = trainable_variables()
+    elif isinstance(var_list, Variable):
+        variables = [var_list]
+    elif isinstance(var_list, (list, tuple)):
+        variables = list(var_list)
+    else:
+        raise TypeError(f"`var_list` must be a list or tuple of optim.Variable, got {var_list!r}.")
+    if not variables:
+        raise ValueError("`var_list` must hold at least one variable, got none to optimize.")
+    for i, var in enumerate(variables):
+        if not isinstance(var, Variable):
+            raise TypeError(f"`var_list[{i}]` must be an optim.Variable, got {var!r}.")
+    return variables
+
+
+def _check_metrics(metrics: Any) -> dict[str, Callable[[Any, Any], Any]]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"`metrics` must be a dict of name -> fn(x_batch, y_batch), got {metrics!r}."
+        )
+    for name, fn in metrics.items():
+        if not isinstance(name, str) or not name or name == "loss" or name.startswith("val_"):
+            raise ValueError(
+                f"`metrics` names must be non-empty strings other than 'loss' and not starting "
+                f"with 'val_', got {name!r}."
+            )
+        if not callable(fn):
+            raise TypeError(f"`metrics[{name!r}]` must be callable, got {fn!r}.")
+    return dict(metrics)
+
+
+def fit(
+    loss: Callable[[Any, Any], Any],
+    x: Any,
+    y: Any = None,
+    *,
+    optimizer: Optimizer,
+    var_list: Sequence[Variable] | None = None,
+    batch_size: int = 32,
+    epochs: int | None = None,
+    steps: int | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
+    callbacks: Sequence[Callback] = (),
+    shuffle: bool = True,
+    seed: int | None = 0,
+    verbose: int | str = "auto",
+    global_step: Variable | None = None,
+) -> History:
+    """Trains ``var_list`` on mini-batches of ``(x, y)``: Keras' ``model.fit`` for a loss.
+
+    Each step draws the next ``batch_size`` examples (reshuffled every epoch with ``seed``)
+    and calls ``optimizer.minimize(lambda: loss(x_batch, y_batch), global_step, var_list)``.
+    See :class:`Trainer` (the arguments) and :meth:`Trainer.fit` (the loop); this is
+    ``Trainer(...).fit(...)`` on a fresh trainer, so ``epochs`` and ``steps`` count this call.
+
+    Args:
+        epochs: epochs to run (default 1 without ``steps``); with ``steps``, a cap.
+        steps: total steps to run, or None.
+
+    Returns:
+        A :class:`History`: ``history.history["loss"]``, ``["val_loss"]``, metrics...
+
+    Example:
+        >>> def loss(x, y):
+        ...     logits = x @ W.value + b.value
+        ...     return np.mean(optim.nn.sparse_softmax_cross_entropy_with_logits(
+        ...         labels=y, logits=logits))
+        >>> history = optim.fit(loss, x_train, y_train, optimizer=opt, epochs=10,
+        ...                     validation_data=(x_val, y_val),
+        ...                     callbacks=[EarlyStopping(patience=3)])
+    """
+    trainer = Trainer(
+        loss,
+        x,
+        y,
+        optimizer=optimizer,
+        var_list=var_list,
+        batch_size=batch_size,
+        metrics=metrics,
+        shuffle=shuffle,
+        seed=seed,
+        global_step=global_step,
+    )
+    return trainer.fit(
+        epochs=epochs,
+        steps=steps,
+        validation_data=validation_data,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
