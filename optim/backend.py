@@ -16,6 +16,10 @@ The interface:
 ``hessian_vector_product(fun, args, vectors) -> (value, gradients, products)``
     Second order for a scalar ``fun``: the value, the gradient and ``H @ v`` per argument
     (``None`` where there is no path), from one forward-over-reverse pass.
+``defer_operators_to(cls)``
+    Makes a traced value on the left of a binary operator (``traced + other``) leave the
+    operation to ``other``'s reflected operator when ``other`` is a ``cls`` (how ``x @ W + b``
+    traces with Variables ``W`` and ``b``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Backend(Protocol):
     def hessian_vector_product(
         self, fun: Callable[..., Any], args: Sequence[Any], vectors: Sequence[Any]
     ) -> tuple[Any, list[Any], list[Any]]: ...
+
+    def defer_operators_to(self, cls: type) -> None: ...
 
 
 class _AutogradTrace:
@@ -111,6 +117,50 @@ class AutogradBackend:
         outer = self.trace(grad_dot_vectors, args)
         products = outer.gradients(anp.ones_like(getval(outer.value)))
         return first["value"], first["grads"], products
+
+
+    def defer_operators_to(self, cls: type) -> None:
+        """Makes autograd's traced arrays return NotImplemented from binary operators whose
+        right operand is a ``cls``, so that Python calls ``cls``'s reflected operator.
+
+        autograd's ``ArrayBox.__add__`` (and the other forward operators) would hand such an
+        operand to the raw numpy function, which sees neither the tracer inside it nor a way
+        back; the reflected operator of ``cls`` can unwrap it first. Only operands of the
+        registered classes are affected. Idempotent.
+        """
+        if cls not in _DEFER_TO:
+            _DEFER_TO.append(cls)
+            _defer_state["types"] = tuple(_DEFER_TO)
+        _install_deferring_operators()
+
+
+# Forward binary operators of autograd's ArrayBox (the reflected ones are only reached once the
+# left operand gave up, so they need nothing).
+_FORWARD_OPERATORS = (
+    "__add__", "__sub__", "__mul__", "__truediv__", "__mod__", "__pow__", "__matmul__",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+)  # fmt: skip
+_DEFER_TO: list[type] = []
+_defer_state: dict[str, tuple[type, ...]] = {"types": ()}
+
+
+def _install_deferring_operators() -> None:
+    from autograd.numpy.numpy_boxes import ArrayBox
+
+    for name in _FORWARD_OPERATORS:
+        original = ArrayBox.__dict__.get(name)
+        if original is None or getattr(original, "_optim_defers", False):
+            continue
+
+        def operator(self: Any, other: Any, _original: Any = original) -> Any:
+            if isinstance(other, _defer_state["types"]):
+                return NotImplemented
+            return _original(self, other)
+
+        operator._optim_defers = True  # type: ignore[attr-defined]
+        operator.__name__ = name
+        operator.__wrapped__ = original  # type: ignore[attr-defined]
+        setattr(ArrayBox, name, operator)
 
 
 _BACKEND = AutogradBackend()

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import threading
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+
+from .backend import get_backend
 
 __all__ = [
     "Graph",
@@ -151,11 +154,50 @@ class Variable:
         TypeError: a trainable variable of non-floating dtype, a non-numeric value, a bad name or
             a constraint that is not callable.
 
+    Array-like behaviour:
+        Arithmetic ``+ - * / // % ** @`` (either side, with arrays, numbers or other
+        variables), unary ``-``, ``+``, ``abs``, the orderings ``< <= > >=`` and indexing
+        ``W[i]`` all act on :attr:`value` and return plain results, so inside a loss they are
+        traced like ``W.value`` is: ``x @ W + b`` has exactly the gradients of
+        ``x @ W.value + b.value``. A numpy array or scalar on the left defers to the variable.
+
+        Outside a gradient computation a variable also converts like its array:
+        ``np.asarray(W)`` (the read-only value, dtype kept; ``np.array(W)`` copies), numpy
+        functions such as ``np.exp(W)`` or ``np.sum(W)``, ``float``, ``int``, ``operator.index``,
+        ``len``, iteration and ``bool`` (numpy's truthiness: ambiguous for several elements).
+
+        While a gradient is computed these conversions raise ``TypeError``: ``np.exp(W)``,
+        ``np.asarray(W)`` or ``float(W)`` would hand numpy the bare array and cut ``W`` off
+        from the gradient. Write ``np.exp(W.value)`` there. (Finite differences substitute
+        plain arrays, which convert as usual.)
+
+        ``==`` and ``!=`` are identity, not elementwise, and variables stay hashable: they are
+        dict keys in slot tables. Compare ``W.value == x`` for elements. In-place operators
+        (``W += 1``) raise ``TypeError``; use :meth:`assign_add` and friends.
+
+        ``copy.copy`` and ``copy.deepcopy`` make a new, independent variable with a copy of the
+        value, the same ``trainable`` and ``constraint`` (deep-copied by ``deepcopy``),
+        registered in the default graph under the original name made unique (``w`` gives
+        ``w_1`` while ``w`` lives). ``deepcopy`` keeps sharing: a structure holding one variable
+        twice holds its one copy twice. Pickling stores the value, name, ``trainable`` and
+        ``constraint``; unpickling registers the name in the default graph as a new variable
+        would, so it is kept when free there, else suffixed (``w_1``, ``w_2``...).
+
     Example:
         >>> w = optim.Variable(np.zeros(3, np.float32), name="w")
         >>> w.assign_add([1, 2, 3]).value
         array([1., 2., 3.], dtype=float32)
+        >>> x = np.ones((2, 3), np.float32)
+        >>> x @ w + 1                      # a plain array; traced inside a loss
+        array([7., 7.], dtype=float32)
+        >>> float(np.sum(w)), w == w, w[0] < 2
+        (6.0, True, np.True_)
     """
+
+    # A numpy array or scalar on the left of an operator defers to the variable's reflected
+    # operator (numpy compares this with its own priority 0); autograd's tracers are told to do
+    # the same by the backend at the end of this module.
+    __array_priority__ = 100.0
 
     __slots__ = (
         "_value",
@@ -290,11 +332,140 @@ class Variable:
         np.subtract(self._value, self._coerce(delta, "delta"), out=self._value, casting="same_kind")
         return self
 
+    # -- array-like behaviour (see the class docstring) -------------------------------------
+    def _array_or_raise(self, what: str) -> np.ndarray:
+        """The value as an array, or TypeError while it is a tracer (a conversion would cut
+        the variable off from the gradient)."""
+        value = self.value
+        if isinstance(value, np.ndarray):
+            return value
+        raise TypeError(
+            f"Variable {self._name!r} is being differentiated: {what} on the variable itself "
+            f"would hand numpy its bare array and lose the gradient. Use `{self._name}.value` "
+            f"in the loss instead (for example np.exp({self._name}.value))."
+        )
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        value = self._array_or_raise("a numpy function (or np.asarray)")
+        if copy is False:
+            if dtype is not None and np.dtype(dtype) != value.dtype:
+                raise ValueError(
+                    f"Variable {self._name!r} of dtype {value.dtype} cannot be converted to "
+                    f"{np.dtype(dtype)} without a copy (copy=False)."
+                )
+            return value
+        if copy:
+            return np.array(value, dtype=dtype, copy=True)
+        return np.asarray(value, dtype=dtype)
+
+    def __float__(self) -> float:
+        return float(self._array_or_raise("float()"))
+
+    def __int__(self) -> int:
+        return int(self._array_or_raise("int()"))
+
+    def __complex__(self) -> complex:
+        return complex(self._array_or_raise("complex()"))
+
+    def __index__(self) -> int:
+        return operator.index(self._array_or_raise("operator.index()"))
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.value)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.value[index]
+
+    def __neg__(self) -> Any:
+        return -self.value
+
+    def __pos__(self) -> Any:
+        value = self.value
+        # autograd's tracer has no unary plus; the identity is what it would record.
+        return +value if isinstance(value, np.ndarray) else value
+
+    def __abs__(self) -> Any:
+        return abs(self.value)
+
+    # Identity, not elementwise: variables are dict keys (slot tables), so they stay hashable.
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The constructor copies the value and registers the name (made unique) in the
+        # default graph: one mechanism for copy.copy, copy.deepcopy and pickle.
+        return (type(self), (self._value, self._name, self._trainable, None, self._constraint))
+
     def __repr__(self) -> str:
         return (
             f"<optim.Variable {self._name!r} shape={self._value.shape} dtype={self._value.dtype}, "
             f"numpy={self._value!r}>"
         )
+
+
+def _read(operand: Any) -> Any:
+    """An operand of a variable's operator: another variable's value, anything else as is."""
+    return operand.value if isinstance(operand, Variable) else operand
+
+
+def _forward(op: Callable[[Any, Any], Any], name: str) -> Callable[[Variable, Any], Any]:
+    def method(self: Variable, other: Any) -> Any:
+        return op(self.value, _read(other))
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _reflected(op: Callable[[Any, Any], Any], name: str) -> Callable[[Variable, Any], Any]:
+    def method(self: Variable, other: Any) -> Any:
+        return op(_read(other), self.value)
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _in_place(symbol: str, name: str) -> Callable[[Variable, Any], Any]:
+    def method(self: Variable, other: Any) -> Any:
+        raise TypeError(
+            f"Variable {self._name!r} does not support `{symbol}=`, which would rebind the name "
+            f"to a plain array; update it in place with {self._name}.assign_add / assign_sub / "
+            f"assign, or write `{self._name}.value {symbol} ...` for a new array."
+        )
+
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+_ARITHMETIC = {
+    "add": ("+", operator.add),
+    "sub": ("-", operator.sub),
+    "mul": ("*", operator.mul),
+    "truediv": ("/", operator.truediv),
+    "floordiv": ("//", operator.floordiv),
+    "mod": ("%", operator.mod),
+    "pow": ("**", operator.pow),
+    "matmul": ("@", operator.matmul),
+}
+for _name, (_symbol, _op) in _ARITHMETIC.items():
+    setattr(Variable, f"__{_name}__", _forward(_op, f"__{_name}__"))
+    setattr(Variable, f"__r{_name}__", _reflected(_op, f"__r{_name}__"))
+    setattr(Variable, f"__i{_name}__", _in_place(_symbol, f"__i{_name}__"))
+for _name in ("lt", "le", "gt", "ge"):
+    setattr(Variable, f"__{_name}__", _forward(getattr(operator, _name), f"__{_name}__"))
+del _name, _symbol, _op
+
+get_backend().defer_operators_to(Variable)
 
 
 def match_by_name(
