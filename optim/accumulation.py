@@ -73,6 +73,12 @@ class GradientAccumulationOptimizer(Optimizer):
         optimizer's ``max_consecutive_nonfinite`` drops in a row it raises); ``"propagate"``
         accumulates it, and the update that follows carries it.
 
+    Pickling:
+        Pickling (or ``copy.deepcopy``) keeps the wrapped optimizer's state and the
+        accumulators, keyed by variable name: they bind to the variables of those names that
+        the next calls see. The call that completes a cycle looks up the remaining ones by name
+        in the default graph, and raises ValueError, changing nothing, if one is missing.
+
     Raises:
         TypeError: ``optimizer`` is not an optim.Optimizer, ``every_k_steps`` not an int.
         ValueError: ``every_k_steps`` < 1, an unknown ``reduction``.
@@ -111,6 +117,8 @@ class GradientAccumulationOptimizer(Optimizer):
         self._every_k_steps = int(every_k_steps)
         self._reduction = reduction
         self._accumulators: dict[Variable, np.ndarray] = {}
+        # Accumulators restored by unpickling, keyed by variable name until a Variable is met.
+        self._pending_accumulators: dict[str, np.ndarray] = {}
         self._mini_step = 0
 
     # -- the wrapped optimizer -------------------------------------------------------------
@@ -145,12 +153,56 @@ class GradientAccumulationOptimizer(Optimizer):
 
     def variables(self) -> list[np.ndarray]:
         """The wrapped optimizer's state arrays, then the accumulators (sorted by name)."""
-        accumulators = sorted(self._accumulators.items(), key=lambda item: item[0].name)
+        accumulators = sorted(self._accumulators_by_name().items())
         return self._optimizer.variables() + [a for _, a in accumulators]
 
     def accumulator(self, var: Variable) -> np.ndarray | None:
-        """The running sum of ``var``'s gradients in this cycle (live), or None."""
+        """The running sum of ``var``'s gradients in this cycle (live), or None.
+
+        After unpickling, binds the accumulator saved under ``var``'s name to ``var``.
+        """
+        if isinstance(var, Variable):
+            self._bind_pending([var])
         return self._accumulators.get(var)
+
+    # -- pickling: accumulators keyed by name, as the wrapped optimizer's slots -------------
+    def _accumulators_by_name(self) -> dict[str, np.ndarray]:
+        """``{variable_name: accumulator}`` (live arrays), the unpickled ones included."""
+        out: dict[str, np.ndarray] = {}
+        for var, acc in self._accumulators.items():
+            if var.name in out:
+                raise ValueError(
+                    f"Two different variables named {var.name!r} hold accumulators; the state "
+                    "is keyed by variable name, so it cannot be saved, copied or pickled."
+                )
+            out[var.name] = acc
+        for name, acc in self._pending_accumulators.items():
+            out.setdefault(name, acc)
+        return out
+
+    def _bind_pending(self, variables: list[Variable]) -> None:
+        """Binds unpickled accumulators to the ``variables`` of the same names.
+
+        Raises:
+            ValueError: a shape or dtype that differs (nothing is bound then).
+        """
+        pending = self._pending_accumulators
+        if not pending:
+            return
+        names = {v.name for v in variables if v not in self._accumulators}
+        found = match_by_name(
+            {n: a for n, a in pending.items() if n in names}, variables, "accumulator"
+        )
+        for var, acc in found.items():
+            self._accumulators[var] = acc
+            del pending[var.name]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """As :meth:`Optimizer.__getstate__`, with the accumulators keyed by variable name."""
+        state = super().__getstate__()
+        state["_pending_accumulators"] = self._accumulators_by_name()
+        state["_accumulators"] = {}
+        return state
 
     # -- the update ------------------------------------------------------------------------
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:  # pragma: no cover
@@ -183,6 +235,19 @@ class GradientAccumulationOptimizer(Optimizer):
 
     def _apply(self, updates: list[tuple[Any, Variable]], global_step, name) -> None:
         """Accumulates checked gradients; every k-th call, the real update."""
+        if self._pending_accumulators:
+            variables = [var for _, var in updates]
+            if self._mini_step + 1 >= self._every_k_steps:
+                # The update needs every accumulator: the rest by name in the default graph.
+                names = {v.name for v in variables}
+                variables += [v for v in global_variables() if v.name not in names]
+            self._bind_pending(variables)
+            if self._mini_step + 1 >= self._every_k_steps and self._pending_accumulators:
+                raise ValueError(
+                    "This call completes a cycle, but the accumulators of variables "
+                    f"{sorted(self._pending_accumulators)}, restored by unpickling, match no "
+                    "variable of this call or of the default graph. Nothing was accumulated."
+                )
         if self._optimizer._nonfinite != "propagate":
             bad = [var.name for grad, var in updates if not _all_finite(grad)]
             if bad and not self._nonfinite_micro_step(bad, "gradient"):
@@ -255,7 +320,7 @@ class GradientAccumulationOptimizer(Optimizer):
             "mini_step": self._mini_step,
             "skipped_steps": self._skipped_steps,
             "consecutive_nonfinite": self._consecutive_nonfinite,
-            "accumulators": {var.name: acc.copy() for var, acc in self._accumulators.items()},
+            "accumulators": {n: acc.copy() for n, acc in self._accumulators_by_name().items()},
             "inner": self._optimizer.state_dict(),
         }
 
@@ -283,6 +348,7 @@ class GradientAccumulationOptimizer(Optimizer):
         # The wrapped optimizer validates before it changes anything; ours is validated above.
         self._optimizer.load_state_dict(state["inner"], var_list)
         self._accumulators = accumulators
+        self._pending_accumulators = {}
         self._mini_step = mini_step
         self._skipped_steps = int(state["skipped_steps"])
         self._consecutive_nonfinite = int(state["consecutive_nonfinite"])

@@ -95,6 +95,13 @@ class ExponentialMovingAverage:
         count ``t`` are kept, and the shadow is ``biased / (1 - d ** t)`` with the current
         ``d`` (TF's ``_zero_debias``).
 
+    Pickling:
+        Pickling (or ``copy.deepcopy``) keeps the averages keyed by variable name: they bind to
+        the variables of those names that :meth:`apply`, :meth:`average` or :meth:`swapped`
+        next see; :meth:`averaged_variables` (and so ``swapped()`` without ``var_list``) looks
+        the rest up by name in the default graph. A ``num_updates`` Variable is pickled as the
+        Variable it is; pickle it together with the object (``pickle.dumps((ema, step))``).
+
     References:
         Polyak and Juditsky, "Acceleration of stochastic approximation by averaging", 1992.
     """
@@ -135,7 +142,82 @@ class ExponentialMovingAverage:
         self._averages: dict[Variable, np.ndarray] = {}
         self._biased: dict[Variable, np.ndarray] = {}
         self._local_step: dict[Variable, int] = {}
+        # State restored by unpickling, keyed by variable name until a Variable is met.
+        self._pending: dict[str, dict[str, Any]] = {"averages": {}, "biased": {}, "local_step": {}}
         self._swapped = False
+
+    # -- pickling: state keyed by variable name ----------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """The attributes with the averages keyed by variable name (pickle, ``deepcopy``)."""
+        state = self.__dict__.copy()
+        tables = self._tables_by_name()
+        state["_pending"] = tables
+        state["_averages"], state["_biased"], state["_local_step"] = {}, {}, {}
+        state["_swapped"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _tables_by_name(self) -> dict[str, dict[str, Any]]:
+        """``{"averages", "biased", "local_step"}``, each ``{variable_name: value}`` (live)."""
+        out: dict[str, dict[str, Any]] = {}
+        for key, table in (
+            ("averages", self._averages),
+            ("biased", self._biased),
+            ("local_step", self._local_step),
+        ):
+            named = out[key] = {}
+            for var, value in table.items():
+                if var.name in named:
+                    raise ValueError(
+                        f"Two different variables named {var.name!r} have averages; the state "
+                        "is keyed by variable name, so it cannot be saved, copied or pickled."
+                    )
+                named[var.name] = value
+            for name, value in self._pending[key].items():
+                named.setdefault(name, value)
+        return out
+
+    def _bind_pending(self, variables: list[Variable]) -> None:
+        """Binds unpickled averages to the ``variables`` of the same names.
+
+        Raises:
+            ValueError: a shape or dtype that differs (nothing is bound then).
+        """
+        pending = self._pending
+        if not pending["averages"]:
+            return
+        names = {v.name for v in variables if v not in self._averages}
+        averages = match_by_name(
+            {n: a for n, a in pending["averages"].items() if n in names}, variables, "average"
+        )
+        biased = match_by_name(
+            {n: a for n, a in pending["biased"].items() if n in names}, variables, "biased average"
+        )
+        for var, array in averages.items():
+            self._averages[var] = array
+            del pending["averages"][var.name]
+        for var, array in biased.items():
+            self._biased[var] = array
+            self._local_step[var] = int(pending["local_step"].pop(var.name, 0))
+            del pending["biased"][var.name]
+
+    def _bind_all_pending(self) -> None:
+        """Binds every unpickled average by name among the default graph's variables.
+
+        Raises:
+            ValueError: an average whose variable the default graph does not hold.
+        """
+        if not self._pending["averages"]:
+            return
+        self._bind_pending(global_variables())
+        if self._pending["averages"]:
+            raise ValueError(
+                f"The averages of variables {sorted(self._pending['averages'])}, restored by "
+                "unpickling, match no variable of the default graph; pass var_list, or create "
+                "the variables first."
+            )
 
     @property
     def name(self) -> str:
@@ -175,6 +257,7 @@ class ExponentialMovingAverage:
         var_list = _check_variables(
             trainable_variables() if var_list is None else var_list, "apply"
         )
+        self._bind_pending(var_list)
         decays = {}
         for var in var_list:
             if var.dtype not in decays:
@@ -205,6 +288,8 @@ class ExponentialMovingAverage:
 
     def average(self, var: Variable) -> np.ndarray | None:
         """The shadow array of ``var`` (live: later applies show through), or None."""
+        if isinstance(var, Variable):
+            self._bind_pending([var])
         return self._averages.get(var)
 
     def average_name(self, var: Variable) -> str:
@@ -214,7 +299,12 @@ class ExponentialMovingAverage:
         return f"{var.name}/{self._name}"
 
     def averaged_variables(self) -> list[Variable]:
-        """The variables that have a shadow, in the order their shadows were created."""
+        """The variables that have a shadow, in the order their shadows were created.
+
+        After unpickling, the averages not yet bound are bound by name among the default
+        graph's variables first (ValueError if one of them is not there).
+        """
+        self._bind_all_pending()
         return list(self._averages)
 
     def variables_to_restore(self, moving_avg_variables: Any = None) -> dict[str, Variable]:
@@ -254,6 +344,7 @@ class ExponentialMovingAverage:
         var_list = _check_variables(
             self.averaged_variables() if var_list is None else var_list, "swapped"
         )
+        self._bind_pending(var_list)
         missing = [v.name for v in var_list if v not in self._averages]
         if missing:
             raise ValueError(
@@ -279,13 +370,14 @@ class ExponentialMovingAverage:
         {var_name: array}, "local_step": {var_name: int}}``; the last two are empty without
         ``zero_debias``.
         """
+        tables = self._tables_by_name()
         return {
             "kind": type(self).__name__,
             "version": self.STATE_VERSION,
             "name": self._name,
-            "averages": {v.name: a.copy() for v, a in self._averages.items()},
-            "biased": {v.name: a.copy() for v, a in self._biased.items()},
-            "local_step": {v.name: int(t) for v, t in self._local_step.items()},
+            "averages": {n: a.copy() for n, a in tables["averages"].items()},
+            "biased": {n: a.copy() for n, a in tables["biased"].items()},
+            "local_step": {n: int(t) for n, t in tables["local_step"].items()},
         }
 
     def load_state_dict(self, state: dict[str, Any], var_list: Any = None) -> None:
@@ -320,6 +412,7 @@ class ExponentialMovingAverage:
                 f"{sorted(v.name for v in biased)}."
             )
         self._averages, self._biased, self._local_step = averages, biased, local_step
+        self._pending = {"averages": {}, "biased": {}, "local_step": {}}
 
     def __repr__(self) -> str:
         return (

@@ -25,6 +25,7 @@ step allocates nothing proportional to the parameter count.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterable
@@ -80,7 +81,10 @@ POSITIVE = Interval(0.0, low_open=True)
 
 def _check_real(name: str, value: Any, interval: Interval) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
-        raise TypeError(f"`{name}` must be a float or a zero-argument callable, got {value!r}.")
+        raise TypeError(
+            f"`{name}` must be a float or a zero-argument callable (or a one-argument callable "
+            f"of the step), got {value!r}."
+        )
     if isinstance(value, np.ndarray) and (value.ndim != 0 or value.dtype.kind not in "iuf"):
         raise TypeError(f"`{name}` must be a real scalar, got {value!r}.")
     x = float(value)
@@ -95,6 +99,50 @@ def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a bool, got {value!r}.")
     return bool(value)
+
+
+def _required_arguments(fn: Callable[..., Any]) -> int | None:
+    """How many arguments ``fn`` requires; None when its signature cannot be read.
+
+    A required keyword-only argument counts as one more than a callable can ever be given, so
+    such a callable is rejected like one that needs two arguments.
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins and C callables have no signature
+        return None
+    count = 0
+    for parameter in signature.parameters.values():
+        if parameter.default is not inspect.Parameter.empty:
+            continue
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            count += 1
+        elif parameter.kind is parameter.KEYWORD_ONLY:
+            count += 2
+    return count
+
+
+class _OfIterations:
+    """A one-argument hyperparameter callable bound to its optimizer's :attr:`iterations`.
+
+    Calling it with no argument evaluates ``fn(optimizer.iterations)``: 0 at the first apply,
+    then 1, 2, ... It holds the optimizer itself (not a closure), so a pickled or deep-copied
+    optimizer carries a callable bound to the copy.
+
+    Attributes:
+        fn: the user's callable, ``fn(step: int) -> float``.
+    """
+
+    __slots__ = ("fn", "optimizer")
+
+    def __init__(self, fn: Callable[[int], Any], optimizer: Optimizer) -> None:
+        self.fn, self.optimizer = fn, optimizer
+
+    def __call__(self) -> Any:
+        return self.fn(self.optimizer.iterations)
+
+    def __repr__(self) -> str:
+        return f"{self.fn!r} of {type(self.optimizer).__name__}.iterations"
 
 
 class Optimizer:
@@ -118,6 +166,45 @@ class Optimizer:
         clipvalue: clip each gradient element into ``[-clipvalue, clipvalue]``.
         global_clipnorm: clip all gradients together to this global norm
             (:func:`optim.clip_by_global_norm`). At most one of the three may be set.
+
+    Hyperparameters:
+        Every hyperparameter a subclass takes (``learning_rate``, ``momentum``, ``beta1``...)
+        is one of:
+
+        - a real number, checked against its range in the constructor;
+        - a zero-argument callable, such as a :class:`optim.schedules.Schedule` (which reads its
+          own step source) or ``lambda: lr_now``;
+        - a one-argument callable of the step, such as ``lambda step: 0.1 * 0.9 ** step`` (as
+          Keras and PyTorch schedules are written): it is called with this optimizer's
+          :attr:`iterations`, the number of ``apply_gradients`` calls made before this one
+          (0 at the first step, then 1, 2, ...; restored by :meth:`load_state_dict` and kept
+          by pickling).
+
+        Callables are evaluated once per ``apply_gradients`` (in :meth:`_prepare`) and their
+        values checked against the same range. A callable that requires two or more arguments
+        (or a keyword-only one) is rejected with TypeError by the constructor and by
+        :meth:`set_hyper`. A callable whose signature cannot be inspected (some builtins) is
+        called with no argument, as before one-argument callables were accepted.
+        :meth:`get_hyper` returns a one-argument callable bound to this optimizer: a
+        zero-argument callable whose ``fn`` attribute is the callable given.
+
+    Pickling and copies:
+        An optimizer pickles with its whole state: slots, non-slot values (Adam's beta powers),
+        the counters and hyperparameters (callables must be picklable themselves; lambdas are
+        not). Slots are stored keyed by variable name, as in :meth:`state_dict`, and bind by
+        name to the Variables the unpickled optimizer next meets (``apply_gradients``,
+        ``minimize``, :meth:`get_slot`); until then they show in :meth:`get_slot_names`,
+        :meth:`variables` and :meth:`state_dict`. A slot whose variable now has another shape
+        or dtype raises ValueError naming the variable when it is met. Pickling the optimizer
+        together with its variables (``pickle.dumps((opt, w, b))``) or alone (then unpickled
+        where variables of the same names exist) resumes the run bit for bit. Variables
+        unpickled where variables of their names still live are renamed (``w_1``), so their
+        slots cannot find them: an apply that updates only variables without slots while
+        unpickled slots still wait raises ValueError rather than restart them from zero.
+        ``copy.deepcopy(opt)`` is the same in memory: an independent optimizer with equal
+        state, whose slots bind by name to the variables it is next used on (the same ones,
+        or variables of the same names in another graph); ``deepcopy((opt, w))`` renames
+        ``w``'s copy as above. ``copy.copy(opt)`` is shallow: it shares the slot arrays.
 
     Raises:
         ValueError: an empty name or a bad ``nonfinite`` / ``max_consecutive_nonfinite``.
@@ -179,6 +266,8 @@ class Optimizer:
         self._hyper_t: dict[str, float] = {}
         self._hyper_cast: dict[np.dtype, dict[str, Any]] = {}
         self._slots: dict[str, dict[Variable, np.ndarray]] = {}
+        # Slots restored by unpickling, keyed by variable name until a Variable is met.
+        self._pending_slots: dict[str, dict[str, np.ndarray]] = {}
         self._non_slot: dict[str, np.ndarray] = {}
         self._scratch_buffers: dict[np.dtype, np.ndarray] = {}
         self._scratch_views: dict[tuple, tuple[np.ndarray, ...]] = {}
@@ -227,9 +316,21 @@ class Optimizer:
         """Validates and stores a hyperparameter: a real number in ``interval`` or a callable.
 
         Callables (schedules) are evaluated once per ``apply_gradients`` in :meth:`_prepare`,
-        and their values are checked against the same interval.
+        and their values are checked against the same interval. A one-argument callable is
+        stored bound to :attr:`iterations` (see the class docstring); one requiring more
+        arguments raises TypeError, and nothing is stored then.
         """
+        if isinstance(value, _OfIterations):
+            value = value.fn  # from get_hyper, maybe another optimizer's: bind it to this one
         if callable(value):
+            required = _required_arguments(value)
+            if required == 1:
+                value = _OfIterations(value, self)
+            elif required is not None and required > 1:
+                raise TypeError(
+                    f"`{name}` must be a float, a zero-argument callable or a one-argument "
+                    f"callable of the step, got {value!r}, which requires more arguments."
+                )
             self._hyper_callables = True
         else:
             value = _check_real(name, value, interval)
@@ -237,13 +338,17 @@ class Optimizer:
         self._hyper_t = {}  # recomputed by the next _prepare
 
     def get_hyper(self, name: str) -> Any:
-        """The hyperparameter ``name`` as configured: a float or a zero-argument callable."""
+        """The hyperparameter ``name`` as configured: a float or a zero-argument callable.
+
+        A one-argument callable given to the constructor or :meth:`set_hyper` comes back bound
+        to this optimizer's :attr:`iterations` (its ``fn`` attribute is the callable given).
+        """
         if name not in self._hyper:
             raise ValueError(f"`name` must be one of {sorted(self._hyper)}, got {name!r}.")
         return self._hyper[name][0]
 
     def set_hyper(self, name: str, value: Any) -> None:
-        """Changes hyperparameter ``name`` between steps (a float or a zero-argument callable).
+        """Changes hyperparameter ``name`` between steps: a float or a callable, as ``__init__``.
 
         The value is checked against the same range as in the constructor; the next
         ``apply_gradients`` uses it. This is how callbacks such as ReduceLROnPlateau act.
@@ -297,7 +402,9 @@ class Optimizer:
         slots = self._slots.setdefault(slot_name, {})
         slot = slots.get(var)
         if slot is None:
-            slot = np.array(np.broadcast_to(val, var.shape), dtype=var.dtype)
+            slot = self._take_pending_slot(var, slot_name, var.shape, var.dtype)
+            if slot is None:
+                slot = np.array(np.broadcast_to(val, var.shape), dtype=var.dtype)
             slots[var] = slot
         return slot
 
@@ -318,9 +425,36 @@ class Optimizer:
         slots = self._slots.setdefault(slot_name, {})
         slot = slots.get(var)
         if slot is None:
-            value = initializer(shape, dtype) if callable(initializer) else initializer
-            slot = slots[var] = np.array(np.broadcast_to(value, shape), dtype=dtype)
+            slot = self._take_pending_slot(var, slot_name, tuple(shape), np.dtype(dtype))
+            if slot is None:
+                value = initializer(shape, dtype) if callable(initializer) else initializer
+                slot = np.array(np.broadcast_to(value, shape), dtype=dtype)
+            slots[var] = slot
         return slot
+
+    def _take_pending_slot(
+        self, var: Variable, slot_name: str, shape: tuple[int, ...], dtype: np.dtype
+    ) -> np.ndarray | None:
+        """The unpickled slot ``slot_name`` of the variable named ``var.name``, now bound to it.
+
+        Returns None when there is none. Raises ValueError, binding nothing, when its shape or
+        dtype is not the ``shape`` and ``dtype`` the slot must have for ``var``.
+        """
+        pending = self._pending_slots.get(slot_name)
+        if not pending or var.name not in pending:
+            return None
+        array = pending[var.name]
+        if array.shape != shape or array.dtype != dtype:
+            raise ValueError(
+                f"Slot {slot_name!r} of variable {var.name!r}, restored by unpickling "
+                f"{type(self).__name__}, has shape {array.shape} and dtype {array.dtype}; the "
+                f"variable has shape {var.shape} and dtype {var.dtype}, so the slot must be "
+                f"{shape} and {dtype}. Use load_state_dict() to replace the optimizer's state."
+            )
+        del pending[var.name]
+        if not pending:
+            del self._pending_slots[slot_name]
+        return array
 
     def _zeros_slot(self, var: Variable, slot_name: str, op_name: str) -> np.ndarray:
         """The slot ``slot_name`` of ``var``, created on first use as zeros."""
@@ -341,22 +475,99 @@ class Optimizer:
         return self._non_slot.get(name)
 
     def get_slot(self, var: Variable, name: str) -> np.ndarray | None:
-        """The slot array ``name`` of ``var`` (live: updates show through), or None."""
-        return self._slots.get(name, {}).get(var)
+        """The slot array ``name`` of ``var`` (live: updates show through), or None.
+
+        After unpickling, the first call for a variable binds the slots saved under its name
+        to it (see the class docstring).
+
+        Raises:
+            ValueError: an unpickled slot of ``var``'s name whose shape or dtype does not fit.
+        """
+        slot = self._slots.get(name, {}).get(var)
+        if slot is None and isinstance(var, Variable) and self._has_pending(var.name):
+            self._create_slots([var])  # binds, through _get_or_make_slot*, what was saved
+            slot = self._slots.get(name, {}).get(var)
+        return slot
+
+    def _has_pending(self, var_name: str) -> bool:
+        return any(var_name in pending for pending in self._pending_slots.values())
+
+    def _check_pending_slots_reachable(self, variables: list[Variable]) -> None:
+        """Raises ValueError when slots wait, by name, for variables and none of ``variables``
+        has state: the silent restart from zero that renamed variables would cause."""
+        if any(
+            self._has_pending(var.name) or any(var in slots for slots in self._slots.values())
+            for var in variables
+        ):
+            return
+        waiting = sorted({n for pending in self._pending_slots.values() for n in pending})
+        raise ValueError(
+            f"{type(self).__name__} holds slots restored by unpickling (or deepcopy) for "
+            f"variables {waiting}, but none of the variables updated now "
+            f"{[v.name for v in variables]} has slots: their state would restart from zero. "
+            "Variables unpickled where the originals still live get suffixed names (w -> w_1); "
+            "update variables of the saved names. Nothing was changed."
+        )
 
     def get_slot_names(self) -> list[str]:
-        """The sorted names of the slots created so far."""
-        return sorted(self._slots)
+        """The sorted names of the slots created so far (unpickled ones included)."""
+        return sorted(set(self._slots) | set(self._pending_slots))
 
     def variables(self) -> list[np.ndarray]:
         """Every slot and non-slot state array, sorted by name (``"<var>/<slot>"`` for slots)."""
         named = [
-            (f"{var.name}/{slot_name}", array)
-            for slot_name, slots in self._slots.items()
-            for var, array in slots.items()
+            (f"{var_name}/{slot_name}", array)
+            for slot_name, slots in self._slots_by_name().items()
+            for var_name, array in slots.items()
         ]
         named += list(self._non_slot.items())
         return [array for _, array in sorted(named, key=lambda item: item[0])]
+
+    def _slots_by_name(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{slot_name: {variable_name: array}}`` (live arrays), the unpickled ones included.
+
+        Raises:
+            ValueError: two different variables with the same name hold a slot (state keyed by
+                name could not tell them apart).
+        """
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for slot_name, slots in self._slots.items():
+            table = out[slot_name] = {}
+            for var, array in slots.items():
+                if var.name in table:
+                    raise ValueError(
+                        f"Two different variables named {var.name!r} hold slot {slot_name!r}; "
+                        "optimizer state is keyed by variable name, so it cannot be saved, "
+                        "copied or pickled. Give the variables distinct names."
+                    )
+                table[var.name] = array
+        for slot_name, pending in self._pending_slots.items():
+            table = out.setdefault(slot_name, {})
+            for var_name, array in pending.items():
+                table.setdefault(var_name, array)
+        return out
+
+    # -- pickling and copies -----------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """The instance's attributes with the slots keyed by variable name (for pickle and
+        ``copy.deepcopy``); caches and scratch buffers are left out (they are rebuilt)."""
+        state = self.__dict__.copy()
+        state["_pending_slots"] = self._slots_by_name()
+        state["_slots"] = {}
+        state["_hyper_cast"] = {}
+        state["_scratch_buffers"] = {}
+        state["_scratch_views"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`__getstate__` output; slots wait, by name, for their variables."""
+        self.__dict__.update(state)
+
+    def __copy__(self) -> Optimizer:
+        """A shallow copy: the same attribute values, slot arrays shared."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
 
     # -- state, keyed by name ------------------------------------------------------------
     STATE_VERSION = 1
@@ -375,8 +586,8 @@ class Optimizer:
             "skipped_steps": self._skipped_steps,
             "consecutive_nonfinite": self._consecutive_nonfinite,
             "slots": {
-                slot_name: {var.name: array.copy() for var, array in slots.items()}
-                for slot_name, slots in self._slots.items()
+                slot_name: {var_name: array.copy() for var_name, array in slots.items()}
+                for slot_name, slots in self._slots_by_name().items()
             },
             "non_slot": {name: array.copy() for name, array in self._non_slot.items()},
         }
@@ -416,7 +627,7 @@ class Optimizer:
         by_name = {v.name: v for v in candidates}
         # What _create_slots would make for these variables: the shapes and dtypes to expect.
         probe = copy.copy(self)
-        probe._slots, probe._non_slot = {}, {}
+        probe._slots, probe._non_slot, probe._pending_slots = {}, {}, {}
         probe._create_slots(
             [by_name[n] for slots in state["slots"].values() for n in slots if n in by_name]
             or [v for v in candidates if v.dtype.kind == "f"][:1]
@@ -457,6 +668,7 @@ class Optimizer:
                 )
             new_non_slot[name] = array.copy()
         self._slots = new_slots
+        self._pending_slots = {}
         self._non_slot = new_non_slot
         self._iterations = int(state["iterations"])
         self._skipped_steps = int(state["skipped_steps"])
@@ -619,8 +831,10 @@ class Optimizer:
 
     def _apply(self, updates: list[tuple[Any, Variable]], global_step, name) -> None:
         """The update proper, on checked gradients: the hooks in their order."""
-        self._prepare()
         updated = [var for _, var in updates]
+        if self._pending_slots:
+            self._check_pending_slots_reachable(updated)
+        self._prepare()
         self._create_slots(updated)
         for grad, var in updates:
             if isinstance(grad, np.ndarray):
