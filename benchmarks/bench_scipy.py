@@ -52,7 +52,7 @@ import scipy
 import scipy.optimize
 
 import optim
-from optim.scipy_adapter import minimize as optim_minimize
+from optim.scipy import minimize as optim_minimize
 
 ADAM = {"rosenbrock": 0.1, "powell": 0.1, "digits": 0.05}  # the best of 0.001..0.1 at 3000 steps
 

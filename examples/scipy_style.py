@@ -18,7 +18,7 @@ import numpy
 import scipy.optimize
 
 import optim
-from optim.scipy_adapter import ScipyOptimizerInterface, minimize, scipy_method
+from optim.scipy import ScipyOptimizerInterface, minimize, scipy_method
 
 rng = numpy.random.default_rng(0)
 X = numpy.linspace(-1.0, 1.0, 50)

@@ -37,7 +37,7 @@ from .gradients import (
     hessian_vector_product,
 )
 from .optimizer import Interval, Optimizer
-from .scipy_adapter import (
+from .scipy import (
     ExternalOptimizerInterface,
     ScipyOptimizerInterface,
     minimize,

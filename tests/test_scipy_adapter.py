@@ -13,15 +13,16 @@ import scipy.optimize as so
 
 import optim
 from optim.pytree import flatten
-from optim.scipy_adapter import (
+from optim.scipy import (
     SCIPY_METHODS,
     ExternalOptimizerInterface,
     ScipyOptimizerInterface,
-    _ScipyProblem,
     minimize,
     optimizer_names,
     scipy_method,
 )
+from optim.scipy.bridge import ScipyProblem
+from optim.scipy.registry import lookup_optimizer
 
 # -- problems -------------------------------------------------------------------------------
 
@@ -342,7 +343,7 @@ def test_dense_hessian_matches_autograd():
     assert res.success and res.nhev >= 1
     x = np.array([0.5, 0.3, 0.2])
     _, treedef = flatten(x)
-    problem = _ScipyProblem(rosen, treedef, (), False)
+    problem = ScipyProblem(rosen, treedef, (), False)
     np.testing.assert_allclose(problem.hess(x), autograd.hessian(rosen)(x), rtol=1e-12)
     np.testing.assert_allclose(problem.hess(x), so.rosen_hess(x), rtol=1e-12)
 
@@ -448,7 +449,7 @@ CONSTANT_STEP = {"lion"}
 def _distinct_names():
     seen, names = set(), []
     for name in optimizer_names():
-        cls = optim.scipy_adapter._lookup_optimizer(name)
+        cls = lookup_optimizer(name)
         if cls not in seen:
             seen.add(cls)
             names.append(name)

@@ -1,0 +1,222 @@
+"""Argument checks shared by ``minimize`` and ``scipy_method``: x0, jac, callback, bounds.
+
+Each check raises before any work is done (``ValueError`` for bad values, ``TypeError`` for bad
+types, the message naming the argument) and returns the argument in the form the loops use.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds
+
+from ..gradients import FINITE_DIFFERENCE_METHODS
+from ..pytree import TreeDef, flatten
+
+__all__ = [
+    "STOP_MESSAGE",
+    "check_x0",
+    "check_jac",
+    "check_callback",
+    "wants_intermediate_result",
+    "bound_array",
+    "standardize_bounds",
+]
+
+_JAC_STRINGS = FINITE_DIFFERENCE_METHODS
+
+
+#: ``OptimizeResult.message`` of a run ended by its callback raising ``StopIteration``.
+STOP_MESSAGE = "`callback` raised `StopIteration`."
+
+
+def _is_number_nest(x: Any) -> bool:
+    """A non-empty (nested) plain list or tuple of numbers only, e.g. ``[1.0, 2.0]``."""
+    if type(x) not in (list, tuple) or not x:
+        return False
+    return all(
+        _is_number_nest(e) or (isinstance(e, numbers.Number) and not isinstance(e, np.ndarray))
+        for e in x
+    )
+
+
+def check_x0(x0: Any) -> tuple[list[np.ndarray], TreeDef]:
+    """Flattens ``x0`` into float leaves (copies) and its layout, after checking it.
+
+    A plain list or tuple of numbers is read as one array, as scipy does; a ragged one stays a
+    pytree.
+
+    Args:
+        x0: a scalar, an array or a dict / list / tuple pytree of them.
+
+    Returns:
+        ``(leaves, treedef)``: fresh arrays (integers become float64) and the pytree layout.
+
+    Raises:
+        ValueError: ``x0`` holds no number, or a leaf that is not finite.
+        TypeError: a leaf that is not a number or an array (from :func:`optim.pytree.flatten`).
+    """
+    if _is_number_nest(x0):  # scipy's reading of x0=[1.0, 2.0]: a vector, not two leaves
+        try:
+            array = np.asarray(x0)
+        except ValueError:  # ragged: keep it a pytree
+            array = None
+        if array is not None and array.dtype.kind in "biuf":
+            x0 = array
+    leaves, treedef = flatten(x0, "x0", as_float=True)
+    if treedef.size == 0:
+        raise ValueError(f"`x0` must hold at least one number, got {x0!r}.")
+    for leaf, path in zip(leaves, treedef.paths):
+        if not np.all(np.isfinite(leaf)):
+            raise ValueError(f"`x0{path}` must be finite, got {leaf!r}.")
+    return [np.array(leaf) for leaf in leaves], treedef
+
+
+def check_jac(jac: Any) -> None:
+    """Checks ``jac``: None (autodiff), a bool, a callable or a finite-difference name.
+
+    Raises:
+        ValueError: an unknown string.
+        TypeError: anything else.
+    """
+    if jac is None or isinstance(jac, bool) or callable(jac):
+        return
+    if isinstance(jac, str):
+        if jac in _JAC_STRINGS:
+            return
+        raise ValueError(
+            f"`jac` must be None (autodiff), True, False, a callable or one of {_JAC_STRINGS}, "
+            f"got {jac!r}."
+        )
+    raise TypeError(
+        f"`jac` must be None (autodiff), True, False, a callable or one of {_JAC_STRINGS}, "
+        f"got {jac!r}."
+    )
+
+
+def check_callback(callback: Any) -> None:
+    """Checks that ``callback`` is callable or None.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if callback is not None and not callable(callback):
+        raise TypeError(f"`callback` must be callable or None, got {callback!r}.")
+
+
+def wants_intermediate_result(callback: Callable) -> bool:
+    """scipy's rule: the new form is chosen when the only parameter is ``intermediate_result``."""
+    try:
+        parameters = inspect.signature(callback).parameters
+    except (TypeError, ValueError):
+        return False
+    return set(parameters) == {"intermediate_result"}
+
+
+def _as_pair(value: Any, path: str) -> tuple[Any, Any]:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return value[0], value[1]
+    raise TypeError(f"`bounds{path}` must be a (low, high) pair, got {value!r}.")
+
+
+def bound_array(value: Any, fill: float, shape: tuple, name: str) -> np.ndarray:
+    """One bound as a float64 array of ``shape``; None and NaN entries become ``fill``.
+
+    Args:
+        value: None, a number or anything broadcasting to ``shape``.
+        fill: the value meaning "no bound" (``-inf`` for a low bound, ``inf`` for a high one).
+        shape: the shape of the bounded leaf or variable.
+        name: the argument named in error messages (``"bounds['w'][0]"``).
+
+    Returns:
+        A fresh float64 array of ``shape``.
+
+    Raises:
+        TypeError: a value that is not a number or an array.
+        ValueError: a value that does not broadcast to ``shape``.
+    """
+    if value is None:
+        return np.full(shape, fill)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{name}` must be a number, an array or None, got {value!r}.") from exc
+    array = np.where(np.isnan(array), fill, array)  # scipy reads NaN bounds as "no bound"
+    try:
+        return np.array(np.broadcast_to(array, shape))
+    except ValueError as exc:
+        raise ValueError(
+            f"`{name}` must broadcast to shape {shape}, got shape {array.shape}."
+        ) from exc
+
+
+def _is_scalar_pair_list(bounds: Any, n: int) -> bool:
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != n:
+        return False
+    for pair in bounds:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            return False
+        for b in pair:
+            if b is not None and not (isinstance(b, numbers.Real) or np.ndim(b) == 0):
+                return False
+    return True
+
+
+def standardize_bounds(
+    bounds: Any, treedef: TreeDef
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per-leaf ``(low, high)`` float64 arrays of each leaf's shape, or None (no bounds).
+
+    Accepted: a ``scipy.optimize.Bounds`` (scalars or flat arrays over the flat layout), a
+    sequence of ``n`` scalar ``(low, high)`` pairs (scipy's form, flat layout), or a pytree of
+    ``(low, high)`` pairs shaped like ``x0`` (``None`` or a missing dict key: unbounded), each
+    bound a scalar or broadcasting to its leaf.
+    """
+    if bounds is None:
+        return None
+    n = treedef.size
+    if isinstance(bounds, Bounds):
+        flat = []
+        for name, value, fill in (
+            ("bounds.lb", bounds.lb, -np.inf),
+            ("bounds.ub", bounds.ub, np.inf),
+        ):
+            array = np.asarray(value, dtype=np.float64)
+            if array.ndim > 1 or (array.ndim == 1 and array.size not in (1, n)):
+                if treedef.num_leaves == 1 and array.shape == treedef.shapes[0]:
+                    array = array.ravel()
+                else:
+                    raise ValueError(
+                        f"`{name}` must be a scalar or have shape ({n},) (one entry per "
+                        f"element of x0, in flat order), got shape {array.shape}."
+                    )
+            flat.append(bound_array(array, fill, (n,), name))
+        lows, highs = treedef.split(flat[0]), treedef.split(flat[1])
+    elif _is_scalar_pair_list(bounds, n):
+        low = np.array([-np.inf if lo is None else lo for lo, _ in bounds], dtype=np.float64)
+        high = np.array([np.inf if hi is None else hi for _, hi in bounds], dtype=np.float64)
+        low = np.where(np.isnan(low), -np.inf, low)
+        high = np.where(np.isnan(high), np.inf, high)
+        lows, highs = treedef.split(low), treedef.split(high)
+    else:
+        per_leaf = treedef.prefix_leaves(bounds, "bounds")
+        lows, highs = [], []
+        for entry, shape, path in zip(per_leaf, treedef.shapes, treedef.paths):
+            lo, hi = (None, None) if entry is None else _as_pair(entry, path)
+            lows.append(bound_array(lo, -np.inf, shape, f"bounds{path}[0]"))
+            highs.append(bound_array(hi, np.inf, shape, f"bounds{path}[1]"))
+    out = []
+    for lo, hi, path in zip(lows, highs, treedef.paths):
+        lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+        bad = lo > hi
+        if np.any(bad):
+            raise ValueError(
+                f"`bounds{path}` must have low <= high everywhere, got low {lo[bad]!r} above "
+                f"high {hi[bad]!r}."
+            )
+        out.append((lo, hi))
+    return out

@@ -1,0 +1,399 @@
+"""The scipy bridge: ``minimize`` with one of scipy's methods, on pytrees and with autodiff.
+
+:class:`ScipyProblem` presents the user's ``fun`` (and ``jac``, ``hess``, ``hessp``,
+constraints, callbacks) on scipy's flat float64 vector, with the gradient, Hessian-vector
+products and Hessians taken by autodiff; :func:`minimize_scipy` calls
+``scipy.optimize.minimize`` with them and gives the result back in ``x0``'s structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+import scipy.optimize
+from scipy.optimize import Bounds, OptimizeResult
+
+from ..backend import get_backend
+from ..gradients import FINITE_DIFFERENCE_METHODS
+from ..pytree import TreeDef
+from .arguments import STOP_MESSAGE, wants_intermediate_result
+from .evaluation import scalar_output, short_repr, trace_explained, zeros_for_none
+
+__all__ = ["ScipyProblem", "minimize_scipy"]
+
+_JAC_STRINGS = FINITE_DIFFERENCE_METHODS
+_GRADIENT_FREE = {"nelder-mead", "powell", "cobyla", "cobyqa"}
+_USES_HESSP = {"newton-cg", "trust-ncg", "trust-krylov", "trust-constr"}
+_USES_HESS = {"dogleg", "trust-exact"}
+# Methods that cannot run without second-order information (scipy raises otherwise).
+_NEEDS_HESSIAN = {"dogleg", "trust-exact", "trust-ncg", "trust-krylov"}
+
+
+class ScipyProblem:
+    """``fun`` and its derivatives on scipy's flat float64 vector, for one pytree layout.
+
+    Counts what scipy asks for (``nfev``, ``njev``, ``nhev``, and ``nit`` for TNC's callback)
+    and remembers the last finite value and gradient with their point, for a TNC run that its
+    callback stopped.
+
+    Args:
+        fun: the user's ``fun(x, *args)``, ``x`` in ``treedef``'s structure.
+        treedef: the layout of ``x0``.
+        args: extra positional arguments of ``fun``.
+        float64_leaves: give ``fun`` float64 leaves (scipy's finite-difference steps) instead
+            of the leaves' own dtypes.
+    """
+
+    def __init__(self, fun: Callable, treedef: TreeDef, args: tuple, float64_leaves: bool):
+        self.fun = fun
+        self.treedef = treedef
+        self.args = args
+        self.float64_leaves = float64_leaves
+        self.nfev = self.njev = self.nhev = self.nit = 0
+        self.last: tuple[np.ndarray, float] | None = None
+        self.last_grad: tuple[np.ndarray, np.ndarray] | None = None
+
+    def leaves(self, x: np.ndarray) -> list[np.ndarray]:
+        parts = self.treedef.split(np.asarray(x))
+        if np.iscomplexobj(x) or self.float64_leaves:
+            return parts
+        return [p.astype(d) for p, d in zip(parts, self.treedef.dtypes)]
+
+    def user(self, x: np.ndarray) -> Any:
+        return self.treedef.unflatten(self.leaves(x))
+
+    def shown(self, x: np.ndarray) -> Any:
+        """A copy of ``x`` in the user's structure and leaf dtypes (callbacks, results)."""
+        return self.treedef.unravel(np.asarray(x))
+
+    def _remember(self, x: np.ndarray, value: Any, grad: np.ndarray | None = None) -> None:
+        self.nfev += 1
+        if np.iscomplexobj(value):
+            return
+        self.last = (np.array(x), float(value))
+        if grad is not None:
+            self.njev += 1
+            self.last_grad = (self.last[0], grad)
+
+    def value(self, x: np.ndarray, *args: Any) -> Any:
+        value = np.asarray(scalar_output(self.fun(self.user(x), *args)))[()]
+        self._remember(x, value)
+        return value
+
+    def _traced_fun(self, args: tuple) -> Callable:
+        treedef, fun = self.treedef, self.fun
+
+        def traced(*leaves: Any) -> Any:
+            return scalar_output(fun(treedef.unflatten(leaves), *args))
+
+        return traced
+
+    def value_and_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
+        """One autodiff pass: the value and the flat float64 gradient (scipy's ``jac=True``)."""
+        leaves = self.leaves(x)
+        trace = trace_explained(self._traced_fun(args), leaves)
+        value = np.asarray(trace.value)
+        grads = trace.gradients(np.ones((), value.dtype if value.dtype.kind == "f" else float))
+        flat = self.treedef.ravel_leaves(zeros_for_none(grads, leaves))
+        self._remember(x, value[()], flat)
+        return float(value), flat
+
+    def value_and_user_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
+        out = self.fun(self.user(x), *args)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(
+                "`fun` must return a (value, gradient) pair with jac=True, got "
+                f"{short_repr(out)}."
+            )
+        value = float(np.asarray(scalar_output(out[0])))
+        flat = self.treedef.ravel(out[1], "jac")
+        self._remember(x, value, flat)
+        return value, flat
+
+    def stopped_result(self, xk: np.ndarray) -> OptimizeResult:
+        """The (flat) result of a TNC run stopped by its callback, at the iterate ``xk``."""
+        result = OptimizeResult(
+            x=np.array(xk),
+            nit=self.nit,
+            nfev=self.nfev,
+            status=99,
+            success=False,
+            message=STOP_MESSAGE,
+        )
+        if self.last is not None and np.array_equal(self.last[0], xk):
+            result["fun"] = self.last[1]
+        if self.last_grad is not None and np.array_equal(self.last_grad[0], xk):
+            result["jac"] = self.last_grad[1]
+        return result
+
+    def user_jac(self, jac: Callable) -> Callable:
+        def flat_jac(x: np.ndarray, *args: Any) -> np.ndarray:
+            return self.treedef.ravel(jac(self.user(x), *args), "jac")
+
+        return flat_jac
+
+    def user_hessp(self, hessp: Callable) -> Callable:
+        def flat_hessp(x: np.ndarray, p: np.ndarray, *args: Any) -> np.ndarray:
+            self.nhev += 1
+            return self.treedef.ravel(hessp(self.user(x), self.user(p), *args), "hessp")
+
+        return flat_hessp
+
+    def user_hess(self, hess: Callable) -> Callable:
+        def flat_hess(x: np.ndarray, *args: Any) -> Any:
+            self.nhev += 1
+            return hess(self.user(x), *args)
+
+        return flat_hess
+
+    def hessp(self, x: np.ndarray, p: np.ndarray, *args: Any) -> np.ndarray:
+        """``H(x) @ p`` by autodiff, with scipy's argument order ``(x, p, *args)``."""
+        self.nhev += 1
+        leaves = self.leaves(x)
+        vectors = [v.astype(leaf.dtype) for v, leaf in zip(self.treedef.split(p), leaves)]
+        _, _, products = get_backend().hessian_vector_product(
+            self._traced_fun(args), leaves, vectors
+        )
+        return self.treedef.ravel_leaves(zeros_for_none(products, leaves))
+
+    def hess(self, x: np.ndarray, *args: Any) -> np.ndarray:
+        """The dense Hessian by autodiff: one traced gradient, then one backward pass per row."""
+        self.nhev += 1
+        leaves = self.leaves(x)
+        traced = self._traced_fun(args)
+        sizes = self.treedef.sizes
+
+        def gradient_vector(*xs: Any) -> Any:
+            inner = get_backend().trace(traced, xs)
+            value = inner.value
+            grads = inner.gradients(np.ones((), np.asarray(value).dtype))
+            parts = [
+                anp.zeros(size) if g is None else anp.ravel(g) for g, size in zip(grads, sizes)
+            ]
+            return anp.concatenate(parts)
+
+        outer = trace_explained(gradient_vector, leaves)
+        n = self.treedef.size
+        dtype = np.asarray(outer.value).dtype
+        rows = []
+        for j in range(n):
+            basis = np.zeros(n, dtype=dtype)
+            basis[j] = 1
+            rows.append(self.treedef.ravel_leaves(zeros_for_none(outer.gradients(basis), leaves)))
+        return np.stack(rows)
+
+    def constraint_jacobian(self, cfun: Callable) -> Callable:
+        """The autodiff Jacobian ``(m, n)`` (``(n,)`` for a scalar) of a constraint function."""
+        treedef = self.treedef
+
+        def jacobian(x: np.ndarray, *args: Any) -> np.ndarray:
+            leaves = self.leaves(x)
+            trace = trace_explained(lambda *ls: cfun(treedef.unflatten(ls), *args), leaves)
+            value = np.asarray(trace.value)
+            if value.ndim == 0:
+                return treedef.ravel_leaves(
+                    zeros_for_none(trace.gradients(np.ones((), value.dtype)), leaves)
+                )
+            rows = []
+            for i in range(value.size):
+                basis = np.zeros(value.size, dtype=value.dtype)
+                basis[i] = 1
+                grads = trace.gradients(basis.reshape(value.shape))
+                rows.append(treedef.ravel_leaves(zeros_for_none(grads, leaves)))
+            return np.stack(rows)
+
+        return jacobian
+
+
+def _wrap_constraints(constraints: Any, problem: ScipyProblem) -> Any:
+    """Constraint functions receive the user's structure; dict constraints get autodiff ``jac``."""
+    if constraints is None:
+        return ()
+    single = isinstance(
+        constraints, (dict, scipy.optimize.NonlinearConstraint, scipy.optimize.LinearConstraint)
+    )
+    items = [constraints] if single else list(constraints)
+    out = []
+    for i, con in enumerate(items):
+        if isinstance(con, dict):
+            if "fun" not in con or not callable(con["fun"]):
+                raise TypeError(
+                    f"`constraints[{i}]['fun']` must be callable, got {con.get('fun')!r}."
+                )
+            user_fun = con["fun"]
+            new = dict(con)
+            new["fun"] = _on_user_x(user_fun, problem)
+            cjac = con.get("jac")
+            if cjac is None:
+                new["jac"] = problem.constraint_jacobian(user_fun)
+            elif isinstance(cjac, str):
+                if cjac not in _JAC_STRINGS:
+                    raise ValueError(
+                        f"`constraints[{i}]['jac']` must be a callable, None (autodiff) or one "
+                        f"of {_JAC_STRINGS}, got {cjac!r}."
+                    )
+                new.pop("jac")  # scipy's own finite differences
+            elif callable(cjac):
+                new["jac"] = _on_user_x(cjac, problem)
+            else:
+                raise TypeError(f"`constraints[{i}]['jac']` must be callable, got {cjac!r}.")
+            out.append(new)
+        elif isinstance(con, scipy.optimize.NonlinearConstraint):
+            cjac = con.jac
+            out.append(
+                scipy.optimize.NonlinearConstraint(
+                    _on_user_x(con.fun, problem),
+                    con.lb,
+                    con.ub,
+                    jac=_on_user_x(cjac, problem) if callable(cjac) else cjac,
+                    hess=con.hess,
+                    keep_feasible=con.keep_feasible,
+                    finite_diff_rel_step=con.finite_diff_rel_step,
+                    finite_diff_jac_sparsity=con.finite_diff_jac_sparsity,
+                )
+            )
+        else:
+            out.append(con)  # LinearConstraint: a matrix over the flat layout
+    return out
+
+
+def _on_user_x(fn: Callable, problem: ScipyProblem) -> Callable:
+    def wrapped(x: np.ndarray, *args: Any) -> Any:
+        return fn(problem.user(x), *args)
+
+    return wrapped
+
+
+class _StopTNC(Exception):
+    """Carries TNC's iterate out of scipy when the callback raised StopIteration."""
+
+    def __init__(self, xk: np.ndarray) -> None:
+        super().__init__()
+        self.xk = np.array(xk)
+
+
+def _wrap_scipy_callback(callback: Callable | None, meth: str, problem: ScipyProblem):
+    if callback is None:
+        return None
+    wants_result = wants_intermediate_result(callback)
+    if meth == "tnc":
+        # scipy neither inspects TNC's callback (it always gets a bare array) nor catches its
+        # StopIteration: both are done here, so TNC behaves like the other methods.
+        def tnc_callback(xk: np.ndarray) -> None:
+            problem.nit += 1
+            try:
+                if wants_result:
+                    result = OptimizeResult(x=problem.shown(xk))
+                    if problem.last is not None and np.array_equal(problem.last[0], xk):
+                        result["fun"] = problem.last[1]
+                    callback(intermediate_result=result)
+                else:
+                    callback(problem.shown(xk))
+            except StopIteration:
+                raise _StopTNC(xk) from None
+
+        return tnc_callback
+    if wants_result:
+
+        def new_style(intermediate_result: OptimizeResult) -> Any:
+            result = OptimizeResult(intermediate_result)
+            result["x"] = problem.shown(intermediate_result.x)
+            return callback(intermediate_result=result)
+
+        return new_style
+
+    def old_style(xk: np.ndarray, *rest: Any) -> Any:
+        return callback(problem.shown(xk), *rest)
+
+    return old_style
+
+
+def minimize_scipy(
+    keep_feasible,
+    fun,
+    leaves0,
+    treedef,
+    args,
+    method,
+    jac,
+    hess,
+    hessp,
+    bounds,
+    constraints,
+    tol,
+    callback,
+    options,
+) -> OptimizeResult:
+    """``scipy.optimize.minimize`` with scipy's method ``method`` on the pytree problem.
+
+    The arguments are those of ``optim.minimize``, already checked: ``leaves0`` and ``treedef``
+    from :func:`optim.scipy.arguments.check_x0`, ``bounds`` per leaf from
+    :func:`optim.scipy.arguments.standardize_bounds`, ``method`` a canonical scipy name or a
+    callable; ``keep_feasible`` is the caller's ``Bounds.keep_feasible`` (False otherwise).
+
+    Returns:
+        scipy's ``OptimizeResult`` with ``x``, and ``jac`` / ``grad`` when flat vectors, in
+        ``x0``'s structure; ``nhev`` set when Hessian information was supplied and scipy keeps
+        no count of its own.
+    """
+    meth = method.lower() if isinstance(method, str) else "_custom"
+    float64_leaves = isinstance(jac, str) or jac is False  # scipy's steps need float64
+    problem = ScipyProblem(fun, treedef, args, float64_leaves)
+    x0 = treedef.ravel_leaves(leaves0)
+    kwargs: dict[str, Any] = {}
+    autodiff = jac is None and meth not in _GRADIENT_FREE
+    if autodiff:
+        call_fun, call_jac = problem.value_and_grad, True
+    elif jac is True:
+        call_fun, call_jac = problem.value_and_user_grad, True
+    elif callable(jac):
+        call_fun, call_jac = problem.value, problem.user_jac(jac)
+    else:
+        call_fun, call_jac = problem.value, jac
+    supplied_second_order = False
+    if callable(hess):
+        hess = problem.user_hess(hess)
+    if callable(hessp):
+        hessp = problem.user_hessp(hessp)
+    if hess is None and hessp is None and (autodiff or meth in _NEEDS_HESSIAN):
+        if meth in _USES_HESS:
+            hess, supplied_second_order = problem.hess, True
+        elif meth in _USES_HESSP:
+            hessp, supplied_second_order = problem.hessp, True
+    if hess is not None:
+        kwargs["hess"] = hess
+    if hessp is not None:
+        kwargs["hessp"] = hessp
+    if bounds is not None:
+        low = treedef.ravel_leaves([lo for lo, _ in bounds])
+        high = treedef.ravel_leaves([hi for _, hi in bounds])
+        kwargs["bounds"] = Bounds(low, high, keep_feasible=keep_feasible)
+    if constraints:
+        kwargs["constraints"] = _wrap_constraints(constraints, problem)
+    try:
+        res = scipy.optimize.minimize(
+            call_fun,
+            x0,
+            args=args,
+            method=method,
+            jac=call_jac,
+            tol=tol,
+            callback=_wrap_scipy_callback(callback, meth, problem),
+            options=dict(options),
+            **kwargs,
+        )
+    except _StopTNC as stop:
+        res = problem.stopped_result(stop.xk)
+    n = treedef.size
+    flat_x = np.asarray(res.x)
+    res.x = treedef.unravel(flat_x)
+    for key in ("jac", "grad"):
+        value = res.get(key)
+        if isinstance(value, np.ndarray) and value.shape == (n,) and value.dtype.kind == "f":
+            res[key] = treedef.unravel(value)
+    if supplied_second_order or callable(hess) or callable(hessp):
+        res.setdefault("nhev", problem.nhev)  # scipy's own count wins where it keeps one
+    return res

@@ -1,0 +1,170 @@
+"""``optim.minimize``: ``scipy.optimize.minimize`` on pytrees, with autodiff and optim optimizers.
+
+It checks its arguments once, then hands the problem to scipy (:mod:`optim.scipy.bridge`) or
+to the first-order loop (:mod:`optim.scipy.first_order`), by what ``method`` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from scipy.optimize import Bounds, OptimizeResult
+
+from .arguments import check_callback, check_jac, check_x0, standardize_bounds
+from .bridge import minimize_scipy
+from .evaluation import short_repr
+from .first_order import minimize_first_order, tol_into_options, warn_second_order
+from .registry import resolve_method, spec_name
+
+__all__ = ["minimize"]
+
+
+def minimize(
+    fun: Callable[..., Any],
+    x0: Any,
+    args: Any = (),
+    method: Any = None,
+    jac: Any = None,
+    hess: Any = None,
+    hessp: Any = None,
+    bounds: Any = None,
+    constraints: Any = (),
+    tol: float | None = None,
+    callback: Callable[..., Any] | None = None,
+    options: dict[str, Any] | None = None,
+) -> OptimizeResult:
+    """``scipy.optimize.minimize`` over pytrees, with autodiff gradients and optim's optimizers.
+
+    Same signature, argument meanings and result as ``scipy.optimize.minimize``, except for
+    three things: ``x0`` may be any pytree, ``jac=None`` means automatic differentiation, and
+    ``method`` may name an optim optimizer.
+
+    .. warning::
+        ``jac=None`` (the default) means **reverse-mode automatic differentiation** here
+        (``fun`` must be written with ``autograd.numpy``). In scipy, ``jac=None`` means
+        *forward finite differences*. For scipy's behaviour pass ``jac=False`` (scipy's
+        absolute-step differences) or ``jac="2-point"`` / ``"3-point"`` / ``"cs"``.
+
+    Args:
+        fun: ``fun(x, *args) -> float``, ``x`` with the structure of ``x0``. With
+            ``jac=True`` it returns ``(value, gradient)``, the gradient shaped like ``x``.
+        x0: the starting point: a scalar, an array of any shape, or a dict / list / tuple
+            pytree of them. A plain list or tuple of numbers only (``[1.0, 2.0]``) is an array,
+            as in scipy; wrap the entries in ``np.array`` for a list of 0-d leaves. Integer
+            leaves become float64; float32 leaves stay float32 in everything the user sees
+            (``x`` given to ``fun`` and callbacks, ``res.x``, ``res.jac``). Python scalars
+            become 0-d arrays.
+        args: extra positional arguments of ``fun``, ``jac``, ``hess`` and ``hessp`` (a
+            non-tuple is wrapped in a tuple).
+        method: one of scipy's methods (``"BFGS"``, ``"L-BFGS-B"``, ``"Newton-CG"``,
+            ``"trust-krylov"``...; case-insensitive), a scipy custom method (a callable), or an
+            optim optimizer: a name from :func:`optimizer_names` (``"adam"``, ``"momentum"``,
+            ``"sgd"``...), an ``optim.Optimizer`` subclass or an instance. Default: as scipy,
+            ``"SLSQP"`` with constraints, else ``"L-BFGS-B"`` with bounds, else ``"BFGS"``.
+        jac: ``None`` (autodiff), ``True`` (``fun`` returns the gradient too), a callable
+            ``jac(x, *args)`` returning the gradient with ``x``'s structure, ``False`` (scipy's
+            default differences) or ``"2-point"`` / ``"3-point"`` / ``"cs"``. With scipy's
+            methods, finite differences are scipy's, whose float64-sized steps would round away
+            in float32: ``fun`` then receives float64 leaves. With optim optimizers they are
+            :class:`optim.FiniteDifferences`, with steps sized for each leaf's dtype.
+        hess: as scipy (a callable ``hess(x, *args)`` returns an ``(n, n)`` matrix over the flat
+            layout of ``x``, see :mod:`optim.pytree`). When neither ``hess`` nor ``hessp`` is
+            given, dogleg and trust-exact get a dense autodiff Hessian (one traced gradient,
+            then one backward pass per row), with ``jac=None`` and also with a user ``jac``
+            (they cannot run without one).
+        hessp: as scipy: ``hessp(x, p, *args)``, ``p`` and the result shaped like ``x``. When
+            neither ``hess`` nor ``hessp`` is given, trust-ncg and trust-krylov always, and
+            Newton-CG and trust-constr with ``jac=None``, get autodiff Hessian-vector products
+            (reverse over reverse, about the cost of two gradients; scipy's
+            ``(x, p, *args)`` order is mapped onto autograd's ``(x, *args, p)``).
+        bounds: ``scipy.optimize.Bounds`` (scalars or arrays over the flat layout), a sequence
+            of ``n`` ``(low, high)`` pairs (flat layout), or a pytree of ``(low, high)`` pairs
+            shaped like ``x0`` (each bound a scalar or an array broadcasting to its leaf;
+            ``None``, ``nan`` or a missing dict key means unbounded). Optim optimizers keep
+            them by projecting (``np.clip``) after every step, ``x0`` included.
+        constraints: as scipy (dicts, ``NonlinearConstraint``, ``LinearConstraint``); the
+            functions receive ``x`` with ``x0``'s structure, and a dict without ``'jac'`` gets
+            an autodiff Jacobian (``'jac': '2-point'`` asks for scipy's differences). Optim
+            optimizers do not take constraints.
+        tol: as scipy; for optim optimizers it sets ``gtol`` and ``ftol``.
+        callback: ``callback(xk)`` or ``callback(intermediate_result)`` (chosen by signature,
+            as scipy does), with ``xk`` / ``intermediate_result.x`` in ``x0``'s structure.
+            Raising ``StopIteration`` ends the run with ``success=False``, ``status=99``.
+        options: as scipy for scipy's methods (unknown keys warn with ``OptimizeWarning``).
+            For optim optimizers: ``maxiter`` (15000), ``gtol`` (1e-5, on the largest entry of
+            the projected gradient; ``norm`` changes the norm), ``ftol`` (2.2e-9, relative
+            change of ``fun`` between iterations), ``disp`` (print a summary), and the
+            optimizer's constructor arguments (``learning_rate``, ``beta1``, ``momentum``...,
+            and ``gradient`` / ``nonfinite``). The caller's dict is never changed.
+
+    Returns:
+        ``scipy.optimize.OptimizeResult`` with ``x`` and ``jac`` in ``x0``'s structure and
+        dtypes, ``fun``, ``nit``, ``nfev``, ``njev``, ``success``, ``status``, ``message``;
+        ``nhev`` when Hessians were used, ``hess_inv`` when scipy's method gives it (over the
+        flat layout). For optim optimizers, ``status`` is 0 (converged: ``gtol`` or ``ftol``),
+        1 (``maxiter``), 3 (non-finite value or gradient; ``x`` is the last finite iterate) or
+        99 (``StopIteration``). A failed run returns ``success=False``; it does not raise.
+
+    Raises:
+        ValueError: ``x0`` not finite, bounds of the wrong shape or with low > high, an
+            unknown ``method`` (the message lists the valid ones), a ``fun`` returning a
+            non-scalar, a ``jac`` of the wrong shape, bad loop options, constraints given to
+            an optim optimizer.
+        TypeError: a non-callable ``fun``, ``jac``, ``callback``; a ``jac`` or ``hessp``
+            returning another structure; a missing required hyperparameter (``momentum`` for
+            ``"momentum"``).
+
+    Example:
+        >>> import autograd.numpy as np
+        >>> def fun(p):
+        ...     return np.sum((p["w"] - 1.0) ** 2) + (p["b"] + 2.0) ** 2
+        >>> res = optim.minimize(fun, {"w": np.zeros(3), "b": 0.0})       # BFGS, autodiff
+        >>> res = optim.minimize(fun, {"w": np.zeros(3), "b": 0.0}, method="adam",
+        ...                      options={"learning_rate": 0.1})
+        >>> res.x["b"]
+        array(-2.)
+    """
+    if not callable(fun):
+        raise TypeError(f"`fun` must be callable, got {fun!r}.")
+    if not isinstance(args, tuple):
+        args = (args,)
+    kind, spec = resolve_method(method, constraints, bounds)
+    leaves0, treedef = check_x0(x0)
+    check_jac(jac)
+    check_callback(callback)
+    if options is None:
+        options = {}
+    elif not isinstance(options, dict):
+        raise TypeError(f"`options` must be a dict or None, got {options!r}.")
+    options = dict(options)
+    std_bounds = standardize_bounds(bounds, treedef)
+    if kind == "scipy":
+        keep_feasible = bounds.keep_feasible if isinstance(bounds, Bounds) else False
+        return minimize_scipy(
+            keep_feasible,
+            fun,
+            leaves0,
+            treedef,
+            args,
+            spec,
+            jac,
+            hess,
+            hessp,
+            std_bounds,
+            constraints,
+            tol,
+            callback,
+            options,
+        )
+    if constraints:
+        raise ValueError(
+            f"`constraints` must be empty for the optim optimizer {spec_name(spec)!r} "
+            f"(first-order methods take bounds only); use 'SLSQP' or 'trust-constr', got "
+            f"{short_repr(constraints)}."
+        )
+    warn_second_order(spec, hess, hessp, stacklevel=3)
+    tol_into_options(options, tol)
+    return minimize_first_order(
+        fun, leaves0, treedef, args, spec, jac, std_bounds, callback, options, stacklevel=3
+    )
