@@ -73,6 +73,7 @@ __all__ = [
     "read_checkpoint",
     "CheckpointManager",
     "Saver",
+    "latest_checkpoint",
 ]
 
 FORMAT = "optim.checkpoint"
@@ -610,6 +611,70 @@ class CheckpointManager:
             f"CheckpointManager({self._directory!r}, max_to_keep={self._max_to_keep!r}, "
             f"checkpoint_name={self._name!r})"
         )
+
+
+# -- the newest checkpoint of a directory ------------------------------------------------------
+_NUMBERED = re.compile(r"[^.].*-(\d+)(?:\.npz)?")
+
+
+def _is_checkpoint_file(path: str) -> bool:
+    """Whether ``path`` is a file laid out as :func:`save_checkpoint` writes (cheap: the zip's
+    table of contents only, the arrays are not read)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return f"{_METADATA}.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def latest_checkpoint(checkpoint_dir: str | os.PathLike) -> str | None:
+    """The path of the newest checkpoint in ``checkpoint_dir``, or None (TF1's function).
+
+    optim keeps no index file: the directory is scanned. The checkpoints are the files named
+    ``<prefix>-<number>`` or ``<prefix>-<number>.npz`` that :func:`save_checkpoint` wrote:
+    what :class:`CheckpointManager` (``ckpt-100.npz``) and ``Saver.save(path,
+    global_step=...)`` (``model.ckpt-100``) write. The newest is the one with the highest
+    number, as :attr:`CheckpointManager.latest_checkpoint`; between equal numbers, the most
+    recently modified. Files of other names (``save_checkpoint("final.npz")``), hidden files
+    (a save in progress) and files that are not optim checkpoints are not considered.
+
+    Args:
+        checkpoint_dir: the directory to look in.
+
+    Returns:
+        ``os.path.join(checkpoint_dir, name)`` of the newest checkpoint; None when the directory
+        holds none, or does not exist, or is not a directory (as TF returns None).
+
+    Raises:
+        TypeError: ``checkpoint_dir`` is not a str or os.PathLike.
+
+    Example:
+        >>> manager = optim.train.CheckpointManager("run1")
+        >>> manager.save(var_list=[w], global_step=step)
+        'run1/ckpt-100.npz'
+        >>> optim.train.latest_checkpoint("run1")
+        'run1/ckpt-100.npz'
+    """
+    directory = _fspath(checkpoint_dir, "checkpoint_dir")
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    found = []
+    for name in names:
+        match = _NUMBERED.fullmatch(name)
+        if match is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:  # deleted meanwhile (an older checkpoint being pruned)
+            continue
+        found.append((int(match.group(1)), mtime, name, path))
+    for *_, path in sorted(found, reverse=True):
+        if _is_checkpoint_file(path):
+            return path
+    return None
 
 
 # -- TF1's name --------------------------------------------------------------------------------

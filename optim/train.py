@@ -10,7 +10,7 @@ Example:
 from .accumulation import GradientAccumulationOptimizer
 from .algorithms import *  # noqa: F403
 from .algorithms import __all__ as _algorithms
-from .checkpoint import CheckpointManager, Saver
+from .checkpoint import CheckpointManager, Saver, latest_checkpoint
 from .ema import ExponentialMovingAverage
 from .optimizer import Optimizer
 from .schedules import (
@@ -46,4 +46,5 @@ __all__ = [
     "ExponentialMovingAverage",
     "Saver",
     "CheckpointManager",
+    "latest_checkpoint",
 ]

@@ -673,3 +673,43 @@ def test_saver_save_and_restore(graph, tmp_path):
     assert np.array_equal(w.value, saved) and int(step.value) == 1 and opt.iterations == 1
     with optim.Graph().as_default(), pytest.raises(ValueError, match="No variables to save"):
         Saver()
+
+
+# -- latest_checkpoint (TF1's tf.train.latest_checkpoint) ----------------------------------------
+def test_latest_checkpoint_finds_the_managers_newest(tmp_path):
+    directory = tmp_path / "run"
+    manager = CheckpointManager(directory, max_to_keep=2)
+    (w, b), opt, step = _trained(steps=0)
+    for _ in range(11):
+        opt.apply_gradients([(np.ones((3, 4)), w), (np.ones(5), b)], global_step=step)
+        written = manager.save(var_list=[w, b], optimizer=opt, global_step=step)
+        assert optim.train.latest_checkpoint(directory) == written
+        assert optim.latest_checkpoint(str(directory)) == manager.latest_checkpoint
+    assert written == os.path.join(directory, "ckpt-11.npz")  # 11 > 9: numbers, not text
+    # Not checkpoints: other names, hidden saves in progress, and files that only look like one.
+    (directory / "final.npz").write_bytes(b"")
+    (directory / ".ckpt-12.npz.tmp-123456").write_bytes(b"")
+    (directory / "events-99.npz").write_bytes(b"not a zip")
+    np.savez(directory / "data-98.npz", x=np.zeros(2))
+    assert optim.train.latest_checkpoint(directory) == written
+    target = _Target()
+    restore_checkpoint(optim.train.latest_checkpoint(directory), target.var_list, target.opt)
+    assert np.array_equal(target.w.value, w.value) and target.opt.iterations == 11
+
+
+def test_latest_checkpoint_finds_what_a_saver_writes(tmp_path):
+    variables, opt, step = _trained(steps=2)
+    saver = Saver(variables, opt)
+    for n in (5, 40, 300):
+        step.assign(n)
+        saver.save(tmp_path / "model.ckpt", global_step=step)
+    assert optim.train.latest_checkpoint(tmp_path) == os.path.join(tmp_path, "model.ckpt-300")
+
+
+def test_latest_checkpoint_of_an_empty_or_missing_directory_is_none(tmp_path):
+    assert optim.train.latest_checkpoint(tmp_path) is None
+    assert optim.train.latest_checkpoint(tmp_path / "missing") is None
+    (tmp_path / "a-file-1.npz").write_bytes(b"")
+    assert optim.train.latest_checkpoint(tmp_path / "a-file-1.npz") is None  # not a directory
+    with pytest.raises(TypeError, match=r"`checkpoint_dir` must be a str or os.PathLike"):
+        optim.train.latest_checkpoint(3)
