@@ -50,7 +50,10 @@ def _check_clip_norm(name: str, value: Any) -> float:
         or (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
     ):
         raise TypeError(f"`{name}` must be a real number, got {value!r}.")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer or fraction beyond float's range
+        x = math.inf
     if not (math.isfinite(x) and x > 0):
         raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
     return x
