@@ -544,7 +544,7 @@ def test_verbose_2_prints_a_line_per_epoch(graph, capsys):
 
 
 # -- checkpoints, resume and interrupts --------------------------------------------------------
-def build_run(directory, save_freq=5, resume=False):
+def build_run(directory, save_freq=5, resume=False, patience=10, min_delta=0.0):
     """A model with every kind of state: momentum slots, a schedule on the global step, EMA,
     early stopping, plateau, history."""
     w, c, loss = make_model()
@@ -563,7 +563,7 @@ def build_run(directory, save_freq=5, resume=False):
     callbacks = [
         ModelCheckpoint(directory, save_freq=save_freq, resume=resume, max_to_keep=3),
         MovingAverage(ExponentialMovingAverage(0.9, num_updates=step)),
-        EarlyStopping(patience=10, restore_best_weights=True),
+        EarlyStopping(patience=patience, min_delta=min_delta, restore_best_weights=True),
         ReduceLROnPlateau(factor=0.5, patience=0, min_delta=10.0),  # reduces every epoch
     ]
     return (w, c), opt, trainer, callbacks
@@ -629,6 +629,110 @@ def test_interrupted_run_resumes_bit_identically_from_the_last_checkpoint(
         )
         assert callbacks[0].restored_from == latest
         assert_same(final_state(variables, opt, trainer, callbacks, history), expected)
+
+
+def run_script(directory, save_freq, epochs, verbose=0, **kwargs):
+    """The "script": a fresh graph, variables and optimizer, resumed from ``directory``."""
+    with optim.Graph().as_default():
+        variables, opt, trainer, callbacks = build_run(directory, save_freq, True, **kwargs)
+        history = trainer.fit(
+            epochs=epochs, validation_data=(X_VAL, Y_VAL), callbacks=callbacks, verbose=verbose
+        )
+        state = final_state(variables, opt, trainer, callbacks, history)
+        state.update(
+            iterations=opt.iterations,
+            global_step=int(trainer.global_step.numpy()),
+            loss_calls=len(trainer.loss.calls),
+            epochs_seen=list(history.epoch),
+            stop_reason=trainer.stop_reason,
+            restored_from=callbacks[0].restored_from,
+        )
+        return state
+
+
+@pytest.mark.parametrize("save_freq", ["epoch", 5], ids=["epoch", "steps-5"])
+def test_running_a_finished_script_again_trains_nothing_and_says_so(tmp_path, capsys, save_freq):
+    """4 epochs of 7 steps; with save_freq=5 the last periodic checkpoint is step 25, so the
+    epoch end that ends training must be saved too."""
+    first = run_script(tmp_path, save_freq, epochs=4)
+    assert first["iterations"] == 28 and first["restored_from"] is None
+    capsys.readouterr()
+
+    again = run_script(tmp_path, save_freq, epochs=4, verbose=2)
+    assert again["loss_calls"] == 0  # no batch, no validation either
+    assert again["iterations"] == 28 and again["global_step"] == 28
+    assert_same(again, first)  # variables, slots, EMA, position, learning rate, the History
+    assert again["epochs_seen"] == [0, 1, 2, 3]
+    assert again["restored_from"].endswith("ckpt-28.npz")
+    message = (
+        f"Nothing to train: resumed from checkpoint {again['restored_from']!r} at epoch 4, "
+        "step 28, and training to epochs=4 is complete."
+    )
+    assert again["stop_reason"] == message
+    assert capsys.readouterr().out == message + "\n"  # the only output of verbose=2
+
+    quiet = run_script(tmp_path, save_freq, epochs=4, verbose=0)
+    assert quiet["stop_reason"] == message and capsys.readouterr().out == ""
+    assert quiet["loss_calls"] == 0 and quiet["iterations"] == 28
+
+
+@pytest.mark.parametrize("save_freq", ["epoch", 5], ids=["epoch", "steps-5"])
+def test_running_an_early_stopped_script_again_stays_stopped(tmp_path, capsys, save_freq):
+    """min_delta=100, patience=1: epoch 0 improves on inf, epoch 1 cannot: stopped there."""
+    stopping = {"patience": 1, "min_delta": 100.0}
+    first = run_script(tmp_path, save_freq, epochs=10, **stopping)
+    assert first["iterations"] == 14 and first["epochs_seen"] == [0, 1]
+    assert first["stop_reason"].startswith("EarlyStopping: val_loss did not improve")
+    capsys.readouterr()
+
+    again = run_script(tmp_path, save_freq, epochs=10, verbose=2, **stopping)
+    assert again["loss_calls"] == 0 and again["iterations"] == 14
+    assert_same(again, first)  # the best (epoch 0) weights put back again by EarlyStopping
+    assert again["epochs_seen"] == [0, 1]
+    message = (
+        f"Nothing to train: resumed from checkpoint {again['restored_from']!r} at epoch 2, "
+        f"step 14, and it had stopped ({first['stop_reason']})."
+    )
+    assert again["stop_reason"] == message
+    assert capsys.readouterr().out == message + "\n"
+
+
+def test_a_restored_stop_holds_for_the_next_fit_and_then_clears(tmp_path):
+    """Trainer.restore + fit behaves as resume=True; a later fit of the same trainer trains."""
+    stopping = {"patience": 1, "min_delta": 100.0}
+    run_script(tmp_path / "a", "epoch", epochs=10, **stopping)
+    with optim.Graph().as_default():
+        variables, opt, trainer, callbacks = build_run(tmp_path / "b", "epoch", **stopping)
+        trainer.restore(optim.training.ModelCheckpoint(tmp_path / "a").latest_checkpoint)
+        trainer.fit(epochs=10, callbacks=callbacks[1:], verbose=0)
+        assert opt.iterations == 14 and trainer.loss.calls == []
+        assert trainer.stop_reason.startswith("Nothing to train: resumed from checkpoint ")
+        trainer.fit(epochs=3, verbose=0)  # asked again in the same process: it trains
+        assert opt.iterations == 21 and trainer.stop_reason is None
+
+
+@pytest.mark.parametrize("save_freq", ["epoch", 5], ids=["epoch", "steps-5"])
+def test_a_finished_run_resumed_with_more_epochs_trains_only_the_extra_ones(tmp_path, save_freq):
+    uninterrupted = run_script(tmp_path / "whole", save_freq, epochs=4)
+    run_script(tmp_path / "split", save_freq, epochs=2)
+    more = run_script(tmp_path / "split", save_freq, epochs=4)
+    assert more["iterations"] == 28 and more["stop_reason"] is None
+    assert more["restored_from"].endswith("ckpt-14.npz")
+    # 2 of the 4 epochs (training steps and validation batches alike): half the loss calls
+    assert 2 * more["loss_calls"] == uninterrupted["loss_calls"] > 0
+    assert_same(more, uninterrupted)
+    assert more["epochs_seen"] == [0, 1, 2, 3]
+
+
+def test_restore_rejects_a_bad_recorded_stop(graph):
+    w, c, loss = make_model()
+    trainer = Trainer(loss, X, Y, optimizer=optim.train.GradientDescentOptimizer(0.1))
+    state = trainer.state_dict()
+    with pytest.raises(ValueError, match=r"`state\['stop_training'\]` must be a bool, got 1"):
+        trainer.load_state_dict({**state, "stop_training": 1})
+    with pytest.raises(ValueError, match=r"`state\['stop_reason'\]` must be a string or None"):
+        trainer.load_state_dict({**state, "stop_reason": 3})
+    assert trainer.step == 0 and trainer.state_dict() == state
 
 
 @pytest.mark.parametrize("hook", ["begin", "end"])

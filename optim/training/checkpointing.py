@@ -26,13 +26,20 @@ class ModelCheckpoint(Callback):
 
     Args:
         directory: where checkpoints go (created on first save).
-        save_freq: ``"epoch"`` (at each epoch end) or an int ``k``: after every ``k`` steps.
+        save_freq: ``"epoch"`` (at each epoch end) or an int ``k``: after every ``k`` steps,
+            and at the epoch end that ends training (so the last checkpoint of a run that
+            finished or stopped is its end).
         max_to_keep: how many recent checkpoints to keep (None: all). Default 5.
         checkpoint_name: the file name prefix. Default ``"ckpt"``.
         monitor, mode, save_best_only: with ``save_best_only``, save only when ``monitor``
             improved (``mode`` as :class:`EarlyStopping`).
         resume: at the start of training, restore the latest checkpoint in ``directory`` if
-            there is one (Keras' ``BackupAndRestore``).
+            there is one (Keras' ``BackupAndRestore``). A run that had finished (its
+            ``epochs`` or ``steps`` reached) or been stopped (EarlyStopping...) then runs no
+            step, the returned History is the restored one, and ``trainer.stop_reason`` says
+            there was nothing to train (printed when ``verbose`` asks for output). A finished
+            run resumed with a larger ``epochs`` trains only the extra epochs; a stopped one
+            stays stopped.
         var_list: the variables to save; default the trainer's ``var_list``.
 
     Attributes:
@@ -41,6 +48,12 @@ class ModelCheckpoint(Callback):
 
     It runs after every other callback and after History, wherever it is in ``callbacks``, so
     a checkpoint includes what they did at that step (an EMA update, the epoch's history).
+    It saves nothing in ``on_train_end``: the last checkpoint holds the variables before
+    ``EarlyStopping(restore_best_weights=True)`` puts the best ones back (its state, which
+    holds them, does that again when the run is resumed).
+
+    With ``save_best_only`` only improvements are saved, the last epoch end included, so a
+    resumed run may repeat the steps after the best checkpoint.
     """
 
     runs_last = True
@@ -108,7 +121,7 @@ class ModelCheckpoint(Callback):
             self._save(logs or {})
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        if self.save_freq == "epoch":
+        if self.save_freq == "epoch" or self.trainer.finished:
             self._save(logs or {})
 
     def state_dict(self) -> dict[str, Any]:

@@ -71,7 +71,9 @@ class Trainer:
         epoch, batch, step: the next epoch (0-based), the next batch within it, and the steps
             run so far. They describe whole steps only.
         stop_training: set by a callback to end training after the current step.
-        stop_reason: why a callback stopped training, or None.
+        stop_reason: why training stopped early, or None: a callback's reason, or, when a
+            restored state left nothing to train, a sentence saying so (the progress output
+            shows it when ``verbose`` asked for output).
 
     Raises:
         TypeError: ``loss`` not callable, ``optimizer`` not an Optimizer, data that are not
@@ -128,12 +130,30 @@ class Trainer:
         self._sums: dict[str, float] = {}
         self._count = 0
         self._callbacks: list[Callback] = []
-        self._pending_callback_states: dict[str, Any] | None = None
+        self._target: tuple[int | None, int | None] | None = None
+        self._pending: dict[str, Any] | None = None
         self._whole_steps = WholeSteps()
 
     @property
     def steps_per_epoch(self) -> int:
         return -(-self.num_examples // self.batch_size)
+
+    @property
+    def finished(self) -> bool:
+        """True when the current (or last) :meth:`fit` runs no further step: ``stop_training``
+        is set, or its ``epochs`` or ``steps`` are reached. False before any ``fit``.
+
+        A callback's ``on_epoch_end`` reads it to know that this epoch end is the last one
+        (:class:`ModelCheckpoint` saves it whatever its ``save_freq``).
+        """
+        if self._target is None:
+            return False
+        epochs, steps = self._target
+        return (
+            self.stop_training
+            or (steps is not None and self.step >= steps)
+            or (epochs is not None and self.epoch >= epochs)
+        )
 
     def order(self, epoch: int) -> np.ndarray:
         """The example order of ``epoch``: ``default_rng([seed, epoch]).permutation(n)``."""
@@ -264,6 +284,7 @@ class Trainer:
             cb.set_trainer(self)
         self.stop_training = False
         self.stop_reason = None
+        self._target = (epochs, steps)
 
         try:
             with self._whole_steps:
@@ -278,20 +299,18 @@ class Trainer:
             getattr(cb, hook)(*args)
 
     def _loop(self, epochs: int | None, steps: int | None, validation: Any) -> None:
-        """The epochs and steps of :meth:`fit`, its arguments checked."""
-
-        def more_steps() -> bool:
-            return not self.stop_training and (steps is None or self.step < steps)
-
+        """The epochs and steps of :meth:`fit`, its arguments checked (``self._target``)."""
         logs: dict[str, float] = {}
         self._call("on_train_begin", {})
-        self._load_callback_states()
+        source = self._apply_restored_state()
+        if source is not None and self.finished:
+            self.stop_reason = self._nothing_to_train(source, epochs, steps)
         per_epoch = self.steps_per_epoch
-        while more_steps() and (epochs is None or self.epoch < epochs):
+        while not self.finished:
             epoch, ran = self.epoch, 0
             self._call("on_epoch_begin", epoch, {})
             order = self.order(epoch)
-            while self.batch < per_epoch and more_steps():
+            while self.batch < per_epoch and not self.finished:
                 start = self.batch * self.batch_size
                 rows = order[start : start + self.batch_size]
                 step = self.step
@@ -321,8 +340,11 @@ class Trainer:
         """The trainer's position and its callbacks' states, as JSON-able data.
 
         ``{"version", "epoch", "batch", "step", "seed", "shuffle", "num_examples",
-        "batch_size", "epoch_sums", "epoch_count", "callbacks": {name: state}}``; a callback's
-        name is its class name (``_1``, ``_2``... for repeats).
+        "batch_size", "epoch_sums", "epoch_count", "stop_training", "stop_reason",
+        "callbacks": {name: state}}``; a callback's name is its class name (``_1``, ``_2``...
+        for repeats). ``stop_training`` and ``stop_reason`` record a stop a callback asked for
+        (an early-stopped run stays stopped when resumed); states saved without them load as
+        not stopped.
         """
         return {
             "version": STATE_VERSION,
@@ -335,6 +357,8 @@ class Trainer:
             "batch_size": self.batch_size,
             "epoch_sums": dict(self._sums),
             "epoch_count": self._count,
+            "stop_training": bool(self.stop_training),
+            "stop_reason": self.stop_reason,
             "callbacks": {
                 key: state
                 for key, cb in self._named_callbacks().items()
@@ -374,15 +398,28 @@ class Trainer:
             raise ValueError(
                 f"`state['batch']` must be in [0, {self.steps_per_epoch}], got {state['batch']!r}."
             )
+        if not isinstance(state.get("stop_training", False), bool):
+            raise ValueError(
+                f"`state['stop_training']` must be a bool, got {state['stop_training']!r}."
+            )
+        reason = state.get("stop_reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ValueError(f"`state['stop_reason']` must be a string or None, got {reason!r}.")
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores :meth:`state_dict` output; callback states are handed over after the
-        next ``on_train_begin`` (to the callbacks of the same names).
+        """Restores :meth:`state_dict` output. The position (epoch, batch, step, the epoch's
+        sums) is set now; the callback states and a recorded stop are handed over after the
+        next ``on_train_begin`` (callback states to the callbacks of the same names). If the
+        next :meth:`fit` then has nothing left to run (the run was stopped, or its ``epochs``
+        or ``steps`` are reached), it runs no step and says so in :attr:`stop_reason`.
 
         Raises:
             ValueError: another version, or a different number of examples, batch size or
                 shuffle setting (the data order would differ). Nothing is changed then.
         """
+        self._load_state(state, source="the restored state")
+
+    def _load_state(self, state: dict[str, Any], source: str) -> None:
         self._check_state(state)
         self.epoch = int(state["epoch"])
         self.batch = int(state["batch"])
@@ -390,15 +427,40 @@ class Trainer:
         self.seed = int(state["seed"])
         self._sums = {k: float(v) for k, v in state["epoch_sums"].items()}
         self._count = int(state["epoch_count"])
-        self._pending_callback_states = dict(state.get("callbacks", {}))
+        self._pending = {
+            "source": source,
+            "callbacks": dict(state.get("callbacks", {})),
+            "stop_training": state.get("stop_training", False),
+            "stop_reason": state.get("stop_reason"),
+        }
 
-    def _load_callback_states(self) -> None:
-        pending, self._pending_callback_states = self._pending_callback_states, None
-        if not pending:
-            return
+    def _apply_restored_state(self) -> str | None:
+        """Hands a restored state's callback states and stop over; returns its source, or
+        None when nothing was restored since the last ``fit`` began."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return None
         for key, cb in self._named_callbacks().items():
-            if key in pending:
-                cb.load_state_dict(pending[key])
+            if key in pending["callbacks"]:
+                cb.load_state_dict(pending["callbacks"][key])
+        if pending["stop_training"]:
+            self.stop_training = True
+            self.stop_reason = pending["stop_reason"]
+        return pending["source"]
+
+    def _nothing_to_train(self, source: str, epochs: int | None, steps: int | None) -> str:
+        """The sentence for a restored run that has nothing left to train."""
+        where = f"epoch {self.epoch}, step {self.step}"
+        if self.stop_training:
+            why = f"it had stopped ({self.stop_reason})" if self.stop_reason else "it had stopped"
+        else:
+            targets = ", ".join(
+                f"{name}={value}"
+                for name, value in (("epochs", epochs), ("steps", steps))
+                if value is not None
+            )
+            why = f"training to {targets} is complete"
+        return f"Nothing to train: resumed from {source} at {where}, and {why}."
 
     def restore(self, path: str | os.PathLike, var_list: Sequence[Variable] | None = None):
         """Restores a checkpoint written by :class:`ModelCheckpoint`: variables, optimizer,
@@ -428,7 +490,7 @@ class Trainer:
             optimizer=self.optimizer,
             global_step=self.global_step,
         )
-        self.load_state_dict(extra["trainer"])
+        self._load_state(extra["trainer"], source=f"checkpoint {os.fspath(path)!r}")
         return extra
 
     def __repr__(self) -> str:
