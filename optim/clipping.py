@@ -158,13 +158,16 @@ def clip_by_norm(t: Tensor, clip_norm: float, axes: Any = None, name: str | None
             axes = tuple(int(a) for a in axes)
         else:
             raise TypeError(f"`axes` must be None, an int or a sequence of ints, got {axes!r}.")
-    c = values.dtype.type(clip_norm)
+    # A clip_norm beyond the dtype's range would round to inf (then inf / inf = NaN for every
+    # tensor): the arithmetic is done in float64 then.
+    work = values.astype(np.float64) if clip_norm > float(np.finfo(values.dtype).max) else values
+    c = work.dtype.type(clip_norm)
     with np.errstate(over="ignore", invalid="ignore"):
-        l2sum = np.sum(np.square(values), axis=axes, keepdims=True)
+        l2sum = np.sum(np.square(work), axis=axes, keepdims=True)
         l2norm = np.sqrt(l2sum)
-        out = np.multiply(values, c, out=np.empty_like(values))
+        out = np.multiply(work, c, out=np.empty_like(work))
         np.divide(out, np.maximum(l2norm, c), out=out)
-    return _like(t, out)
+    return _like(t, out.astype(values.dtype, copy=False))
 
 
 def global_norm(t_list: Sequence[Tensor | None], name: str | None = None) -> np.floating:
@@ -265,10 +268,12 @@ def clip_by_global_norm(
         if float(use_norm) < 0:
             raise ValueError(f"`use_norm` must be >= 0, got {use_norm!r}.")
         norm = dtype.type(use_norm)
-    c = dtype.type(clip_norm)
-    one = dtype.type(1)
+    # As in clip_by_norm: a clip_norm beyond the dtype's range is not rounded to inf.
+    work = np.dtype(np.float64) if clip_norm > float(np.finfo(dtype).max) else dtype
+    c = work.type(clip_norm)
+    one = work.type(1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        scale = c * np.minimum(one / norm, one / c) + (norm - norm)
+        scale = c * np.minimum(one / work.type(norm), one / c) + (norm - norm)
     clipped = [
         None if v is None else _like(t, np.multiply(v, v.dtype.type(scale), out=np.empty_like(v)))
         for t, v in zip(t_list, values)
