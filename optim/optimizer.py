@@ -81,13 +81,13 @@ POSITIVE = Interval(0.0, low_open=True)
 
 def _check_real(name: str, value: Any, interval: Interval) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
-        raise TypeError(
-            f"`{name}` must be a float or a zero-argument callable (or a one-argument callable "
-            f"of the step), got {value!r}."
-        )
+        raise TypeError(f"`{name}` must be a float or a zero-argument callable, got {value!r}.")
     if isinstance(value, np.ndarray) and (value.ndim != 0 or value.dtype.kind not in "iuf"):
         raise TypeError(f"`{name}` must be a real scalar, got {value!r}.")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer or fraction beyond float's range
+        x = math.inf
     if not math.isfinite(x):
         raise ValueError(f"`{name}` must be finite, got {value!r}.")
     if x not in interval:
