@@ -44,6 +44,7 @@ __all__ = [
     "FiniteDifferences",
     "as_gradient_source",
     "FINITE_DIFFERENCE_METHODS",
+    "NonScalarLossError",
 ]
 
 FINITE_DIFFERENCE_METHODS = ("2-point", "3-point", "cs")
@@ -71,8 +72,31 @@ class GradientSource:
         return f"{type(self).__name__}()"
 
 
+class NonScalarLossError(ValueError):
+    """The loss returned an array where a scalar was needed (no ``grad_loss`` was given).
+
+    A caller that does not take ``grad_loss`` (``optim.fit``) catches it and words its own
+    advice from the attributes.
+
+    Attributes:
+        shape: the loss value's shape.
+        dtype: the loss value's dtype.
+    """
+
+    def __init__(self, message: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        super().__init__(message)
+        self.shape = shape
+        self.dtype = dtype
+
+
 def _check_loss_value(value: Any, grad_loss: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validates a loss value; returns it as an array and the cotangent to pull back."""
+    """Validates a loss value; returns it as an array and the cotangent to pull back.
+
+    Raises:
+        TypeError: a value that is not floating-point.
+        NonScalarLossError: an array value without ``grad_loss``.
+        ValueError: a ``grad_loss`` of another shape.
+    """
     array = np.asarray(value)
     if array.dtype.kind != "f":
         raise TypeError(
@@ -81,9 +105,11 @@ def _check_loss_value(value: Any, grad_loss: Any) -> tuple[np.ndarray, np.ndarra
         )
     if grad_loss is None:
         if array.ndim != 0:
-            raise ValueError(
+            raise NonScalarLossError(
                 f"`loss` must return a scalar, got an array of shape {array.shape}; reduce it "
-                "(np.sum, np.mean) or pass `grad_loss` of the same shape."
+                "(np.sum, np.mean) or pass `grad_loss` of the same shape.",
+                array.shape,
+                array.dtype,
             )
         return array, np.ones((), dtype=array.dtype)
     cotangent = np.asarray(grad_loss, dtype=array.dtype)

@@ -915,6 +915,46 @@ def test_bad_input_raises_before_any_step(graph, override, error, match):
     assert int(step.numpy()) == 0
 
 
+@pytest.mark.parametrize("via", ["fit", "Trainer.fit", "evaluate"])
+def test_a_per_example_loss_is_told_to_reduce_over_the_batch(graph, via):
+    """fit takes no grad_loss: its error must not suggest one (compute_gradients' does)."""
+    w = optim.Variable(np.zeros(3), name="w")
+    momentum = optim.train.MomentumOptimizer(0.1, 0.9)
+
+    def per_example(x, y):
+        return ((x @ w.value - y) ** 2).astype(np.float32)
+
+    with pytest.raises(ValueError) as info:
+        if via == "fit":
+            fit(per_example, X, Y, optimizer=momentum, batch_size=8, verbose=0)
+        else:
+            trainer = Trainer(per_example, X, Y, optimizer=momentum, batch_size=8)
+            if via == "evaluate":
+                trainer.evaluate(X_VAL, Y_VAL)
+            else:
+                trainer.fit(epochs=2, verbose=0)
+    message = str(info.value)
+    assert message.startswith(
+        "`loss` must return a scalar, got an array of shape (8,) and dtype float32; reduce it "
+        "over the batch (np.mean or np.sum)"
+    )
+    assert "grad_loss" not in message and info.value.__cause__ is None
+    np.testing.assert_array_equal(w.numpy(), np.zeros(3))
+    assert momentum.iterations == 0 and momentum.get_slot(w, "momentum") is None
+
+
+def test_compute_gradients_keeps_its_grad_loss_advice(graph):
+    w = optim.Variable(np.zeros(3), name="w")
+    opt = optim.train.GradientDescentOptimizer(0.1)
+    with pytest.raises(ValueError, match=r"shape \(50,\); reduce it .* pass `grad_loss`"):
+        opt.compute_gradients(lambda: (X @ w.value - Y) ** 2, var_list=[w])
+    [(grad, var)] = opt.compute_gradients(
+        lambda: (X @ w.value - Y) ** 2, [w], grad_loss=np.ones(50)
+    )  # the advice works: the gradient of the sum, 2 X^T (X w - y) at w = 0
+    assert var is w
+    np.testing.assert_allclose(grad, -2.0 * X.T @ Y, rtol=1e-12)
+
+
 def test_bad_loss_and_metric_values(graph):
     w, c, loss = make_model()
     opt = optim.train.GradientDescentOptimizer(0.1)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..gradients import NonScalarLossError
 from ..optimizer import Optimizer
 from ..variables import Variable, trainable_variables
 from .callbacks import Callback, History
@@ -43,6 +44,24 @@ def _scalar(value: Any, what: str) -> float:
     if array.ndim != 0 or array.dtype.kind not in "biuf":
         raise ValueError(f"{what} must return a real scalar, got {value!r}.")
     return float(array)
+
+
+def _non_scalar_loss(shape: tuple[int, ...], dtype: Any) -> ValueError:
+    """The error for a loss that returned an array: ``fit`` takes no ``grad_loss``, so the
+    only advice is to reduce it over the batch."""
+    return ValueError(
+        f"`loss` must return a scalar, got an array of shape {tuple(shape)} and dtype "
+        f"{np.dtype(dtype)}; reduce it over the batch (np.mean or np.sum), e.g. "
+        "`return np.mean(per_example_losses)`."
+    )
+
+
+def _loss_scalar(value: Any) -> float:
+    """A loss value evaluated without gradients, checked as the step checks it."""
+    array = np.asarray(value)
+    if array.ndim != 0 and array.dtype.kind == "f":
+        raise _non_scalar_loss(array.shape, array.dtype)
+    return _scalar(value, "`loss`")
 
 
 class Trainer:
@@ -170,11 +189,14 @@ class Trainer:
                 name: _scalar(fn(x_batch, y_batch), f"metric {name!r}")
                 for name, fn in self.metrics.items()
             }
-            loss = self.optimizer.minimize(
-                lambda: self.loss(x_batch, y_batch),
-                global_step=self.global_step,
-                var_list=self.var_list,
-            )
+            try:
+                loss = self.optimizer.minimize(
+                    lambda: self.loss(x_batch, y_batch),
+                    global_step=self.global_step,
+                    var_list=self.var_list,
+                )
+            except NonScalarLossError as exc:  # its advice (`grad_loss`) is not fit's
+                raise _non_scalar_loss(exc.shape, exc.dtype) from None
             values = {"loss": float(np.asarray(loss)), **values}
             # Bookkeeping inside the guard: a deferred Ctrl-C surfaces after it, between steps.
             for name, value in values.items():
@@ -205,7 +227,7 @@ class Trainer:
             rows = slice(start, min(start + batch_size, n))
             x_batch, y_batch = take(x, rows), take(y, rows)
             size = rows.stop - rows.start
-            values = {"loss": _scalar(self.loss(x_batch, y_batch), "`loss`")}
+            values = {"loss": _loss_scalar(self.loss(x_batch, y_batch))}
             for name, fn in self.metrics.items():
                 values[name] = _scalar(fn(x_batch, y_batch), f"metric {name!r}")
             for name, value in values.items():
@@ -245,6 +267,8 @@ class Trainer:
 
         Raises:
             TypeError, ValueError: bad arguments, before any callback or step runs.
+            ValueError: a ``loss`` returning an array, not a scalar (its shape and dtype in
+                the message), from the step that got it, before that step changed anything.
             KeyboardInterrupt: from a callback, or Ctrl-C (delivered after the current step
                 completes; a second Ctrl-C stops at once). Variables, optimizer and this
                 trainer are then at a whole step.
