@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -40,3 +42,27 @@ def test_a_clip_norm_beyond_the_dtype_range_clips_without_nan(graph, dtype, clip
     opt = optim.train.AdamaxOptimizer(0.1, clipnorm=clip_norm)
     opt.apply_gradients([(grad, var)])
     assert np.all(np.isfinite(var.numpy())) and var.dtype == dtype
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), Fraction(10**400)])
+def test_a_hyperparameter_beyond_float_range_is_a_value_error(graph, value):
+    # Found by the constructor fuzz: GradientDescentOptimizer(10**400) raised OverflowError.
+    finite = r"must be finite, got -?(Fraction\()?1000"
+    with pytest.raises(ValueError, match=rf"`learning_rate` {finite}"):
+        optim.train.GradientDescentOptimizer(value)
+    with pytest.raises(ValueError, match=rf"`initial_accumulator_value` {finite}"):
+        optim.train.AdagradOptimizer(0.1, initial_accumulator_value=value)
+    var = optim.Variable(np.ones(2), name="w")
+    opt = optim.train.AdamOptimizer(0.1)
+    opt.apply_gradients([(np.ones(2), var)])
+    state, before = opt.state_dict(), var.numpy().copy()
+    with pytest.raises(ValueError, match=rf"`beta1` {finite}"):
+        opt.set_hyper("beta1", value)
+    assert opt.get_hyper("beta1") == 0.9
+    opt.set_hyper("learning_rate", lambda: value)  # a schedule: checked at the step
+    with pytest.raises(ValueError, match=rf"`learning_rate` {finite}"):
+        opt.apply_gradients([(np.ones(2), var)])
+    np.testing.assert_array_equal(var.numpy(), before)
+    assert opt.iterations == state["iterations"] == 1
+    for slot, by_var in opt.state_dict()["slots"].items():
+        np.testing.assert_array_equal(by_var["w"], state["slots"][slot]["w"])
