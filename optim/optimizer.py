@@ -228,11 +228,11 @@ class Optimizer:
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
     ) -> None:
-        if not name:
+        if name is None or (isinstance(name, str) and not name):
             raise ValueError("Must specify the optimizer name")
-        if not isinstance(name, str):
+        if not isinstance(name, str):  # before any truth test: an array has none
             raise TypeError(f"`name` must be a string, got {name!r}.")
-        if nonfinite not in self.NONFINITE_POLICIES:
+        if not isinstance(nonfinite, str) or nonfinite not in self.NONFINITE_POLICIES:
             raise ValueError(
                 f"`nonfinite` must be one of {self.NONFINITE_POLICIES}, got {nonfinite!r}."
             )

@@ -66,3 +66,13 @@ def test_a_hyperparameter_beyond_float_range_is_a_value_error(graph, value):
     assert opt.iterations == state["iterations"] == 1
     for slot, by_var in opt.state_dict()["slots"].items():
         np.testing.assert_array_equal(by_var["w"], state["slots"][slot]["w"])
+
+
+@pytest.mark.parametrize("value", [np.array([1.0, 2.0]), np.array([]), np.array(["a"])])
+def test_an_array_as_name_or_nonfinite_is_rejected_naming_the_argument(value):
+    # Found by the constructor fuzz: name=np.array([]) raised numpy's "truth value of an empty
+    # array is ambiguous", which names no argument.
+    with pytest.raises(TypeError, match=r"`name` must be a string, got array\("):
+        optim.train.GradientDescentOptimizer(0.1, name=value)
+    with pytest.raises(ValueError, match=r"`nonfinite` must be one of .*, got array\("):
+        optim.train.GradientDescentOptimizer(0.1, nonfinite=value)
