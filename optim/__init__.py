@@ -12,6 +12,7 @@ from .backend import AutogradBackend, get_backend
 from .checkpoint import (
     CheckpointError,
     CheckpointManager,
+    latest_checkpoint,
     read_checkpoint,
     restore_checkpoint,
     save_checkpoint,
@@ -79,6 +80,7 @@ __all__ = [
     "read_checkpoint",
     "CheckpointManager",
     "CheckpointError",
+    "latest_checkpoint",
     "clip_by_value",
     "clip_by_norm",
     "clip_by_global_norm",
