@@ -211,7 +211,7 @@ class GradientAccumulationOptimizer(Optimizer):
 
     def _nonfinite_micro_step(self, names: list[str], what: str) -> bool:
         """The wrapped optimizer's policy on a bad micro-step; True to accumulate it anyway."""
-        policy = self._optimizer._nonfinite
+        policy = self._optimizer.nonfinite
         if policy == "propagate":
             return True
         message = (
@@ -248,7 +248,7 @@ class GradientAccumulationOptimizer(Optimizer):
                     f"{sorted(self._pending_accumulators)}, restored by unpickling, match no "
                     "variable of this call or of the default graph. Nothing was accumulated."
                 )
-        if self._optimizer._nonfinite != "propagate":
+        if self._optimizer.nonfinite != "propagate":
             bad = [var.name for grad, var in updates if not _all_finite(grad)]
             if bad and not self._nonfinite_micro_step(bad, "gradient"):
                 return
@@ -299,7 +299,7 @@ class GradientAccumulationOptimizer(Optimizer):
                 f"support gradients, between variables {[v.name for _, v in grads_and_vars]} "
                 f"and loss {loss!r}."
             )
-        if self._optimizer._nonfinite != "propagate" and not _all_finite(np.asarray(value)):
+        if self._optimizer.nonfinite != "propagate" and not _all_finite(np.asarray(value)):
             names = [v.name for g, v in grads_and_vars if g is not None]
             if not self._nonfinite_micro_step(names, f"loss ({value})"):
                 return value

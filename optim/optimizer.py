@@ -276,6 +276,16 @@ class Optimizer:
         return self._name
 
     @property
+    def gradient(self) -> GradientSource:
+        """The optimizer's default gradient source (``gradient=`` of the constructor)."""
+        return self._gradient
+
+    @property
+    def nonfinite(self) -> str:
+        """The non-finite policy: ``"raise"``, ``"skip"`` or ``"propagate"``."""
+        return self._nonfinite
+
+    @property
     def iterations(self) -> int:
         """How many ``apply_gradients`` calls this optimizer has run (skipped steps included)."""
         return self._iterations

@@ -140,6 +140,11 @@ class AdagradDAOptimizer(Optimizer):
         self._set_hyper("l1_regularization_strength", l1_regularization_strength, NONNEGATIVE)
         self._set_hyper("l2_regularization_strength", l2_regularization_strength, NONNEGATIVE)
 
+    @property
+    def global_step(self) -> Variable:
+        """The global step this optimizer reads its ``T`` from (and that callers advance)."""
+        return self._global_step
+
     def _create_slots(self, var_list: list[Variable]) -> None:
         for var in var_list:
             self._zeros_slot(var, "gradient_accumulator", self._name)
