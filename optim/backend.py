@@ -13,6 +13,9 @@ The interface:
 ``Trace.gradients(cotangent) -> list``
     One backward pass: the vector-Jacobian product of ``cotangent`` with respect to each
     argument, or ``None`` for an argument the output does not depend on (no recorded path).
+``gradient_trace(fun, args) -> (value, gradients, Trace)``
+    Second order at one point for a scalar ``fun``: the trace of the flat gradient, whose every
+    backward pass with a vector ``p`` gives ``H @ p`` (many products for one trace).
 ``hessian_vector_product(fun, args, vectors) -> (value, gradients, products)``
     Second order for a scalar ``fun``: the value, the gradient and ``H @ v`` per argument
     (``None`` where there is no path), from one forward-over-reverse pass.
@@ -28,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import autograd.numpy as anp
+import numpy as np
 from autograd.core import VJPNode, add_outgrads
 from autograd.tracer import getval, isbox, new_box, toposort, trace_stack
 
@@ -44,6 +48,10 @@ class Backend(Protocol):
     name: str
 
     def trace(self, fun: Callable[..., Any], args: Sequence[Any]) -> Trace: ...
+
+    def gradient_trace(
+        self, fun: Callable[..., Any], args: Sequence[Any]
+    ) -> tuple[Any, list[Any], Trace]: ...
 
     def hessian_vector_product(
         self, fun: Callable[..., Any], args: Sequence[Any], vectors: Sequence[Any]
@@ -98,7 +106,37 @@ class AutogradBackend:
             trace_stack.top -= 1
         if isbox(out) and out._trace == trace_id:
             return _AutogradTrace(out._value, out._node, roots)
+        if isinstance(out, np.ndarray) and out.dtype == object and any(map(isbox, out.flat)):
+            # np.array([w[0], w[1]]) packs tracers into an object array: no path would lead
+            # back to the arguments, and every gradient would silently be None.
+            raise TypeError(
+                "The function returned a numpy object array of ArrayBox tracers (np.array or "
+                "np.asarray of traced entries), which autograd cannot differentiate."
+            )
         return _AutogradTrace(out, None, roots)
+
+    def gradient_trace(self, fun, args):
+        """The value, the gradients and a trace of the flat gradient, for second order.
+
+        Returns ``(value, gradients, trace)``: ``trace.value`` is every argument's gradient
+        raveled and concatenated (zeros where there is no path), and each
+        ``trace.gradients(p)`` is one backward pass giving ``H @ p`` per argument (reverse over
+        reverse; the Hessian is symmetric). Many products at one point cost one trace.
+        """
+        first: dict[str, Any] = {}
+
+        def flat_gradient(*xs: Any) -> Any:
+            inner = self.trace(fun, xs)
+            grads = inner.gradients(anp.ones_like(getval(inner.value)))
+            first["value"] = getval(inner.value)
+            first["grads"] = [None if g is None else getval(g) for g in grads]
+            parts = [
+                anp.zeros(anp.size(x)) if g is None else anp.ravel(g) for g, x in zip(grads, xs)
+            ]
+            return anp.concatenate(parts)
+
+        outer = self.trace(flat_gradient, args)
+        return first["value"], first["grads"], outer
 
     def hessian_vector_product(self, fun, args, vectors):
         """Reverse over reverse: the gradient of ``sum_i <grad_i(x), v_i>``."""

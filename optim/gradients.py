@@ -200,6 +200,18 @@ _TRACE_ERRORS: list[tuple[type[BaseException], re.Pattern, str]] = [
         "which cuts it off from the gradient. Keep it an array and use autograd.numpy functions.",
     ),
     (
+        TypeError,
+        re.compile(r"numpy object array of ArrayBox tracers"),
+        "the function builds a numpy array out of traced entries (np.array([w[0], w[1]])), "
+        "which keeps no gradient. Use np.stack([w[0], w[1]]) instead.",
+    ),
+    (
+        TypeError,
+        re.compile(r"must be real number, not ArrayBox"),
+        "the loss passes a traced value to a function that needs a Python number (the math "
+        "module's math.exp, math.log...). Use the autograd.numpy function (np.exp) instead.",
+    ),
+    (
         ValueError,
         re.compile(r"setting an array element with a sequence"),
         "the loss writes a traced value into a plain numpy array (for example "
@@ -232,12 +244,18 @@ _TRACE_ERRORS: list[tuple[type[BaseException], re.Pattern, str]] = [
 ]
 
 
-def explain_trace_error(exc: BaseException) -> BaseException | None:
-    """An exception of the same type that says why autograd failed and what to do, or None."""
+def explain_trace_error(exc: BaseException, hint: str = _HINT) -> BaseException | None:
+    """An exception of the same type that says why autograd failed and what to do, or None.
+
+    Args:
+        exc: what the traced function raised.
+        hint: the way around it, in the caller's terms (the TF world's ``gradient=`` by
+            default; the scipy world names ``jac=``).
+    """
     text = str(exc)
     for exc_type, pattern, cause in _TRACE_ERRORS:
         if isinstance(exc, exc_type) and pattern.search(text):
-            message = f"Cannot differentiate the loss: {cause} {_HINT} (autograd said: {text})"
+            message = f"Cannot differentiate the loss: {cause} {hint} (autograd said: {text})"
             try:
                 return type(exc)(message)
             except Exception:  # an exception class with an unusual constructor

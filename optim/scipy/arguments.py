@@ -18,6 +18,9 @@ from ..gradients import FINITE_DIFFERENCE_METHODS
 from ..pytree import TreeDef, flatten
 
 __all__ = [
+    "AUTODIFF",
+    "BOUNDS_COUNT_MESSAGE",
+    "BOUNDS_ORDER_MESSAGE",
     "STOP_MESSAGE",
     "check_x0",
     "check_jac",
@@ -29,6 +32,15 @@ __all__ = [
 
 _JAC_STRINGS = FINITE_DIFFERENCE_METHODS
 
+
+#: ``jac=`` that demands autodiff: a function autograd cannot follow raises instead of falling
+#: back to finite differences.
+AUTODIFF = "autodiff"
+
+#: scipy's own words for bounds out of order and for bounds of the wrong count; optim's errors
+#: start with them (users' tests match on them), then say more.
+BOUNDS_ORDER_MESSAGE = "An upper bound is less than the corresponding lower bound."
+BOUNDS_COUNT_MESSAGE = "The number of bounds is not compatible with the length of `x0`."
 
 #: ``OptimizeResult.message`` of a run ended by its callback raising ``StopIteration``.
 STOP_MESSAGE = "`callback` raised `StopIteration`."
@@ -47,8 +59,9 @@ def _is_number_nest(x: Any) -> bool:
 def check_x0(x0: Any) -> tuple[list[np.ndarray], TreeDef]:
     """Flattens ``x0`` into float leaves (copies) and its layout, after checking it.
 
-    A plain list or tuple of numbers is read as one array, as scipy does; a ragged one stays a
-    pytree.
+    A plain list or tuple of numbers is read as one array, and a scalar as an array of one
+    entry, as scipy does; a ragged list stays a pytree (a 0-d leaf inside a container stays
+    0-d).
 
     Args:
         x0: a scalar, an array or a dict / list / tuple pytree of them.
@@ -60,6 +73,8 @@ def check_x0(x0: Any) -> tuple[list[np.ndarray], TreeDef]:
         ValueError: ``x0`` holds no number, or a leaf that is not finite.
         TypeError: a leaf that is not a number or an array (from :func:`optim.pytree.flatten`).
     """
+    if isinstance(x0, numbers.Number) or (isinstance(x0, np.ndarray) and x0.ndim == 0):
+        x0 = np.atleast_1d(x0)  # scipy's reading of a scalar x0: a vector of one entry
     if _is_number_nest(x0):  # scipy's reading of x0=[1.0, 2.0]: a vector, not two leaves
         try:
             array = np.asarray(x0)
@@ -77,7 +92,7 @@ def check_x0(x0: Any) -> tuple[list[np.ndarray], TreeDef]:
 
 
 def check_jac(jac: Any) -> None:
-    """Checks ``jac``: None (autodiff), a bool, a callable or a finite-difference name.
+    """Checks ``jac``: None, ``"autodiff"``, a bool, a callable or a finite-difference name.
 
     Raises:
         ValueError: an unknown string.
@@ -86,15 +101,15 @@ def check_jac(jac: Any) -> None:
     if jac is None or isinstance(jac, bool) or callable(jac):
         return
     if isinstance(jac, str):
-        if jac in _JAC_STRINGS:
+        if jac in _JAC_STRINGS or jac == AUTODIFF:
             return
         raise ValueError(
-            f"`jac` must be None (autodiff), True, False, a callable or one of {_JAC_STRINGS}, "
-            f"got {jac!r}."
+            f"`jac` must be None (autodiff, else scipy's differences), 'autodiff', True, False, "
+            f"a callable or one of {_JAC_STRINGS}, got {jac!r}."
         )
     raise TypeError(
-        f"`jac` must be None (autodiff), True, False, a callable or one of {_JAC_STRINGS}, "
-        f"got {jac!r}."
+        f"`jac` must be None (autodiff, else scipy's differences), 'autodiff', True, False, a "
+        f"callable or one of {_JAC_STRINGS}, got {jac!r}."
     )
 
 
@@ -154,16 +169,19 @@ def bound_array(value: Any, fill: float, shape: tuple, name: str) -> np.ndarray:
         ) from exc
 
 
-def _is_scalar_pair_list(bounds: Any, n: int) -> bool:
-    if not isinstance(bounds, (list, tuple)) or len(bounds) != n:
-        return False
+def _scalar_pairs(bounds: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(low, high)`` float64 vectors from a sequence of scalar pairs (None: unbounded)."""
+    if not isinstance(bounds, (list, tuple)) or not bounds:
+        return None
     for pair in bounds:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
-            return False
+            return None
         for b in pair:
             if b is not None and not (isinstance(b, numbers.Real) or np.ndim(b) == 0):
-                return False
-    return True
+                return None
+    low = np.array([-np.inf if lo is None else lo for lo, _ in bounds], dtype=np.float64)
+    high = np.array([np.inf if hi is None else hi for _, hi in bounds], dtype=np.float64)
+    return low, high
 
 
 def standardize_bounds(
@@ -172,36 +190,57 @@ def standardize_bounds(
     """Per-leaf ``(low, high)`` float64 arrays of each leaf's shape, or None (no bounds).
 
     Accepted: a ``scipy.optimize.Bounds`` (scalars or flat arrays over the flat layout), a
-    sequence of ``n`` scalar ``(low, high)`` pairs (scipy's form, flat layout), or a pytree of
+    sequence of ``n`` scalar ``(low, high)`` pairs (scipy's form, flat layout; for an array
+    ``x0`` a single pair stands for every entry, as scipy broadcasts it), or a pytree of
     ``(low, high)`` pairs shaped like ``x0`` (``None`` or a missing dict key: unbounded), each
-    bound a scalar or broadcasting to its leaf.
+    bound a scalar or broadcasting to its leaf. NaN means unbounded, as in scipy.
+
+    Raises:
+        ValueError: a low bound above its high bound (scipy's message first), bounds that do
+            not match ``x0`` (scipy's message first for its forms).
+        TypeError: bounds that are not numbers, or a pytree entry that is not a pair.
     """
     if bounds is None:
         return None
     n = treedef.size
-    if isinstance(bounds, Bounds):
+    pairs = _scalar_pairs(bounds)
+    if isinstance(bounds, Bounds) or (
+        pairs is not None and (treedef.is_leaf or len(pairs[0]) == n)
+    ):
+        # scipy's forms over the flat layout, read by scipy's rules: the order is checked
+        # first, then each bound must broadcast to one entry per element of x0.
+        if isinstance(bounds, Bounds):
+            names = ("bounds.lb", "bounds.ub")
+            raw = []
+            for name, value in zip(names, (bounds.lb, bounds.ub)):
+                try:
+                    raw.append(np.asarray(value, dtype=np.float64))
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"`{name}` must be numbers, got {value!r}.") from exc
+        else:
+            names = ("bounds[i][0]", "bounds[i][1]")
+            raw = list(pairs)
+        try:
+            low, high = np.broadcast_arrays(*raw)
+        except ValueError:  # of different counts: the count check below says so
+            low = high = np.zeros(0)
+        bad = high < low
+        if np.any(bad):
+            raise ValueError(
+                f"{BOUNDS_ORDER_MESSAGE} `bounds` must have low <= high everywhere, got low "
+                f"{low[bad]!r} above high {high[bad]!r}."
+            )
         flat = []
-        for name, value, fill in (
-            ("bounds.lb", bounds.lb, -np.inf),
-            ("bounds.ub", bounds.ub, np.inf),
-        ):
-            array = np.asarray(value, dtype=np.float64)
+        for name, array, fill in zip(names, raw, (-np.inf, np.inf)):
+            if treedef.num_leaves == 1 and array.shape == treedef.shapes[0]:
+                array = array.ravel()
             if array.ndim > 1 or (array.ndim == 1 and array.size not in (1, n)):
-                if treedef.num_leaves == 1 and array.shape == treedef.shapes[0]:
-                    array = array.ravel()
-                else:
-                    raise ValueError(
-                        f"`{name}` must be a scalar or have shape ({n},) (one entry per "
-                        f"element of x0, in flat order), got shape {array.shape}."
-                    )
+                raise ValueError(
+                    f"{BOUNDS_COUNT_MESSAGE} `{name}` must be a scalar or have shape ({n},) "
+                    f"(one entry per element of x0, in flat order), got shape {array.shape}."
+                )
             flat.append(bound_array(array, fill, (n,), name))
         lows, highs = treedef.split(flat[0]), treedef.split(flat[1])
-    elif _is_scalar_pair_list(bounds, n):
-        low = np.array([-np.inf if lo is None else lo for lo, _ in bounds], dtype=np.float64)
-        high = np.array([np.inf if hi is None else hi for _, hi in bounds], dtype=np.float64)
-        low = np.where(np.isnan(low), -np.inf, low)
-        high = np.where(np.isnan(high), np.inf, high)
-        lows, highs = treedef.split(low), treedef.split(high)
     else:
         per_leaf = treedef.prefix_leaves(bounds, "bounds")
         lows, highs = [], []
@@ -215,8 +254,8 @@ def standardize_bounds(
         bad = lo > hi
         if np.any(bad):
             raise ValueError(
-                f"`bounds{path}` must have low <= high everywhere, got low {lo[bad]!r} above "
-                f"high {hi[bad]!r}."
+                f"{BOUNDS_ORDER_MESSAGE} `bounds{path}` must have low <= high everywhere, got "
+                f"low {lo[bad]!r} above high {hi[bad]!r}."
             )
         out.append((lo, hi))
     return out

@@ -8,19 +8,26 @@ products and Hessians taken by autodiff; :func:`minimize_scipy` calls
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 import scipy.optimize
-from scipy.optimize import Bounds, OptimizeResult
+from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
 from ..backend import get_backend
 from ..gradients import FINITE_DIFFERENCE_METHODS
 from ..pytree import TreeDef
 from .arguments import STOP_MESSAGE, wants_intermediate_result
-from .evaluation import scalar_output, short_repr, trace_explained, zeros_for_none
+from .evaluation import (
+    explained_failures,
+    is_trace_failure,
+    scalar_output,
+    short_repr,
+    trace_explained,
+    zeros_for_none,
+)
 
 __all__ = ["ScipyProblem", "minimize_scipy"]
 
@@ -30,6 +37,17 @@ _USES_HESSP = {"newton-cg", "trust-ncg", "trust-krylov", "trust-constr"}
 _USES_HESS = {"dogleg", "trust-exact"}
 # Methods that cannot run without second-order information (scipy raises otherwise).
 _NEEDS_HESSIAN = {"dogleg", "trust-exact", "trust-ncg", "trust-krylov"}
+# How many points' gradient traces are kept for Hessian products (each holds a recorded
+# gradient computation, a few times the memory of x).
+_GRADIENT_TRACES_KEPT = 3
+# Methods that use the Jacobians of their constraints.
+_USES_CONSTRAINT_JACOBIANS = {"slsqp", "trust-constr"}
+
+
+def _key(x: np.ndarray, args: tuple) -> bytes:
+    """What identifies a point for the one-point memos: the bytes of ``x`` and ``args``' ids."""
+    x = np.asarray(x)
+    return x.dtype.str.encode() + x.tobytes() + repr([id(a) for a in args]).encode()
 
 
 class ScipyProblem:
@@ -55,6 +73,13 @@ class ScipyProblem:
         self.nfev = self.njev = self.nhev = self.nit = 0
         self.last: tuple[np.ndarray, float] | None = None
         self.last_grad: tuple[np.ndarray, np.ndarray] | None = None
+        # One point each: autodiff's value and gradient, and the traced gradient that Hessian
+        # products and rows are taken from. scipy asks for several things at one x (the value
+        # and gradient, then one Hessian product per CG step): fun runs once for each.
+        self._value_and_grad_at: tuple[bytes, float, np.ndarray] | None = None
+        self._gradient_traces: dict[bytes, tuple] = {}  # the last few points, oldest first
+        #: Hessian information by autodiff is in use: gradients come from the gradient trace.
+        self.second_order = False
 
     def leaves(self, x: np.ndarray) -> list[np.ndarray]:
         parts = self.treedef.split(np.asarray(x))
@@ -66,8 +91,15 @@ class ScipyProblem:
         return self.treedef.unflatten(self.leaves(x))
 
     def shown(self, x: np.ndarray) -> Any:
-        """A copy of ``x`` in the user's structure and leaf dtypes (callbacks, results)."""
-        return self.treedef.unravel(np.asarray(x))
+        """A copy of ``x`` in the user's structure and leaf dtypes (callbacks, results).
+
+        A vector of another length is passed on as scipy gives it: scipy's COBYLA hands its
+        callback ``x`` without the variables that bounds fix.
+        """
+        x = np.asarray(x)
+        if x.shape != (self.treedef.size,):
+            return np.array(x)
+        return self.treedef.unravel(x)
 
     def _remember(self, x: np.ndarray, value: Any, grad: np.ndarray | None = None) -> None:
         self.nfev += 1
@@ -92,14 +124,43 @@ class ScipyProblem:
         return traced
 
     def value_and_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
-        """One autodiff pass: the value and the flat float64 gradient (scipy's ``jac=True``)."""
+        """One autodiff pass: the value and the flat float64 gradient (scipy's ``jac=True``).
+
+        Asked again at the same ``x`` (the probe at ``x0``, then scipy's first call), the
+        answer is given again without running ``fun``.
+        """
+        key = _key(x, args)
+        memo = self._value_and_grad_at
+        if memo is not None and memo[0] == key:
+            return memo[1], memo[2].copy()
         leaves = self.leaves(x)
-        trace = trace_explained(self._traced_fun(args), leaves)
-        value = np.asarray(trace.value)
-        grads = trace.gradients(np.ones((), value.dtype if value.dtype.kind == "f" else float))
+        if self.second_order:  # the trace Hessian products at this x will be taken from
+            value, grads, _ = self._gradient_trace(x, args)
+            value = np.asarray(value)
+        else:
+            trace = trace_explained(self._traced_fun(args), leaves)
+            value = np.asarray(trace.value)
+            grads = trace.gradients(np.ones((), value.dtype if value.dtype.kind == "f" else float))
         flat = self.treedef.ravel_leaves(zeros_for_none(grads, leaves))
         self._remember(x, value[()], flat)
+        self._value_and_grad_at = (key, float(value), flat.copy())
         return float(value), flat
+
+    def probe_autodiff(self, x: np.ndarray) -> BaseException | None:
+        """Tries autodiff at ``x`` (kept for scipy's first call): None, or why it failed.
+
+        Only failures of the trace itself are returned (see
+        :func:`optim.scipy.evaluation.is_trace_failure`); any other error of ``fun`` is raised,
+        as scipy would raise it.
+        """
+        try:
+            self.value_and_grad(x, *self.args)
+        except Exception as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            if is_trace_failure(cause):
+                return exc
+            raise
+        return None
 
     def value_and_user_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
         out = self.fun(self.user(x), *args)
@@ -109,9 +170,19 @@ class ScipyProblem:
                 f"{short_repr(out)}."
             )
         value = float(np.asarray(scalar_output(out[0])))
-        flat = self.treedef.ravel(out[1], "jac")
+        flat = self._flat_jac(out[1])
         self._remember(x, value, flat)
         return value, flat
+
+    def _flat_jac(self, out: Any) -> np.ndarray:
+        """A user gradient on the flat layout; for one leaf, any shape of its size (scipy's
+        ``np.atleast_1d`` reading, so a 0-d gradient of a size-1 ``x`` is accepted)."""
+        treedef = self.treedef
+        if treedef.num_leaves == 1 and not isinstance(out, (dict, list, tuple)):
+            array = np.asarray(out)
+            if array.size == treedef.size and array.dtype.kind in "biufc":
+                return array.ravel().astype(np.float64 if array.dtype.kind != "c" else complex)
+        return treedef.ravel(out, "jac")
 
     def stopped_result(self, xk: np.ndarray) -> OptimizeResult:
         """The (flat) result of a TNC run stopped by its callback, at the iterate ``xk``."""
@@ -131,7 +202,7 @@ class ScipyProblem:
 
     def user_jac(self, jac: Callable) -> Callable:
         def flat_jac(x: np.ndarray, *args: Any) -> np.ndarray:
-            return self.treedef.ravel(jac(self.user(x), *args), "jac")
+            return self._flat_jac(jac(self.user(x), *args))
 
         return flat_jac
 
@@ -149,69 +220,97 @@ class ScipyProblem:
 
         return flat_hess
 
+    def _gradient_trace(self, x: np.ndarray, args: tuple) -> tuple[Any, list, Any]:
+        """``(value, gradients, trace of the flat gradient)`` at ``x``, one trace per point.
+
+        Each backward pass through the trace with a vector ``p`` gives ``H(x) @ p``: the value,
+        the gradient and every Hessian product at one ``x`` cost one run of ``fun`` in all. The
+        last few points are kept, since trust-region methods come back to the centre of the
+        region after trying a step.
+        """
+        key = _key(x, args)
+        traces = self._gradient_traces
+        if key in traces:
+            return traces[key]
+        with explained_failures():
+            result = get_backend().gradient_trace(self._traced_fun(args), self.leaves(x))
+        traces[key] = result
+        if len(traces) > _GRADIENT_TRACES_KEPT:
+            del traces[next(iter(traces))]
+        return result
+
     def hessp(self, x: np.ndarray, p: np.ndarray, *args: Any) -> np.ndarray:
         """``H(x) @ p`` by autodiff, with scipy's argument order ``(x, p, *args)``."""
         self.nhev += 1
-        leaves = self.leaves(x)
-        vectors = [v.astype(leaf.dtype) for v, leaf in zip(self.treedef.split(p), leaves)]
-        _, _, products = get_backend().hessian_vector_product(
-            self._traced_fun(args), leaves, vectors
-        )
-        return self.treedef.ravel_leaves(zeros_for_none(products, leaves))
+        _, _, trace = self._gradient_trace(x, args)
+        vector = np.asarray(p, dtype=np.asarray(trace.value).dtype)
+        return self.treedef.ravel_leaves(zeros_for_none(trace.gradients(vector), self.leaves(x)))
 
     def hess(self, x: np.ndarray, *args: Any) -> np.ndarray:
         """The dense Hessian by autodiff: one traced gradient, then one backward pass per row."""
         self.nhev += 1
+        _, _, trace = self._gradient_trace(x, args)
         leaves = self.leaves(x)
-        traced = self._traced_fun(args)
-        sizes = self.treedef.sizes
-
-        def gradient_vector(*xs: Any) -> Any:
-            inner = get_backend().trace(traced, xs)
-            value = inner.value
-            grads = inner.gradients(np.ones((), np.asarray(value).dtype))
-            parts = [
-                anp.zeros(size) if g is None else anp.ravel(g) for g, size in zip(grads, sizes)
-            ]
-            return anp.concatenate(parts)
-
-        outer = trace_explained(gradient_vector, leaves)
         n = self.treedef.size
-        dtype = np.asarray(outer.value).dtype
+        dtype = np.asarray(trace.value).dtype
         rows = []
         for j in range(n):
             basis = np.zeros(n, dtype=dtype)
             basis[j] = 1
-            rows.append(self.treedef.ravel_leaves(zeros_for_none(outer.gradients(basis), leaves)))
+            rows.append(self.treedef.ravel_leaves(zeros_for_none(trace.gradients(basis), leaves)))
         return np.stack(rows)
 
     def constraint_jacobian(self, cfun: Callable) -> Callable:
         """The autodiff Jacobian ``(m, n)`` (``(n,)`` for a scalar) of a constraint function."""
         treedef = self.treedef
 
+        memo: list[Any] = [None]  # (key, Jacobian) at the last point
+
         def jacobian(x: np.ndarray, *args: Any) -> np.ndarray:
+            key = _key(x, args)
+            if memo[0] is not None and memo[0][0] == key:
+                return memo[0][1].copy()
             leaves = self.leaves(x)
             trace = trace_explained(lambda *ls: cfun(treedef.unflatten(ls), *args), leaves)
             value = np.asarray(trace.value)
             if value.ndim == 0:
-                return treedef.ravel_leaves(
+                out = treedef.ravel_leaves(
                     zeros_for_none(trace.gradients(np.ones((), value.dtype)), leaves)
                 )
-            rows = []
-            for i in range(value.size):
-                basis = np.zeros(value.size, dtype=value.dtype)
-                basis[i] = 1
-                grads = trace.gradients(basis.reshape(value.shape))
-                rows.append(treedef.ravel_leaves(zeros_for_none(grads, leaves)))
-            return np.stack(rows)
+            else:
+                rows = []
+                for i in range(value.size):
+                    basis = np.zeros(value.size, dtype=value.dtype)
+                    basis[i] = 1
+                    grads = trace.gradients(basis.reshape(value.shape))
+                    rows.append(treedef.ravel_leaves(zeros_for_none(grads, leaves)))
+                out = np.stack(rows)
+            memo[0] = (key, out.copy())
+            return out
 
         return jacobian
 
 
-def _wrap_constraints(constraints: Any, problem: ScipyProblem) -> Any:
-    """Constraint functions receive the user's structure; dict constraints get autodiff ``jac``."""
+def _wrap_constraints(
+    constraints: Any, problem: ScipyProblem, x0: np.ndarray, autodiff: bool, demand: bool
+) -> tuple[list, list[str]]:
+    """Constraint functions receive the user's structure; dict constraints get autodiff ``jac``.
+
+    Args:
+        constraints: the caller's constraints.
+        problem: the objective's problem (its layout turns flat vectors into the user's ``x``).
+        x0: the flat start, where each autodiff Jacobian is tried first.
+        autodiff: give dict constraints without ``'jac'`` an autodiff Jacobian (the methods
+            that use constraint Jacobians: SLSQP, trust-constr).
+        demand: ``jac="autodiff"``: a constraint autograd cannot follow raises instead of
+            getting scipy's finite differences.
+
+    Returns:
+        ``(constraints for scipy, names of the constraints that fell back to differences)``.
+    """
+    fell_back: list[str] = []
     if constraints is None:
-        return ()
+        return [], fell_back
     single = isinstance(
         constraints, (dict, scipy.optimize.NonlinearConstraint, scipy.optimize.LinearConstraint)
     )
@@ -228,7 +327,17 @@ def _wrap_constraints(constraints: Any, problem: ScipyProblem) -> Any:
             new["fun"] = _on_user_x(user_fun, problem)
             cjac = con.get("jac")
             if cjac is None:
-                new["jac"] = problem.constraint_jacobian(user_fun)
+                if autodiff:
+                    jacobian = problem.constraint_jacobian(user_fun)
+                    try:
+                        jacobian(x0, *con.get("args", ()))
+                    except Exception as exc:
+                        cause = exc.__cause__ if exc.__cause__ is not None else exc
+                        if demand or not is_trace_failure(cause):
+                            raise
+                        fell_back.append(f"constraints[{i}]")
+                    else:
+                        new["jac"] = jacobian
             elif isinstance(cjac, str):
                 if cjac not in _JAC_STRINGS:
                     raise ValueError(
@@ -257,7 +366,7 @@ def _wrap_constraints(constraints: Any, problem: ScipyProblem) -> Any:
             )
         else:
             out.append(con)  # LinearConstraint: a matrix over the flat layout
-    return out
+    return out, fell_back
 
 
 def _on_user_x(fn: Callable, problem: ScipyProblem) -> Callable:
@@ -312,7 +421,6 @@ def _wrap_scipy_callback(callback: Callable | None, meth: str, problem: ScipyPro
 
 
 def minimize_scipy(
-    keep_feasible,
     fun,
     leaves0,
     treedef,
@@ -322,6 +430,7 @@ def minimize_scipy(
     hess,
     hessp,
     bounds,
+    caller_bounds,
     constraints,
     tol,
     callback,
@@ -331,8 +440,14 @@ def minimize_scipy(
 
     The arguments are those of ``optim.minimize``, already checked: ``leaves0`` and ``treedef``
     from :func:`optim.scipy.arguments.check_x0`, ``bounds`` per leaf from
-    :func:`optim.scipy.arguments.standardize_bounds`, ``method`` a canonical scipy name or a
-    callable; ``keep_feasible`` is the caller's ``Bounds.keep_feasible`` (False otherwise).
+    :func:`optim.scipy.arguments.standardize_bounds` and ``caller_bounds`` as the caller passed
+    them, ``method`` a canonical scipy name or a callable.
+
+    With ``jac=None`` the gradient (and, where the method uses them, Hessian products or the
+    Hessian) come from autodiff. When autodiff cannot follow ``fun`` at ``x0`` (plain Python
+    or numpy code: ``float()``, the math module, writes into an array), the call is made as
+    scipy would make it, with scipy's finite differences, and one ``OptimizeWarning`` says
+    why; ``jac="autodiff"`` raises instead.
 
     Returns:
         scipy's ``OptimizeResult`` with ``x``, and ``jac`` / ``grad`` when flat vectors, in
@@ -340,11 +455,31 @@ def minimize_scipy(
         no count of its own.
     """
     meth = method.lower() if isinstance(method, str) else "_custom"
-    float64_leaves = isinstance(jac, str) or jac is False  # scipy's steps need float64
+    demand = jac == "autodiff"
+    if demand and meth in _GRADIENT_FREE:
+        warnings.warn(
+            f"Method {method} does not use gradient information (jac).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    autodiff = (jac is None or demand) and meth not in _GRADIENT_FREE
+    float64_leaves = (isinstance(jac, str) and not demand) or jac is False
     problem = ScipyProblem(fun, treedef, args, float64_leaves)
     x0 = treedef.ravel_leaves(leaves0)
+    fell_back: list[str] = []
+    # Autodiff second order (when the caller gives none): gradients come from the same trace.
+    problem.second_order = (
+        autodiff and hess is None and hessp is None and meth in _USES_HESS | _USES_HESSP
+    )
+    if autodiff:
+        failure = problem.probe_autodiff(x0)
+        if failure is not None:
+            if demand:
+                raise failure
+            fell_back.append(f"fun ({_first_line(failure)})")
+            autodiff = problem.second_order = False
+            problem.float64_leaves = True  # scipy's steps need float64
     kwargs: dict[str, Any] = {}
-    autodiff = jac is None and meth not in _GRADIENT_FREE
     if autodiff:
         call_fun, call_jac = problem.value_and_grad, True
     elif jac is True:
@@ -352,13 +487,13 @@ def minimize_scipy(
     elif callable(jac):
         call_fun, call_jac = problem.value, problem.user_jac(jac)
     else:
-        call_fun, call_jac = problem.value, jac
+        call_fun, call_jac = problem.value, None if jac in (None, "autodiff") else jac
     supplied_second_order = False
     if callable(hess):
         hess = problem.user_hess(hess)
     if callable(hessp):
         hessp = problem.user_hessp(hessp)
-    if hess is None and hessp is None and (autodiff or meth in _NEEDS_HESSIAN):
+    if hess is None and hessp is None and (autodiff or (meth in _NEEDS_HESSIAN and not fell_back)):
         if meth in _USES_HESS:
             hess, supplied_second_order = problem.hess, True
         elif meth in _USES_HESSP:
@@ -368,11 +503,21 @@ def minimize_scipy(
     if hessp is not None:
         kwargs["hessp"] = hessp
     if bounds is not None:
-        low = treedef.ravel_leaves([lo for lo, _ in bounds])
-        high = treedef.ravel_leaves([hi for _, hi in bounds])
-        kwargs["bounds"] = Bounds(low, high, keep_feasible=keep_feasible)
+        kwargs["bounds"] = _bounds_for_scipy(caller_bounds, bounds, treedef)
     if constraints:
-        kwargs["constraints"] = _wrap_constraints(constraints, problem)
+        kwargs["constraints"], fell = _wrap_constraints(
+            constraints, problem, x0, meth in _USES_CONSTRAINT_JACOBIANS, demand
+        )
+        fell_back += fell
+    if fell_back:
+        warnings.warn(
+            f"autodiff could not follow {' and '.join(fell_back)}, so scipy's finite "
+            "differences are used, as scipy.optimize.minimize does with jac=None. For exact "
+            "gradients, write the function with autograd.numpy (import autograd.numpy as np), "
+            "or pass jac=callable; jac='autodiff' raises instead of falling back.",
+            OptimizeWarning,
+            stacklevel=4,
+        )
     try:
         res = scipy.optimize.minimize(
             call_fun,
@@ -397,3 +542,19 @@ def minimize_scipy(
     if supplied_second_order or callable(hess) or callable(hessp):
         res.setdefault("nhev", problem.nhev)  # scipy's own count wins where it keeps one
     return res
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+
+
+def _bounds_for_scipy(caller_bounds: Any, bounds: list, treedef: TreeDef) -> Any:
+    """The caller's own bounds object when ``x0`` is scipy's flat vector, else flat Bounds."""
+    flat_vector = treedef.is_leaf and len(treedef.shapes[0]) == 1
+    if flat_vector and isinstance(caller_bounds, (Bounds, list, tuple)):
+        return caller_bounds
+    low = treedef.ravel_leaves([lo for lo, _ in bounds])
+    high = treedef.ravel_leaves([hi for _, hi in bounds])
+    keep = caller_bounds.keep_feasible if isinstance(caller_bounds, Bounds) else False
+    return Bounds(low, high, keep_feasible=keep)

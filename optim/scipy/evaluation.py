@@ -6,8 +6,9 @@ Shared by the first-order loop, the scipy bridge and the TF contrib interface, s
 
 from __future__ import annotations
 
+import contextlib
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import autograd.numpy as anp
@@ -16,7 +17,25 @@ import numpy as np
 from ..backend import get_backend
 from ..gradients import explain_trace_error
 
-__all__ = ["scalar_output", "short_repr", "trace_explained", "zeros_for_none"]
+__all__ = [
+    "SCIPY_HINT",
+    "NON_SCALAR_MESSAGE",
+    "explained_failures",
+    "is_trace_failure",
+    "scalar_output",
+    "short_repr",
+    "trace_explained",
+    "zeros_for_none",
+]
+
+#: The way around a trace failure, in the scipy world's keywords.
+SCIPY_HINT = (
+    "To go on, pass your own gradient (jac=callable, or jac=True with fun returning (value, "
+    "gradient)) or ask for finite differences (jac='2-point', '3-point' or 'cs')."
+)
+
+#: scipy's own words for an objective that returns more than one number (users match on them).
+NON_SCALAR_MESSAGE = "The user-provided objective function must return a scalar value."
 
 
 def scalar_output(out: Any, what: str = "fun") -> Any:
@@ -46,9 +65,11 @@ def scalar_output(out: Any, what: str = "fun") -> Any:
     size = int(np.prod(shape))
     if size == 1:
         return anp.reshape(out, ())
+    shown_dtype = np.dtype(dtype) if dtype is not None else "unknown"
+    prefix = f"{NON_SCALAR_MESSAGE} " if what == "fun" else ""  # scipy's words for its `fun`
     raise ValueError(
-        f"`{what}` must return a scalar, got {short_repr(out)} of shape {tuple(shape)}; reduce it "
-        "(np.sum, np.mean)."
+        f"{prefix}`{what}` must return a scalar, got an array of shape {tuple(shape)} and dtype "
+        f"{shown_dtype}; reduce it (np.sum, np.mean)."
     )
 
 
@@ -58,17 +79,39 @@ def short_repr(x: Any) -> str:
     return text if len(text) <= 160 else text[:160] + "...)"
 
 
-def trace_explained(fun: Callable, args: Sequence[Any]):
+def is_trace_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says that autodiff could not follow the function (not a user error).
+
+    True for the failures :func:`optim.gradients.explain_trace_error` knows and for any other
+    error that names autograd's tracer (``ArrayBox``), the sign that plain Python or numpy code
+    met a traced value: the same function runs fine on arrays.
+    """
+    return explain_trace_error(exc) is not None or "ArrayBox" in str(exc)
+
+
+def trace_explained(fun: Callable, args: Sequence[Any], hint: str = SCIPY_HINT):
     """``get_backend().trace(fun, args)`` with autograd's failures explained.
+
+    Args:
+        fun: the function to trace.
+        args: its positional arguments, each traced.
+        hint: the way around a failure, named in the explanation (scipy's ``jac=`` by default).
 
     Raises:
         The explanation of :func:`optim.gradients.explain_trace_error` (chained to the original
         error) when it has one, else the original error.
     """
-    try:
+    with explained_failures(hint):
         return get_backend().trace(fun, args)
+
+
+@contextlib.contextmanager
+def explained_failures(hint: str = SCIPY_HINT) -> Iterator[None]:
+    """Re-raises autograd's failures inside the block explained (see :func:`trace_explained`)."""
+    try:
+        yield
     except Exception as exc:
-        explained = explain_trace_error(exc)
+        explained = explain_trace_error(exc, hint)
         if explained is None:
             raise
         raise explained from exc

@@ -7,11 +7,22 @@ iteration ``k`` at the iterate ``x_k``::
     stop if f_k or g_k is not finite                  # status 3, the last finite iterate
     callback(x_k)                                     # k >= 1; StopIteration -> status 99
     stop if max|P(x_k - g_k) - x_k| <= gtol           # status 0 (P: projection onto bounds)
-    stop if |f_{k-1} - f_k| <= ftol * max(|f_{k-1}|, |f_k|, 1)     # status 0
+    stop if |f_{k-1} - f_k| <= ftol * max(|f_{k-1}|, |f_k|, 1)     # status 0 or 2, see below
     stop if k == maxiter                              # status 1
     x_{k+1} = P(optimizer step from x_k with g_k)     # apply_gradients + Variable constraint
 
 so ``res.x``, ``res.fun`` and ``res.jac`` always belong to the same point.
+
+``success`` is honest: it is True only when a test the caller can read off the options held.
+The gradient test always counts. The ``ftol`` test counts as convergence (status 0) when the
+caller set ``ftol`` (or scipy's ``tol``); with the default ``ftol`` it only stops a run that no
+longer moves, reported as ``success=False``, status 2, with the gradient norm in the message.
+
+With ``jac=None`` the optimizer's own gradient source is used (autodiff unless it was built
+with ``gradient=``). When autodiff cannot follow ``fun`` at ``x0`` the loop falls back to
+forward differences, as scipy does, with one ``OptimizeWarning``; ``jac="autodiff"`` raises.
+An optimizer *instance* keeps its state across calls: its slots move onto the next call's
+variables by leaf position.
 
 .. note::
     ``ftol`` is L-BFGS-B's test on the *change* ``|f_{k-1} - f_k|``, not on the decrease: a
@@ -34,12 +45,18 @@ from typing import Any
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning
 
-from ..gradients import FiniteDifferences, LossWithGradient, UserGradient, as_gradient_source
+from ..gradients import (
+    Autodiff,
+    FiniteDifferences,
+    LossWithGradient,
+    UserGradient,
+    explain_trace_error,
+)
 from ..optimizer import Optimizer
 from ..pytree import TreeDef
 from ..variables import Graph, Variable, get_or_create_global_step
-from .arguments import STOP_MESSAGE, wants_intermediate_result
-from .evaluation import scalar_output, short_repr, zeros_for_none
+from .arguments import AUTODIFF, STOP_MESSAGE, wants_intermediate_result
+from .evaluation import SCIPY_HINT, is_trace_failure, scalar_output, short_repr, zeros_for_none
 from .registry import constructor_parameters, display_name, spec_name
 
 __all__ = ["minimize_first_order", "tol_into_options", "warn_second_order"]
@@ -138,6 +155,29 @@ def _build_optimizer(spec: Any, hyper: dict, global_step: Variable) -> Optimizer
     return spec(**kwargs)
 
 
+def _carry_over_state(opt: Optimizer, variables: list[Variable]) -> None:
+    """An optimizer instance's slots move onto this call's variables, by leaf position.
+
+    The loop names the variable of leaf ``i`` ``"x{i}"`` in every call, so the state one call
+    left (slots keyed by those names; beta powers and the iteration count as they are) is
+    restored onto the next call's variables: two calls run as one long run.
+
+    Raises:
+        ValueError: the instance holds state for other variables (another structure, shape or
+            dtype of ``x0``, or variables of the TF world); nothing is changed.
+    """
+    state = opt.state_dict()
+    if not any(state["slots"].values()):
+        return
+    try:
+        opt.load_state_dict(state, var_list=variables)
+    except ValueError as exc:
+        raise ValueError(
+            f"`method` is an optimizer instance whose state belongs to other variables than "
+            f"this x0's ({exc}); pass a fresh optimizer, or its class or name, to start anew."
+        ) from exc
+
+
 def _loop_settings(loop: dict) -> dict:
     settings = {**_LOOP_DEFAULTS, **loop}
     maxiter = settings["maxiter"]
@@ -185,6 +225,7 @@ def minimize_first_order(
     loop, hyper, unknown = _split_options(spec, options)
     _warn_unknown(unknown, stacklevel + 1, spec)
     settings = _loop_settings(loop)
+    ftol_asked = "ftol" in loop  # given, or set from scipy's tol
     counted_fun = _Counted(fun)
 
     with Graph().as_default() as graph:
@@ -200,7 +241,9 @@ def minimize_first_order(
             variables.append(Variable(value, name=f"x{i}", constraint=constraint))
         global_step = get_or_create_global_step(graph)
         opt = _build_optimizer(spec, hyper, global_step)
-    step_var = getattr(opt, "_global_step", None)  # AdagradDA counts on its own global step
+    if isinstance(spec, Optimizer):
+        _carry_over_state(opt, variables)
+    step_var = getattr(opt, "global_step", None)  # AdagradDA counts on its own global step
     if not isinstance(step_var, Variable):
         step_var = global_step
 
@@ -226,7 +269,9 @@ def minimize_first_order(
             return scalar_output(counted_fun(current(), *args))
 
         if jac is None:
-            source = getattr(opt, "_gradient", None) or as_gradient_source(None)
+            source = opt.gradient
+        elif jac == AUTODIFF:
+            source = Autodiff()
         elif jac is False:
             source = FiniteDifferences("2-point")
         elif isinstance(jac, str):
@@ -240,10 +285,30 @@ def minimize_first_order(
             source = UserGradient(user_gradient)
 
     njev = 0
+    may_fall_back = jac is None and isinstance(source, Autodiff)
 
     def evaluate() -> tuple[float, list[np.ndarray]]:
-        nonlocal njev
-        value, grads = source.value_and_gradients(loss, variables)
+        nonlocal njev, source
+        try:
+            value, grads = source.value_and_gradients(loss, variables)
+        except Exception as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            if not (isinstance(source, Autodiff) and is_trace_failure(cause)):
+                raise
+            if not (may_fall_back and njev == 0):
+                explained = explain_trace_error(cause, SCIPY_HINT)
+                raise (exc if explained is None else explained) from cause
+            warnings.warn(
+                f"autodiff could not follow fun ({type(cause).__name__}: {cause}), so "
+                "forward finite differences (jac='2-point') are used, as scipy.optimize."
+                "minimize does with jac=None. For exact gradients, write fun with "
+                "autograd.numpy (import autograd.numpy as np), or pass jac=callable; "
+                "jac='autodiff' raises instead of falling back.",
+                OptimizeWarning,
+                stacklevel=stacklevel + 2,
+            )
+            source = FiniteDifferences("2-point")
+            value, grads = source.value_and_gradients(loss, variables)
         njev += 1
         grads = zeros_for_none(grads, leaves0)
         return float(np.real(value)), grads
@@ -308,15 +373,28 @@ def minimize_first_order(
             except StopIteration:
                 status, message = 99, STOP_MESSAGE
                 break
-        if gradient_norm(g) <= settings["gtol"]:
+        norm = gradient_norm(g)
+        if norm <= settings["gtol"]:
             status = 0
             message = "Optimization terminated successfully: the gradient norm is <= gtol."
             break
         if f_prev is not None and abs(f_prev - f) <= settings["ftol"] * max(
             abs(f_prev), abs(f), 1.0
         ):
-            status = 0
-            message = "Optimization terminated successfully: the relative change of fun is <= ftol."
+            if ftol_asked:
+                status = 0
+                message = (
+                    "Optimization terminated successfully: the relative change of fun is <= "
+                    "ftol."
+                )
+            else:
+                status = 2
+                message = (
+                    f"fun stopped changing (relative change <= the default ftol "
+                    f"{settings['ftol']:.3g}) while the gradient norm {norm:.3g} is above gtol "
+                    f"{settings['gtol']:.3g}: not converged. Lower ftol (0 turns this test off) "
+                    "or the learning rate, or pass ftol to accept this point."
+                )
             break
         if nit >= settings["maxiter"]:
             status, message = 1, "Maximum number of iterations has been exceeded."

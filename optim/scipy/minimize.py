@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from scipy.optimize import Bounds, OptimizeResult
+from scipy.optimize import OptimizeResult
 
 from .arguments import check_callback, check_jac, check_x0, standardize_bounds
 from .bridge import minimize_scipy
@@ -36,15 +36,22 @@ def minimize(
 ) -> OptimizeResult:
     """``scipy.optimize.minimize`` over pytrees, with autodiff gradients and optim's optimizers.
 
-    Same signature, argument meanings and result as ``scipy.optimize.minimize``, except for
-    three things: ``x0`` may be any pytree, ``jac=None`` means automatic differentiation, and
-    ``method`` may name an optim optimizer.
+    A drop-in: every call ``scipy.optimize.minimize`` accepts works here with the same
+    meaning, result fields, counts and exception types (a table of scipy's calling patterns
+    run through both, tests/test_scipy_dropin.py, keeps it so). On top of that, ``x0`` may be
+    any pytree, ``method`` may name an optim optimizer, and ``jac=None`` gives exact
+    gradients when it can.
 
-    .. warning::
-        ``jac=None`` (the default) means **reverse-mode automatic differentiation** here
-        (``fun`` must be written with ``autograd.numpy``). In scipy, ``jac=None`` means
-        *forward finite differences*. For scipy's behaviour pass ``jac=False`` (scipy's
-        absolute-step differences) or ``jac="2-point"`` / ``"3-point"`` / ``"cs"``.
+    .. note::
+        ``jac=None`` (the default) means **reverse-mode automatic differentiation** of ``fun``
+        (and autodiff Hessian products or Hessians for the methods that use them) whenever
+        autograd can follow ``fun``: code written with ``autograd.numpy``, and most plain
+        numpy code. When it cannot (``float()`` or ``math.exp`` on the input, writes into a
+        preallocated array), the call runs exactly as in scipy, with scipy's forward finite
+        differences, and one ``OptimizeWarning`` says why. ``jac="autodiff"`` demands autodiff
+        and raises instead. Autodiff evaluates ``fun`` once per point scipy asks about, value,
+        gradient and Hessian products together; the fallback adds one aborted call at ``x0``.
+        Derivative-free methods (Nelder-Mead, Powell, COBYLA, COBYQA) never trace ``fun``.
 
     Args:
         fun: ``fun(x, *args) -> float``, ``x`` with the structure of ``x0``. With
@@ -53,8 +60,9 @@ def minimize(
             pytree of them. A plain list or tuple of numbers only (``[1.0, 2.0]``) is an array,
             as in scipy; wrap the entries in ``np.array`` for a list of 0-d leaves. Integer
             leaves become float64; float32 leaves stay float32 in everything the user sees
-            (``x`` given to ``fun`` and callbacks, ``res.x``, ``res.jac``). Python scalars
-            become 0-d arrays.
+            (``x`` given to ``fun`` and callbacks, ``res.x``, ``res.jac``), where scipy would
+            compute in float64. A bare scalar ``x0`` is a vector of one entry, as in scipy (a
+            0-d leaf inside a container stays 0-d).
         args: extra positional arguments of ``fun``, ``jac``, ``hess`` and ``hessp`` (a
             non-tuple is wrapped in a tuple).
         method: one of scipy's methods (``"BFGS"``, ``"L-BFGS-B"``, ``"Newton-CG"``,
@@ -62,9 +70,11 @@ def minimize(
             optim optimizer: a name from :func:`optimizer_names` (``"adam"``, ``"momentum"``,
             ``"sgd"``...), an ``optim.Optimizer`` subclass or an instance. Default: as scipy,
             ``"SLSQP"`` with constraints, else ``"L-BFGS-B"`` with bounds, else ``"BFGS"``.
-        jac: ``None`` (autodiff), ``True`` (``fun`` returns the gradient too), a callable
-            ``jac(x, *args)`` returning the gradient with ``x``'s structure, ``False`` (scipy's
-            default differences) or ``"2-point"`` / ``"3-point"`` / ``"cs"``. With scipy's
+        jac: ``None`` (autodiff, else scipy's differences, see above), ``"autodiff"`` (autodiff
+            or an error), ``True`` (``fun`` returns the gradient too), a callable
+            ``jac(x, *args)`` returning the gradient with ``x``'s structure (for an array
+            ``x0``, any shape of its size, as scipy reads it), ``False`` (scipy's default
+            differences) or ``"2-point"`` / ``"3-point"`` / ``"cs"``. With scipy's
             methods, finite differences are scipy's, whose float64-sized steps would round away
             in float32: ``fun`` then receives float64 leaves. With optim optimizers they are
             :class:`optim.FiniteDifferences`, with steps sized for each leaf's dtype.
@@ -76,17 +86,21 @@ def minimize(
         hessp: as scipy: ``hessp(x, p, *args)``, ``p`` and the result shaped like ``x``. When
             neither ``hess`` nor ``hessp`` is given, trust-ncg and trust-krylov always, and
             Newton-CG and trust-constr with ``jac=None``, get autodiff Hessian-vector products
-            (reverse over reverse, about the cost of two gradients; scipy's
-            ``(x, p, *args)`` order is mapped onto autograd's ``(x, *args, p)``).
+            (reverse over reverse: the gradient is traced once per point, and each product is
+            one backward pass through that trace).
         bounds: ``scipy.optimize.Bounds`` (scalars or arrays over the flat layout), a sequence
-            of ``n`` ``(low, high)`` pairs (flat layout), or a pytree of ``(low, high)`` pairs
+            of ``n`` ``(low, high)`` pairs (flat layout; one pair for every entry of an array
+            ``x0``, as scipy broadcasts it), or a pytree of ``(low, high)`` pairs
             shaped like ``x0`` (each bound a scalar or an array broadcasting to its leaf;
-            ``None``, ``nan`` or a missing dict key means unbounded). Optim optimizers keep
-            them by projecting (``np.clip``) after every step, ``x0`` included.
+            ``None``, ``nan`` or a missing dict key means unbounded). For an array ``x0`` the
+            caller's bounds object reaches scipy unchanged (fixed variables, ``lb == ub``,
+            included). Optim optimizers keep them by projecting (``np.clip``) after every
+            step, ``x0`` included.
         constraints: as scipy (dicts, ``NonlinearConstraint``, ``LinearConstraint``); the
             functions receive ``x`` with ``x0``'s structure, and a dict without ``'jac'`` gets
-            an autodiff Jacobian (``'jac': '2-point'`` asks for scipy's differences). Optim
-            optimizers do not take constraints.
+            an autodiff Jacobian for SLSQP and trust-constr (``'jac': '2-point'`` asks for
+            scipy's differences, and a constraint autograd cannot follow gets them with the
+            same warning as ``fun``). Optim optimizers do not take constraints.
         tol: as scipy; for optim optimizers it sets ``gtol`` and ``ftol``.
         callback: ``callback(xk)`` or ``callback(intermediate_result)`` (chosen by signature,
             as scipy does), with ``xk`` / ``intermediate_result.x`` in ``x0``'s structure.
@@ -94,7 +108,8 @@ def minimize(
         options: as scipy for scipy's methods (unknown keys warn with ``OptimizeWarning``).
             For optim optimizers: ``maxiter`` (15000), ``gtol`` (1e-5, on the largest entry of
             the projected gradient; ``norm`` changes the norm), ``ftol`` (2.2e-9, relative
-            change of ``fun`` between iterations), ``disp`` (print a summary), and the
+            change of ``fun`` between iterations: it stops the run, but counts as success only
+            when the caller set it or ``tol``), ``disp`` (print a summary), and the
             optimizer's constructor arguments (``learning_rate``, ``beta1``, ``momentum``...,
             and ``gradient`` / ``nonfinite``). The caller's dict is never changed.
 
@@ -102,15 +117,19 @@ def minimize(
         ``scipy.optimize.OptimizeResult`` with ``x`` and ``jac`` in ``x0``'s structure and
         dtypes, ``fun``, ``nit``, ``nfev``, ``njev``, ``success``, ``status``, ``message``;
         ``nhev`` when Hessians were used, ``hess_inv`` when scipy's method gives it (over the
-        flat layout). For optim optimizers, ``status`` is 0 (converged: ``gtol`` or ``ftol``),
-        1 (``maxiter``), 3 (non-finite value or gradient; ``x`` is the last finite iterate) or
-        99 (``StopIteration``). A failed run returns ``success=False``; it does not raise.
+        flat layout). For optim optimizers, ``status`` is 0 (converged: ``gtol``, or an
+        ``ftol`` the caller set), 1 (``maxiter``), 2 (the default ``ftol`` stopped a run whose
+        gradient is still above ``gtol``: not converged), 3 (non-finite value or gradient;
+        ``x`` is the last finite iterate) or 99 (``StopIteration``). A failed run returns
+        ``success=False``; it does not raise.
 
     Raises:
         ValueError: ``x0`` not finite, bounds of the wrong shape or with low > high, an
             unknown ``method`` (the message lists the valid ones), a ``fun`` returning a
             non-scalar, a ``jac`` of the wrong shape, bad loop options, constraints given to
-            an optim optimizer.
+            an optim optimizer. Where scipy raises for the same input, the message starts
+            with scipy's own words ("Unknown solver ...", "The user-provided objective
+            function must return a scalar value.", the two bounds messages), then says more.
         TypeError: a non-callable ``fun``, ``jac``, ``callback``; a ``jac`` or ``hessp``
             returning another structure; a missing required hyperparameter (``momentum`` for
             ``"momentum"``).
@@ -140,9 +159,7 @@ def minimize(
     options = dict(options)
     std_bounds = standardize_bounds(bounds, treedef)
     if kind == "scipy":
-        keep_feasible = bounds.keep_feasible if isinstance(bounds, Bounds) else False
         return minimize_scipy(
-            keep_feasible,
             fun,
             leaves0,
             treedef,
@@ -152,6 +169,7 @@ def minimize(
             hess,
             hessp,
             std_bounds,
+            bounds,
             constraints,
             tol,
             callback,

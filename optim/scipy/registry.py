@@ -176,7 +176,10 @@ def resolve_method(method: Any, constraints: Any, bounds: Any) -> tuple[str, Any
         cls = lookup_optimizer(method)
         if cls is not None:
             return "optim", cls
-        raise ValueError(f"`method` must be {_valid_methods_text()}, got {method!r}.")
+        # scipy's words first (users' tests match on them), then what optim accepts.
+        raise ValueError(
+            f"Unknown solver {method}: `method` must be {_valid_methods_text()}, got {method!r}."
+        )
     if callable(method):
         return "scipy", method
     raise TypeError(f"`method` must be {_valid_methods_text()}, got {method!r}.")
