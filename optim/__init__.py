@@ -37,7 +37,7 @@ from .gradients import (
     hessian,
     hessian_vector_product,
 )
-from .optimizer import Interval, Optimizer
+from .optimizer import Optimizer
 from .scipy import (
     ExternalOptimizerInterface,
     ScipyOptimizerInterface,
@@ -47,6 +47,7 @@ from .scipy import (
 )
 from .sparse import IndexedSlices
 from .training import fit
+from .validation import Interval
 from .variables import (
     Graph,
     Variable,

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, _all_finite, _flatten
+from .optimizer import Optimizer, all_finite
 from .sparse import IndexedSlices
+from .validation import flatten
 from .variables import Variable, global_variables, match_by_name
 
 __all__ = ["GradientAccumulationOptimizer"]
@@ -112,7 +113,7 @@ class GradientAccumulationOptimizer(Optimizer):
         # "propagate" here: the base class then leaves every non-finite check to _apply below,
         # which applies the wrapped optimizer's policy to micro-steps.
         super().__init__(False, name, nonfinite="propagate")
-        self._gradient = optimizer._gradient
+        self._gradient = optimizer.gradient
         self._optimizer = optimizer
         self._every_k_steps = int(every_k_steps)
         self._reduction = reduction
@@ -224,7 +225,7 @@ class GradientAccumulationOptimizer(Optimizer):
                 "optimizer to drop such micro-batches."
             )
         self._consecutive_nonfinite += 1
-        limit = self._optimizer._max_consecutive_nonfinite
+        limit = self._optimizer.max_consecutive_nonfinite
         if limit is not None and self._consecutive_nonfinite >= limit:
             raise FloatingPointError(
                 f"{message} That is {self._consecutive_nonfinite} non-finite micro-steps in a "
@@ -249,7 +250,7 @@ class GradientAccumulationOptimizer(Optimizer):
                     "variable of this call or of the default graph. Nothing was accumulated."
                 )
         if self._optimizer.nonfinite != "propagate":
-            bad = [var.name for grad, var in updates if not _all_finite(grad)]
+            bad = [var.name for grad, var in updates if not all_finite(grad)]
             if bad and not self._nonfinite_micro_step(bad, "gradient"):
                 return
         for grad, var in updates:
@@ -299,7 +300,7 @@ class GradientAccumulationOptimizer(Optimizer):
                 f"support gradients, between variables {[v.name for _, v in grads_and_vars]} "
                 f"and loss {loss!r}."
             )
-        if self._optimizer.nonfinite != "propagate" and not _all_finite(np.asarray(value)):
+        if self._optimizer.nonfinite != "propagate" and not all_finite(np.asarray(value)):
             names = [v.name for g, v in grads_and_vars if g is not None]
             if not self._nonfinite_micro_step(names, f"loss ({value})"):
                 return value
@@ -343,7 +344,7 @@ class GradientAccumulationOptimizer(Optimizer):
             raise ValueError(
                 f"`state['mini_step']` must be in [0, {self._every_k_steps}), got {mini_step!r}."
             )
-        candidates = global_variables() if var_list is None else list(_flatten(var_list))
+        candidates = global_variables() if var_list is None else list(flatten(var_list))
         accumulators = match_by_name(state["accumulators"], candidates, "accumulator")
         # The wrapped optimizer validates before it changes anything; ours is validated above.
         self._optimizer.load_state_dict(state["inner"], var_list)

@@ -58,12 +58,12 @@ import re
 import secrets
 import zipfile
 import zlib
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from .optimizer import Optimizer
+from .validation import check_global_step, resolve_var_list
 from .variables import Variable, global_variables
 
 __all__ = [
@@ -131,7 +131,7 @@ def save_checkpoint(
     variables = _resolve_variables(var_list, "save_checkpoint")
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"`optimizer` must be an optim.Optimizer or None, got {optimizer!r}.")
-    _check_global_step(global_step)
+    check_global_step(global_step)
     extra = {} if extra is None else extra
     if not isinstance(extra, dict):
         raise TypeError(f"`extra` must be a JSON-able dict or None, got {extra!r}.")
@@ -142,11 +142,11 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "optim_version": _optim_version(),
         "variables": {
-            name: _add_array(arrays, f"variables/{name}", var._value)
+            name: _add_array(arrays, f"variables/{name}", var.array)
             for name, var in variables.items()
         },
         "optimizer": None,
-        "global_step": None if global_step is None else int(global_step._value),
+        "global_step": None if global_step is None else int(global_step.array),
         "extra": extra,
     }
     if optimizer is not None:
@@ -405,12 +405,12 @@ def restore_checkpoint(
     variables = _resolve_variables(var_list, "restore_checkpoint")
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"`optimizer` must be an optim.Optimizer or None, got {optimizer!r}.")
-    _check_global_step(global_step)
+    check_global_step(global_step)
     if global_step is not None:
         variables = {name: v for name, v in variables.items() if v is not global_step}
     data = read_checkpoint(path)
     for name, var in variables.items():
-        if var._override is not None:
+        if var.is_substituted:
             raise RuntimeError(
                 f"Variable {name!r} cannot be restored while a gradient is being computed."
             )
@@ -451,9 +451,9 @@ def restore_checkpoint(
             raise CheckpointError(f"Checkpoint {path!r}: {exc}") from exc
     # Nothing below can fail: every check is done.
     for name, var in variables.items():
-        np.copyto(var._value, data["variables"][name])
+        np.copyto(var.array, data["variables"][name])
     if global_step is not None:
-        global_step._value[...] = step_value
+        global_step.array[...] = step_value
     return data["extra"]
 
 
@@ -565,8 +565,8 @@ class CheckpointManager:
         """
         if checkpoint_number is None:
             if global_step is not None:
-                _check_global_step(global_step)
-                checkpoint_number = int(global_step._value)
+                check_global_step(global_step)
+                checkpoint_number = int(global_step.array)
             else:
                 numbered = self._numbered()
                 checkpoint_number = numbered[-1][0] + 1 if numbered else 1
@@ -721,7 +721,7 @@ class Saver:
         path = _fspath(save_path, "save_path")
         step_var = global_step if isinstance(global_step, Variable) else None
         if global_step is not None:
-            step = int(global_step._value) if step_var is not None else global_step
+            step = int(global_step.array) if step_var is not None else global_step
             if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
                 raise TypeError(
                     f"`global_step` must be an integer or an optim.Variable, got {global_step!r}."
@@ -747,28 +747,10 @@ def _fspath(path: Any, arg: str) -> str:
     return path
 
 
-def _flatten(items: Any) -> Iterable[Any]:
-    if isinstance(items, (list, tuple)):
-        for item in items:
-            yield from _flatten(item)
-    else:
-        yield items
-
-
 def _resolve_variables(var_list: Any, where: str) -> dict[str, Variable]:
     """``var_list`` (default: every variable of the default graph) keyed by unique name."""
-    if var_list is None:
-        items = global_variables()
-    elif isinstance(var_list, (Variable, list, tuple)):
-        items = list(_flatten(var_list))
-    else:
-        raise TypeError(
-            f"`var_list` of {where} must be a list or tuple of optim.Variable, got {var_list!r}."
-        )
     by_name: dict[str, Variable] = {}
-    for i, var in enumerate(items):
-        if not isinstance(var, Variable):
-            raise TypeError(f"`var_list[{i}]` must be an optim.Variable, got {var!r}.")
+    for var in resolve_var_list(var_list, global_variables, where=where, allow_empty=True):
         other = by_name.setdefault(var.name, var)
         if other is not var:
             raise ValueError(
@@ -776,18 +758,6 @@ def _resolve_variables(var_list: Any, where: str) -> dict[str, Variable]:
                 "match variables by name."
             )
     return by_name
-
-
-def _check_global_step(global_step: Any) -> None:
-    if global_step is not None and (
-        not isinstance(global_step, Variable)
-        or global_step.dtype.kind not in "iu"
-        or global_step.ndim != 0
-    ):
-        raise TypeError(
-            "`global_step` must be an integer scalar optim.Variable (e.g. "
-            f"optim.train.get_or_create_global_step()) or None, got {global_step!r}."
-        )
 
 
 def _optim_version() -> str:

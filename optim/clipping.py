@@ -23,7 +23,14 @@ import numpy as np
 
 from .sparse import IndexedSlices, deduplicate
 
-__all__ = ["clip_by_value", "clip_by_norm", "global_norm", "clip_by_global_norm"]
+__all__ = [
+    "clip_by_value",
+    "clip_by_norm",
+    "global_norm",
+    "clip_by_global_norm",
+    "check_clip_options",
+    "clip_gradients",
+]
 
 Tensor = Any  # an array-like or an IndexedSlices
 
@@ -281,7 +288,7 @@ def clip_by_global_norm(
     return clipped, norm
 
 
-def _check_clip_options(
+def check_clip_options(
     clipnorm: Any = None, clipvalue: Any = None, global_clipnorm: Any = None
 ) -> tuple[float | None, float | None, float | None]:
     """Validates Keras-style clipping options; each is None (off) or a finite number > 0.
@@ -306,7 +313,7 @@ def _check_clip_options(
     return checked
 
 
-def _clip_gradients(
+def clip_gradients(
     grads: Sequence[Tensor | None],
     clipnorm: Any = None,
     clipvalue: Any = None,
@@ -333,14 +340,14 @@ def _clip_gradients(
         A new list; clipped gradients are new arrays, the inputs are not changed.
 
     Raises:
-        ValueError, TypeError: as :func:`_check_clip_options`.
+        ValueError, TypeError: as :func:`check_clip_options`.
 
     .. note::
         Keras silently ignores a zero or negative option; optim raises. Keras applies only the
         first option that is set (a ``clipvalue`` next to a ``clipnorm`` is ignored); so does
         this function.
     """
-    clipnorm, clipvalue, global_clipnorm = _check_clip_options(clipnorm, clipvalue, global_clipnorm)
+    clipnorm, clipvalue, global_clipnorm = check_clip_options(clipnorm, clipvalue, global_clipnorm)
     if clipnorm is None and global_clipnorm is None and clipvalue is None:
         return list(grads)
     grads = [deduplicate(g) if isinstance(g, IndexedSlices) else g for g in grads]

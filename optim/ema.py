@@ -14,16 +14,18 @@ values back on exit, even when the block raises.
 from __future__ import annotations
 
 import contextlib
-import math
 import numbers
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from .validation import Interval, check_bool, check_real, resolve_var_list
 from .variables import Variable, global_variables, match_by_name, trainable_variables
 
 __all__ = ["ExponentialMovingAverage"]
+
+_UNIT = Interval(0.0, 1.0)
 
 
 def _moving_average(
@@ -36,19 +38,15 @@ def _moving_average(
 
 
 def _check_variables(var_list: Any, where: str) -> list[Variable]:
-    if isinstance(var_list, Variable):
-        var_list = [var_list]
-    if not isinstance(var_list, (list, tuple)):
-        raise TypeError(f"`var_list` must be a list or tuple of optim.Variable, got {var_list!r}.")
-    for i, var in enumerate(var_list):
-        if not isinstance(var, Variable):
-            raise TypeError(f"`var_list[{i}]` must be an optim.Variable, got {var!r}.")
+    """``var_list`` as a list of floating-point Variables; ``where`` names the method."""
+    variables = resolve_var_list(var_list, allow_empty=True)
+    for var in variables:
         if var.dtype.kind != "f":
             raise TypeError(
                 f"{where}: variable {var.name!r} must be half, float or double to be averaged, "
                 f"got dtype {var.dtype}."
             )
-    return list(var_list)
+    return variables
 
 
 class ExponentialMovingAverage:
@@ -115,10 +113,7 @@ class ExponentialMovingAverage:
         zero_debias: bool = False,
         name: str = "ExponentialMovingAverage",
     ) -> None:
-        if isinstance(decay, (bool, np.bool_)) or not isinstance(decay, numbers.Real):
-            raise TypeError(f"`decay` must be a float in [0, 1], got {decay!r}.")
-        if not (math.isfinite(float(decay)) and 0.0 <= float(decay) <= 1.0):
-            raise ValueError(f"`decay` must be in [0, 1], got {decay!r}.")
+        decay = check_real("decay", decay, _UNIT, expected="a float in [0, 1]")
         if num_updates is not None and not (
             isinstance(num_updates, Variable) or callable(num_updates)
         ):
@@ -131,8 +126,7 @@ class ExponentialMovingAverage:
                 )
             if num_updates < 0:
                 raise ValueError(f"`num_updates` must be >= 0, got {num_updates!r}.")
-        if not isinstance(zero_debias, (bool, np.bool_)):
-            raise TypeError(f"`zero_debias` must be a bool, got {zero_debias!r}.")
+        zero_debias = check_bool("zero_debias", zero_debias)
         if not isinstance(name, str) or not name:
             raise TypeError(f"`name` must be a non-empty string, got {name!r}.")
         self._decay = float(decay)
@@ -265,7 +259,7 @@ class ExponentialMovingAverage:
         for var in var_list:
             decay = decays[var.dtype]
             one_minus_decay = var.dtype.type(decay.dtype.type(1.0) - decay)
-            value = var._value
+            value = var.array
             scratch = np.empty_like(value)
             if not self._zero_debias:
                 shadow = self._averages.get(var)
@@ -355,11 +349,11 @@ class ExponentialMovingAverage:
         self._swapped = True
         try:
             for var, _ in saved:
-                np.copyto(var._value, self._averages[var])
+                np.copyto(var.array, self._averages[var])
             yield
         finally:
             for var, value in saved:
-                np.copyto(var._value, value)
+                np.copyto(var.array, value)
             self._swapped = False
 
     # -- state, keyed by name ------------------------------------------------------------

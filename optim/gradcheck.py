@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .gradients import FiniteDifferences, as_gradient_source
-from .optimizer import _resolve_var_list
+from .validation import resolve_var_list_for_gradients
 from .variables import Variable
 
 __all__ = ["GradientCheck", "check_gradients", "assert_gradients_close"]
@@ -69,7 +69,7 @@ def check_gradients(
         A :class:`GradientCheck` with the maximum absolute and relative error per variable.
         Work in float64: float32 central differences are good to about 1e-3 only.
     """
-    var_list = _resolve_var_list(var_list)
+    var_list = resolve_var_list_for_gradients(var_list)
     source = as_gradient_source(gradient)
     _, grads = source.value_and_gradients(loss, var_list, None)
     numeric_source = FiniteDifferences("3-point", rel_step=rel_step)

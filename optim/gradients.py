@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .backend import get_backend
-from .variables import Variable
+from .variables import Variable, substituted
 
 __all__ = [
     "hessian_vector_product",
@@ -263,25 +263,6 @@ def explain_trace_error(exc: BaseException, hint: str = _HINT) -> BaseException 
     return None
 
 
-class _Substitute:
-    """Makes ``var.value`` return given values for the duration of a ``with`` block."""
-
-    __slots__ = ("_vars", "_values", "_saved")
-
-    def __init__(self, var_list: Sequence[Variable], values: Sequence[Any]) -> None:
-        self._vars = var_list
-        self._values = values
-
-    def __enter__(self) -> None:
-        self._saved = [v._override for v in self._vars]
-        for v, x in zip(self._vars, self._values):
-            v._override = x
-
-    def __exit__(self, *exc_info: Any) -> None:
-        for v, x in zip(self._vars, self._saved):
-            v._override = x
-
-
 class Autodiff(GradientSource):
     """Reverse-mode automatic differentiation through the backend (autograd).
 
@@ -291,11 +272,11 @@ class Autodiff(GradientSource):
 
     def value_and_gradients(self, loss, var_list, grad_loss=None):
         def traced_loss(*values: Any) -> Any:
-            with _Substitute(var_list, values):
+            with substituted(var_list, values):
                 return loss()
 
         try:
-            trace = get_backend().trace(traced_loss, [v._value for v in var_list])
+            trace = get_backend().trace(traced_loss, [v.array for v in var_list])
         except Exception as exc:
             explained = explain_trace_error(exc)
             if explained is None:
@@ -330,11 +311,11 @@ class Autodiff(GradientSource):
         ]
 
         def traced_loss(*values: Any) -> Any:
-            with _Substitute(var_list, values):
+            with substituted(var_list, values):
                 return loss()
 
         _, _, products = get_backend().hessian_vector_product(
-            traced_loss, [v._value for v in var_list], vectors
+            traced_loss, [v.array for v in var_list], vectors
         )
         return [
             None if p is None else np.asarray(p, dtype=var.dtype).reshape(var.shape)
@@ -441,7 +422,7 @@ class FiniteDifferences(GradientSource):
         f0 = value.astype(np.float64)
         grads = []
         for var in var_list:
-            x = var._value
+            x = var.array
             h = self._steps(x).ravel()
             if self.method == "cs":
                 work = x.astype(np.result_type(x.dtype, np.complex64))
@@ -449,7 +430,7 @@ class FiniteDifferences(GradientSource):
                 work = x.copy()
             flat = work.reshape(-1)
             grad = np.empty(x.size, dtype=np.float64)
-            with _Substitute([var], [work]):
+            with substituted([var], [work]):
                 for i in range(x.size):
                     xi = flat[i]
                     if self.method == "2-point":

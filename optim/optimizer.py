@@ -16,10 +16,16 @@ Subclassing contract (TF1's hook names; the order is the API)::
 Unlike TF1, ``_prepare`` runs before ``_create_slots``, so a bad hyperparameter value from a
 schedule raises before anything (slots included) is created.
 
-Inside ``_apply_dense(grad, var)``, ``var._value`` is the variable's own array and the slots are
+Inside ``_apply_dense(grad, var)``, ``var.array`` is the variable's own array and the slots are
 plain arrays from :meth:`Optimizer.get_slot`; an update calls a module-level kernel that mutates
 them in place, never mutates ``grad``, and uses :meth:`Optimizer._scratch` for temporaries, so a
 step allocates nothing proportional to the parameter count.
+
+The protected helpers a subclass calls on ``self`` are part of this contract: ``_set_hyper``
+(constructor), ``_get_hyper(name, dtype)`` (this apply's value, cast), ``_current_hyper(name)``
+(the value as a number, also outside an apply), ``_zeros_slot``, ``_get_or_make_slot``,
+``_get_or_make_slot_with_initializer``, ``_create_non_slot_variable``,
+``_get_non_slot_variable`` and ``_scratch``. Code outside a subclass uses the public API only.
 """
 
 from __future__ import annotations
@@ -33,72 +39,24 @@ from typing import Any
 
 import numpy as np
 
-from .clipping import _check_clip_options, _clip_gradients
+from .clipping import check_clip_options, clip_gradients
 from .gradients import GradientSource, as_gradient_source, check_gradient
 from .sparse import IndexedSlices, check_indexed_slices, deduplicate
-from .variables import Variable, trainable_variables
+from .validation import (
+    NONNEGATIVE,
+    POSITIVE,
+    Interval,
+    check_bool,
+    check_real,
+    flatten,
+    resolve_var_list_for_gradients,
+)
+from .variables import Variable
 
-__all__ = ["Optimizer", "Interval"]
+# Interval, NONNEGATIVE and POSITIVE live in optim.validation; they stay importable from here.
+__all__ = ["Optimizer", "Interval", "NONNEGATIVE", "POSITIVE", "all_finite"]
 
-
-class Interval:
-    """The allowed range of a hyperparameter, with the text used in error messages."""
-
-    __slots__ = ("low", "high", "low_open", "high_open")
-
-    def __init__(
-        self,
-        low: float | None = None,
-        high: float | None = None,
-        low_open: bool = False,
-        high_open: bool = False,
-    ) -> None:
-        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
-
-    def __contains__(self, x: float) -> bool:
-        if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
-            return False
-        if self.high is not None and (x > self.high or (self.high_open and x == self.high)):
-            return False
-        return True
-
-    def __str__(self) -> str:
-        if self.high is None and self.low is None:
-            return "finite"
-        if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        if self.low is None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
-        return (
-            f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
-            f"{')' if self.high_open else ']'}"
-        )
-
-
-NONNEGATIVE = Interval(0.0)
-POSITIVE = Interval(0.0, low_open=True)
-
-
-def _check_real(name: str, value: Any, interval: Interval) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
-        raise TypeError(f"`{name}` must be a float or a zero-argument callable, got {value!r}.")
-    if isinstance(value, np.ndarray) and (value.ndim != 0 or value.dtype.kind not in "iuf"):
-        raise TypeError(f"`{name}` must be a real scalar, got {value!r}.")
-    try:
-        x = float(value)
-    except OverflowError:  # an integer or fraction beyond float's range
-        x = math.inf
-    if not math.isfinite(x):
-        raise ValueError(f"`{name}` must be finite, got {value!r}.")
-    if x not in interval:
-        raise ValueError(f"`{name}` must be {interval}, got {value!r}.")
-    return x
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
-    return bool(value)
+_HYPER_TYPES = "a float or a zero-argument callable"
 
 
 def _required_arguments(fn: Callable[..., Any]) -> int | None:
@@ -252,8 +210,8 @@ class Optimizer:
                 f"At most one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set, "
                 f"got {chosen}."
             )
-        self._clipping = dict(zip(clip, _check_clip_options(**clip))) if chosen else None
-        self._use_locking = _check_bool("use_locking", use_locking)
+        self._clipping = dict(zip(clip, check_clip_options(**clip))) if chosen else None
+        self._use_locking = check_bool("use_locking", use_locking)
         self._name = name
         self._gradient: GradientSource = as_gradient_source(gradient)
         self._nonfinite = nonfinite
@@ -286,6 +244,11 @@ class Optimizer:
         return self._nonfinite
 
     @property
+    def max_consecutive_nonfinite(self) -> int | None:
+        """With ``nonfinite="skip"``: how many skipped steps in a row raise (None: never)."""
+        return self._max_consecutive_nonfinite
+
+    @property
     def iterations(self) -> int:
         """How many ``apply_gradients`` calls this optimizer has run (skipped steps included)."""
         return self._iterations
@@ -301,7 +264,7 @@ class Optimizer:
             return True
         step = f"step {self._iterations + 1}"
         if global_step is not None:
-            step += f" (global_step {int(global_step._value)})"
+            step += f" (global_step {int(global_step.array)})"
         message = f"Non-finite {what} at {step} for variables {names}."
         if self._nonfinite == "raise":
             raise FloatingPointError(
@@ -318,7 +281,7 @@ class Optimizer:
         self._skipped_steps += 1
         self._iterations += 1
         if global_step is not None:
-            global_step._value += 1
+            global_step.array[...] += 1
         return False
 
     # -- hyperparameters -------------------------------------------------------------------
@@ -343,7 +306,7 @@ class Optimizer:
                 )
             self._hyper_callables = True
         else:
-            value = _check_real(name, value, interval)
+            value = check_real(name, value, interval, expected=_HYPER_TYPES)
         self._hyper[name] = (value, interval)
         self._hyper_t = {}  # recomputed by the next _prepare
 
@@ -392,9 +355,23 @@ class Optimizer:
         if self._hyper_t and not self._hyper_callables:
             return  # constants only: already checked in _set_hyper
         self._hyper_t = {
-            name: _check_real(name, value(), interval) if callable(value) else value
+            name: check_real(name, value(), interval, expected=_HYPER_TYPES)
+            if callable(value)
+            else value
             for name, (value, interval) in self._hyper.items()
         }
+
+    def _current_hyper(self, name: str) -> Any:
+        """The value of hyperparameter ``name`` as a number, for a subclass's hooks.
+
+        Inside an apply it is this apply's value (from :meth:`_prepare`); outside one (slots
+        made by :meth:`get_slot` before any apply) a callable is evaluated now. Adam's beta
+        powers start from it.
+        """
+        value = self._hyper_t.get(name)
+        if value is None:
+            value = self._call_if_callable(self._hyper[name][0])
+        return value
 
     def _get_hyper(self, name: str, dtype: np.dtype) -> Any:
         """The value of hyperparameter ``name`` for this apply, cast once to ``dtype``."""
@@ -633,7 +610,7 @@ class Optimizer:
 
             candidates = global_variables()
         else:
-            candidates = list(_flatten(var_list))
+            candidates = list(flatten(var_list))
         by_name = {v.name: v for v in candidates}
         # What _create_slots would make for these variables: the shapes and dtypes to expect.
         probe = copy.copy(self)
@@ -686,7 +663,7 @@ class Optimizer:
 
     def _scratch(self, var: Variable, count: int = 1) -> tuple[np.ndarray, ...]:
         """``count`` temporary arrays shaped like ``var``, views into one reused buffer."""
-        array = var._value
+        array = var.array
         key = (array.dtype, array.shape, count)
         views = self._scratch_views.get(key)
         if views is None:
@@ -705,6 +682,12 @@ class Optimizer:
         return views
 
     # -- hooks -----------------------------------------------------------------------------
+    @classmethod
+    def implements_dense_updates(cls) -> bool:
+        """Whether this class implements the dense update hook ``_apply_dense``: a usable
+        optimizer rather than an abstract base such as :class:`Optimizer` itself."""
+        return cls._apply_dense is not Optimizer._apply_dense
+
     def _create_slots(self, var_list: list[Variable]) -> None:
         """Creates the slots of ``var_list`` (idempotent). Default: none."""
 
@@ -771,7 +754,7 @@ class Optimizer:
             raise ValueError(
                 f"`aggregation_method` must be None, 0, 1 or 2, got {aggregation_method!r}."
             )
-        var_list = _resolve_var_list(var_list)
+        var_list = resolve_var_list_for_gradients(var_list)
         source = self._gradient if gradient is None else as_gradient_source(gradient)
         value, grads = source.value_and_gradients(loss, var_list, grad_loss)
         return value, list(zip(grads, var_list))
@@ -831,10 +814,10 @@ class Optimizer:
         if global_step is not None and not isinstance(global_step, Variable):
             raise TypeError(f"`global_step` must be an optim.Variable, got {global_step!r}.")
         if self._clipping is not None:
-            clipped = _clip_gradients([grad for grad, _ in updates], **self._clipping)
+            clipped = clip_gradients([grad for grad, _ in updates], **self._clipping)
             updates = [(grad, var) for grad, (_, var) in zip(clipped, updates)]
         if self._nonfinite != "propagate":
-            bad = [var.name for grad, var in updates if not _all_finite(grad)]
+            bad = [var.name for grad, var in updates if not all_finite(grad)]
             if bad and not self._is_finite_step(bad, "gradient", global_step):
                 return
         self._apply(updates, global_step, name)
@@ -852,12 +835,12 @@ class Optimizer:
             else:
                 self._apply_sparse_duplicate_indices(grad, var)
             if var.constraint is not None:
-                np.copyto(var._value, var.constraint(var._value), casting="same_kind")
+                np.copyto(var.array, var.constraint(var.array), casting="same_kind")
         self._finish(updated, name or self._name)
         self._iterations += 1
         self._consecutive_nonfinite = 0
         if global_step is not None:
-            global_step._value += 1
+            global_step.array[...] += 1
 
     def _convert_gradient(self, grad: Any, var: Variable) -> Any:
         """Checks one non-None gradient against its variable: a dense array or IndexedSlices."""
@@ -913,7 +896,7 @@ class Optimizer:
                 f"support gradients, between variables {[v.name for _, v in grads_and_vars]} "
                 f"and loss {loss!r}."
             )
-        if not _all_finite(np.asarray(value)):
+        if not all_finite(np.asarray(value)):
             names = [v.name for g, v in grads_and_vars if g is not None]
             if not self._is_finite_step(names, f"loss ({value})", global_step):
                 return value
@@ -925,39 +908,12 @@ class Optimizer:
         return f"{type(self).__name__}({hyper}, name={self._name!r})"
 
 
-def _all_finite(grad: Any) -> bool:
-    """Whether every entry is finite; one sum in the common case (a finite sum implies it)."""
+def all_finite(grad: Any) -> bool:
+    """Whether every entry of a gradient (an array or :class:`IndexedSlices`) is finite.
+
+    One sum in the common case: a finite sum implies finite entries.
+    """
     values = grad.values if isinstance(grad, IndexedSlices) else grad
     if math.isfinite(np.add.reduce(values, axis=None)):
         return True
     return bool(np.isfinite(values).all())
-
-
-def _flatten(items: Any) -> Iterable[Any]:
-    if isinstance(items, (list, tuple)):
-        for item in items:
-            yield from _flatten(item)
-    else:
-        yield items
-
-
-def _resolve_var_list(var_list: Any) -> list[Variable]:
-    if var_list is None:
-        variables = trainable_variables()
-    elif isinstance(var_list, Variable):
-        variables = [var_list]
-    elif isinstance(var_list, (list, tuple)):
-        variables = list(_flatten(var_list))
-    else:
-        raise TypeError(f"`var_list` must be a list or tuple of optim.Variable, got {var_list!r}.")
-    if not variables:
-        raise ValueError("No variables to optimize.")
-    for i, var in enumerate(variables):
-        if not isinstance(var, Variable):
-            raise TypeError(f"`var_list[{i}]` must be an optim.Variable, got {var!r}.")
-        if var.dtype.kind != "f":
-            raise TypeError(
-                f"Variable {var.name!r} has dtype {var.dtype}; gradients are taken with respect "
-                "to floating-point variables only."
-            )
-    return variables

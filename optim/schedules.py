@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Interval, _check_bool
+from .validation import NONNEGATIVE, POSITIVE, Interval, check_bool, check_real
 from .variables import Variable
 
 __all__ = [
@@ -48,10 +48,7 @@ __all__ = [
     "warmup_cosine_decay",
 ]
 
-_NONNEGATIVE = Interval(0.0)
-_POSITIVE = Interval(0.0, low_open=True)
 _FRACTION = Interval(0.0, 1.0)
-_ANY = Interval()
 
 
 # -- argument checks ---------------------------------------------------------------------------
@@ -61,18 +58,6 @@ def _is_real(value: Any) -> bool:
     if isinstance(value, np.ndarray):
         return value.ndim == 0 and value.dtype.kind in "iuf"
     return isinstance(value, numbers.Real)
-
-
-def _check_number(name: str, value: Any, interval: Interval = _ANY) -> float:
-    """``value`` as a float, checked to be a finite real number in ``interval``."""
-    if not _is_real(value):
-        raise TypeError(f"`{name}` must be a real number, got {value!r}.")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ValueError(f"`{name}` must be finite, got {value!r}.")
-    if x not in interval:
-        raise ValueError(f"`{name}` must be {interval}, got {value!r}.")
-    return x
 
 
 def _check_step_source(name: str, value: Any, function: str, missing: str) -> Any:
@@ -194,7 +179,7 @@ class Schedule:
         """The step ``schedule()`` would use now, as a float."""
         source = self.global_step
         if isinstance(source, Variable):
-            value = source._value.item()
+            value = source.array.item()
         elif callable(source):
             value = source()
         else:
@@ -407,10 +392,10 @@ def exponential_decay(
         "global_step is required for exponential_decay.",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "decay_rate": _check_number("decay_rate", decay_rate, _NONNEGATIVE),
-        "staircase": _check_bool("staircase", staircase),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "decay_rate": check_real("decay_rate", decay_rate, NONNEGATIVE),
+        "staircase": check_bool("staircase", staircase),
     }
     fn = functools.partial(_exponential, **arguments)
     return Schedule._make(
@@ -471,15 +456,13 @@ def piecewise_constant(
             "The length of boundaries should be 1 less than the length of values, "
             f"got {len(boundaries)} boundaries and {len(values)} values."
         )
-    checked_boundaries = tuple(
-        _check_number(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)
-    )
+    checked_boundaries = tuple(check_real(f"boundaries[{i}]", b) for i, b in enumerate(boundaries))
     for i in range(1, len(checked_boundaries)):
         if not checked_boundaries[i - 1] < checked_boundaries[i]:
             raise ValueError(f"`boundaries` must be strictly increasing, got {boundaries!r}.")
     # Python ints compare exactly with the step; keep them as given.
     exact = tuple(b.item() if isinstance(b, (np.generic, np.ndarray)) else b for b in boundaries)
-    checked_values = tuple(_check_number(f"values[{i}]", v) for i, v in enumerate(values))
+    checked_values = tuple(check_real(f"values[{i}]", v) for i, v in enumerate(values))
     arguments = {"boundaries": list(exact), "values": list(checked_values)}
     fn = functools.partial(_piecewise, boundaries=exact, values=checked_values)
     return Schedule._make(
@@ -545,11 +528,11 @@ def polynomial_decay(
         "global_step is required for polynomial_decay.",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "end_learning_rate": _check_number("end_learning_rate", end_learning_rate, _NONNEGATIVE),
-        "power": _check_number("power", power, _NONNEGATIVE),
-        "cycle": _check_bool("cycle", cycle),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "end_learning_rate": check_real("end_learning_rate", end_learning_rate, NONNEGATIVE),
+        "power": check_real("power", power, NONNEGATIVE),
+        "cycle": check_bool("cycle", cycle),
     }
     fn = functools.partial(_polynomial, **arguments)
     return Schedule._make("polynomial_decay", fn, global_step, name or "PolynomialDecay", arguments)
@@ -600,10 +583,10 @@ def natural_exp_decay(
         "global_step is required for natural_exp_decay.",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "decay_rate": _check_number("decay_rate", decay_rate, _NONNEGATIVE),
-        "staircase": _check_bool("staircase", staircase),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "decay_rate": check_real("decay_rate", decay_rate, NONNEGATIVE),
+        "staircase": check_bool("staircase", staircase),
     }
     fn = functools.partial(_natural_exp, **arguments)
     return Schedule._make(
@@ -651,10 +634,10 @@ def inverse_time_decay(
         "global_step is required for inverse_time_decay.",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "decay_rate": _check_number("decay_rate", decay_rate, _NONNEGATIVE),
-        "staircase": _check_bool("staircase", staircase),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "decay_rate": check_real("decay_rate", decay_rate, NONNEGATIVE),
+        "staircase": check_bool("staircase", staircase),
     }
     fn = functools.partial(_inverse_time, **arguments)
     return Schedule._make(
@@ -707,9 +690,9 @@ def cosine_decay(
         "global_step", global_step, "cosine_decay", "cosine decay requires global_step"
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "alpha": _check_number("alpha", alpha, _FRACTION),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "alpha": check_real("alpha", alpha, _FRACTION),
     }
     fn = functools.partial(_cosine, **arguments)
     return Schedule._make("cosine_decay", fn, global_step, name or "CosineDecay", arguments)
@@ -775,11 +758,11 @@ def cosine_decay_restarts(
         "cosine decay restarts requires global_step",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "first_decay_steps": _check_number("first_decay_steps", first_decay_steps, _POSITIVE),
-        "t_mul": _check_number("t_mul", t_mul, _POSITIVE),
-        "m_mul": _check_number("m_mul", m_mul, _NONNEGATIVE),
-        "alpha": _check_number("alpha", alpha, _FRACTION),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "first_decay_steps": check_real("first_decay_steps", first_decay_steps, POSITIVE),
+        "t_mul": check_real("t_mul", t_mul, POSITIVE),
+        "m_mul": check_real("m_mul", m_mul, NONNEGATIVE),
+        "alpha": check_real("alpha", alpha, _FRACTION),
     }
     fn = functools.partial(_cosine_restarts, **arguments)
     return Schedule._make("cosine_decay_restarts", fn, global_step, name or "SGDRDecay", arguments)
@@ -833,11 +816,11 @@ def linear_cosine_decay(
         "linear cosine decay requires global_step",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "num_periods": _check_number("num_periods", num_periods, _NONNEGATIVE),
-        "alpha": _check_number("alpha", alpha, _NONNEGATIVE),
-        "beta": _check_number("beta", beta, _NONNEGATIVE),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "num_periods": check_real("num_periods", num_periods, NONNEGATIVE),
+        "alpha": check_real("alpha", alpha, NONNEGATIVE),
+        "beta": check_real("beta", beta, NONNEGATIVE),
     }
     fn = functools.partial(_linear_cosine, **arguments)
     return Schedule._make(
@@ -912,13 +895,13 @@ def noisy_linear_cosine_decay(
         "noisy linear cosine decay requires global_step",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "initial_variance": _check_number("initial_variance", initial_variance, _NONNEGATIVE),
-        "variance_decay": _check_number("variance_decay", variance_decay, _NONNEGATIVE),
-        "num_periods": _check_number("num_periods", num_periods, _NONNEGATIVE),
-        "alpha": _check_number("alpha", alpha, _NONNEGATIVE),
-        "beta": _check_number("beta", beta, _NONNEGATIVE),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "initial_variance": check_real("initial_variance", initial_variance, NONNEGATIVE),
+        "variance_decay": check_real("variance_decay", variance_decay, NONNEGATIVE),
+        "num_periods": check_real("num_periods", num_periods, NONNEGATIVE),
+        "alpha": check_real("alpha", alpha, NONNEGATIVE),
+        "beta": check_real("beta", beta, NONNEGATIVE),
     }
     if seed is None:
         resolved = int(np.random.SeedSequence().entropy)
@@ -1004,11 +987,11 @@ def warmup_cosine_decay(
         "global_step is required for warmup_cosine_decay.",
     )
     arguments = {
-        "learning_rate": _check_number("learning_rate", learning_rate, _NONNEGATIVE),
-        "warmup_steps": _check_number("warmup_steps", warmup_steps, _NONNEGATIVE),
-        "decay_steps": _check_number("decay_steps", decay_steps, _POSITIVE),
-        "warmup_init": _check_number("warmup_init", warmup_init, _NONNEGATIVE),
-        "alpha": _check_number("alpha", alpha, _FRACTION),
+        "learning_rate": check_real("learning_rate", learning_rate, NONNEGATIVE),
+        "warmup_steps": check_real("warmup_steps", warmup_steps, NONNEGATIVE),
+        "decay_steps": check_real("decay_steps", decay_steps, POSITIVE),
+        "warmup_init": check_real("warmup_init", warmup_init, NONNEGATIVE),
+        "alpha": check_real("alpha", alpha, _FRACTION),
     }
     fn = functools.partial(_warmup_cosine, **arguments)
     return Schedule._make(

@@ -256,6 +256,23 @@ class Variable:
         override = self._override
         return self._view if override is None else override
 
+    @property
+    def array(self) -> np.ndarray:
+        """The variable's own ndarray, which optimizer kernels update in place.
+
+        This is the storage itself, writable and never a tracer: the kernels, checkpoints and
+        moving averages work on it directly. Read a variable with :attr:`value` and write it
+        with :meth:`assign`; only code that updates the variable in place, with the same
+        shape and dtype, writes through ``array``.
+        """
+        return self._value
+
+    @property
+    def is_substituted(self) -> bool:
+        """Whether :attr:`value` currently returns a substitute (see :func:`substituted`),
+        i.e. whether a gradient is being computed through this variable."""
+        return self._override is not None
+
     def read_value(self) -> Any:
         """Same as :attr:`value` (TF's name)."""
         return self.value
@@ -466,6 +483,40 @@ for _name in ("lt", "le", "gt", "ge"):
 del _name, _symbol, _op
 
 get_backend().defer_operators_to(Variable)
+
+
+class substituted:
+    """Makes ``var.value`` return the given values for the duration of a ``with`` block.
+
+    This is how a gradient source runs a loss on tracers (or finite differences on shifted
+    arrays): inside the block each ``var_list[i].value`` is ``values[i]``, assignments to the
+    variables raise RuntimeError and :attr:`Variable.is_substituted` is True. On exit, even
+    when the block raises, every variable reads what it read before (blocks nest).
+
+    Args:
+        var_list: the variables.
+        values: one value per variable, any object (an autograd tracer, an array).
+
+    Example:
+        >>> with substituted([w], [np.zeros(3)]):
+        ...     w.value
+        array([0., 0., 0.])
+    """
+
+    __slots__ = ("_vars", "_values", "_saved")
+
+    def __init__(self, var_list: Any, values: Any) -> None:
+        self._vars = var_list
+        self._values = values
+
+    def __enter__(self) -> None:
+        self._saved = [v._override for v in self._vars]
+        for v, x in zip(self._vars, self._values):
+            v._override = x
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for v, x in zip(self._vars, self._saved):
+            v._override = x
 
 
 def match_by_name(

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from optim.clipping import (
-    _check_clip_options,
-    _clip_gradients,
+    check_clip_options,
     clip_by_global_norm,
     clip_by_norm,
     clip_by_value,
+    clip_gradients,
     global_norm,
 )
 from optim.sparse import IndexedSlices
@@ -108,12 +108,12 @@ def test_tf_clip_by_global_norm_non_finite_makes_everything_nan(dtype, bad):
 
 
 def test_keras3_clipnorm():
-    (clipped,) = _clip_gradients([np.array([100.0, 100.0])], clipnorm=1)
+    (clipped,) = clip_gradients([np.array([100.0, 100.0])], clipnorm=1)
     np.testing.assert_allclose(clipped, [2**0.5 / 2, 2**0.5 / 2], rtol=1e-12)
 
 
 def test_keras3_clipvalue():
-    (clipped,) = _clip_gradients([np.array([100.0, 100.0])], clipvalue=1)
+    (clipped,) = clip_gradients([np.array([100.0, 100.0])], clipvalue=1)
     np.testing.assert_array_equal(clipped, [1.0, 1.0])
 
 
@@ -303,9 +303,9 @@ def test_inputs_are_not_mutated():
         clip_by_norm(x0, 1.0)
         clip_by_norm(g, 1.0)
         clip_by_global_norm([x0, x1, g], 1.0)
-        _clip_gradients([x0, x1, g], clipnorm=1.0)
-        _clip_gradients([x0, x1, g], global_clipnorm=1.0)
-        _clip_gradients([x0, x1, g], clipvalue=0.5)
+        clip_gradients([x0, x1, g], clipnorm=1.0)
+        clip_gradients([x0, x1, g], global_clipnorm=1.0)
+        clip_gradients([x0, x1, g], clipvalue=0.5)
     for before, after in zip(saved, [x0, x1, g.values, g.indices]):
         np.testing.assert_array_equal(before, after)
 
@@ -403,28 +403,28 @@ BAD = [
         "`t` must be a real numeric array or IndexedSlices, got dtype <U1.",
     ),
     (
-        lambda: _clip_gradients([X], clipnorm=1.0, global_clipnorm=1.0),
+        lambda: clip_gradients([X], clipnorm=1.0, global_clipnorm=1.0),
         ValueError,
         "Only one of `clipnorm` and `global_clipnorm` can be set, got clipnorm=1.0 and "
         "global_clipnorm=1.0.",
     ),
     (
-        lambda: _clip_gradients([X], clipnorm=-1.0),
+        lambda: clip_gradients([X], clipnorm=-1.0),
         ValueError,
         "`clipnorm` must be a finite number > 0, got -1.0.",
     ),
     (
-        lambda: _clip_gradients([X], clipvalue=0.0),
+        lambda: clip_gradients([X], clipvalue=0.0),
         ValueError,
         "`clipvalue` must be a finite number > 0, got 0.0.",
     ),
     (
-        lambda: _clip_gradients([X], global_clipnorm=math.nan),
+        lambda: clip_gradients([X], global_clipnorm=math.nan),
         ValueError,
         "`global_clipnorm` must be a finite number > 0, got nan.",
     ),
     (
-        lambda: _clip_gradients([X], clipvalue="1"),
+        lambda: clip_gradients([X], clipvalue="1"),
         TypeError,
         "`clipvalue` must be a real number, got '1'.",
     ),
@@ -437,7 +437,7 @@ def test_bad_arguments(make, exc, message):
         make()
 
 
-# -- _clip_gradients: Keras 3's rule ---------------------------------------------------------------
+# -- clip_gradients: Keras 3's rule ---------------------------------------------------------------
 
 
 def grads(dtype):
@@ -451,7 +451,7 @@ def grads(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_clip_gradients_clipnorm_is_per_tensor(dtype):
-    out = _clip_gradients(grads(dtype), clipnorm=2.0)
+    out = clip_gradients(grads(dtype), clipnorm=2.0)
     assert out[1] is None
     close(out[0], np.array([[-2.0, 0, 0], [4.0, 0, 0]]) * 2 / math.sqrt(20), dtype)
     close(out[2], np.array([1.0, -2.0]) * 2 / math.sqrt(5), dtype)
@@ -462,7 +462,7 @@ def test_clip_gradients_clipnorm_is_per_tensor(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_clip_gradients_global_clipnorm(dtype):
-    out = _clip_gradients(grads(dtype), global_clipnorm=2.0)
+    out = clip_gradients(grads(dtype), global_clipnorm=2.0)
     norm = math.sqrt(20 + 5 + 11.25)
     assert out[1] is None
     close(out[0], np.array([[-2.0, 0, 0], [4.0, 0, 0]]) * 2 / norm, dtype)
@@ -472,7 +472,7 @@ def test_clip_gradients_global_clipnorm(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_clip_gradients_clipvalue(dtype):
-    out = _clip_gradients(grads(dtype), clipvalue=1.5)
+    out = clip_gradients(grads(dtype), clipvalue=1.5)
     assert out[1] is None
     close(out[0], [[-1.5, 0, 0], [1.5, 0, 0]], dtype)
     close(out[2], [1.0, -1.5], dtype)
@@ -483,22 +483,22 @@ def test_clip_gradients_priority_follows_keras3():
     g = [np.array([3.0, 4.0])]
     # clipnorm wins over clipvalue; global_clipnorm wins over clipvalue.
     np.testing.assert_allclose(
-        _clip_gradients(g, clipnorm=1.0, clipvalue=0.1)[0], [0.6, 0.8], rtol=1e-15
+        clip_gradients(g, clipnorm=1.0, clipvalue=0.1)[0], [0.6, 0.8], rtol=1e-15
     )
     np.testing.assert_allclose(
-        _clip_gradients(g, global_clipnorm=1.0, clipvalue=0.1)[0], [0.6, 0.8], rtol=1e-15
+        clip_gradients(g, global_clipnorm=1.0, clipvalue=0.1)[0], [0.6, 0.8], rtol=1e-15
     )
 
 
 def test_clip_gradients_off_returns_the_same_gradients_in_a_new_list():
     g = grads(np.float64)
-    out = _clip_gradients(g)
+    out = clip_gradients(g)
     assert all(a is b for a, b in zip(out, g)) and len(out) == len(g)
     assert out is not g
 
 
 def test_clip_gradients_non_finite_global_norm():
-    out = _clip_gradients([np.array([1.0, np.inf]), np.array([2.0]), None], global_clipnorm=1.0)
+    out = clip_gradients([np.array([1.0, np.inf]), np.array([2.0]), None], global_clipnorm=1.0)
     assert np.isnan(out[0]).all() and np.isnan(out[1]).all() and out[2] is None
 
 
@@ -507,13 +507,13 @@ def test_clip_gradients_sparse_with_repeated_indices_matches_dense(mode):
     values = np.array([[0.6, -2.0], [0.6, 1.0], [0.3, 0.3]])
     g = IndexedSlices(values, np.array([1, 1, 3]), (4, 2))
     dense = g.to_dense()
-    (sparse_out,) = _clip_gradients([g], **{mode: 1.0})
-    (dense_out,) = _clip_gradients([dense], **{mode: 1.0})
+    (sparse_out,) = clip_gradients([g], **{mode: 1.0})
+    (dense_out,) = clip_gradients([dense], **{mode: 1.0})
     assert sparse_out.indices.tolist() == [1, 3]
     np.testing.assert_allclose(sparse_out.to_dense(), dense_out, rtol=1e-15, atol=1e-15)
 
 
 def test_check_clip_options():
-    assert _check_clip_options() == (None, None, None)
-    assert _check_clip_options(1, 2, None) == (1.0, 2.0, None)
-    assert _check_clip_options(None, 0.5, np.float32(3.0)) == (None, 0.5, 3.0)
+    assert check_clip_options() == (None, None, None)
+    assert check_clip_options(1, 2, None) == (1.0, 2.0, None)
+    assert check_clip_options(None, 0.5, np.float32(3.0)) == (None, 0.5, 3.0)

@@ -189,7 +189,7 @@ def test_load_state_dict_validates_before_changing(graph):
     "kwargs, error, match",
     [
         ({"decay": 1.5}, ValueError, r"`decay` must be in \[0, 1\], got 1.5"),
-        ({"decay": float("nan")}, ValueError, "`decay` must be in"),
+        ({"decay": float("nan")}, ValueError, "`decay` must be finite, got nan"),
         ({"decay": "0.9"}, TypeError, "`decay` must be a float"),
         ({"decay": True}, TypeError, "`decay` must be a float"),
         ({"decay": 0.9, "num_updates": -1}, ValueError, "`num_updates` must be >= 0, got -1"),

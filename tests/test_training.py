@@ -402,7 +402,7 @@ def test_reduce_lr_on_plateau_scales_a_schedule_and_a_wrapped_optimizer(graph):
 
 
 def test_reduce_lr_on_plateau_bad_arguments():
-    with pytest.raises(ValueError, match="`factor` must be < 1.0, got 1.0"):
+    with pytest.raises(ValueError, match=r"`factor` must be in \(0, 1\), got 1.0"):
         ReduceLROnPlateau(factor=1.0)
     with pytest.raises(ValueError, match=r"`factor` must be in \(0, 1\), got 0.0"):
         ReduceLROnPlateau(factor=0.0)

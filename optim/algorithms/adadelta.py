@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import POSITIVE, Interval, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import POSITIVE, Interval
 from ..variables import Variable
 
 __all__ = ["AdadeltaOptimizer"]
@@ -116,7 +117,7 @@ class AdadeltaOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _adadelta(
-            var._value,
+            var.array,
             self.get_slot(var, "accum"),
             self.get_slot(var, "accum_update"),
             grad,
@@ -128,7 +129,7 @@ class AdadeltaOptimizer(Optimizer):
         # Lazy (TF's SparseApplyAdadelta): only the touched rows and their slots change.
         rows = grad.indices
         accum, accum_update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
-        var_rows, accum_rows, update_rows = var._value[rows], accum[rows], accum_update[rows]
+        var_rows, accum_rows, update_rows = var.array[rows], accum[rows], accum_update[rows]
         _adadelta(
             var_rows,
             accum_rows,
@@ -137,6 +138,6 @@ class AdadeltaOptimizer(Optimizer):
             *self._hypers(var.dtype),
             (np.empty_like(var_rows), np.empty_like(var_rows)),
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         accum[rows] = accum_rows
         accum_update[rows] = update_rows

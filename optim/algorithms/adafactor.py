@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, POSITIVE, Interval, Optimizer, _check_bool
+from ..optimizer import Optimizer
+from ..validation import NONNEGATIVE, POSITIVE, Interval, check_bool
 from ..variables import Variable
 
 __all__ = ["AdafactorOptimizer"]
@@ -165,7 +166,7 @@ class AdafactorOptimizer(Optimizer):
         self._set_hyper("epsilon_1", epsilon_1, NONNEGATIVE)
         self._set_hyper("epsilon_2", epsilon_2, NONNEGATIVE)
         self._set_hyper("clip_threshold", clip_threshold, POSITIVE)
-        self._relative_step = _check_bool("relative_step", relative_step)
+        self._relative_step = check_bool("relative_step", relative_step)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         first = min(var_list, key=lambda v: v.name)
@@ -190,7 +191,7 @@ class AdafactorOptimizer(Optimizer):
         rho = np.minimum(self._get_hyper("learning_rate", dtype), inv_sqrt_t)
         beta2t = 1 - t ** self._get_hyper("beta_2_decay", dtype)
         _adafactor(
-            var._value,
+            var.array,
             self.get_slot(var, "vr"),
             self.get_slot(var, "vc"),
             self.get_slot(var, "v"),

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, POSITIVE, Interval, Optimizer, _check_real
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import NONNEGATIVE, POSITIVE, check_real
 from ..variables import Variable
 
 __all__ = ["AdagradOptimizer"]
-
-
-def _check_constant(name: str, value: Any, interval: Interval) -> float:
-    """A constructor argument read once, when slots are made: a real number, never a callable.
-
-    Shared by the Adagrad family (initial accumulator values), as TF1 accepts only numbers there.
-    """
-    if (
-        callable(value)
-        or isinstance(value, (bool, np.bool_))
-        or not isinstance(value, (numbers.Real, np.ndarray))
-    ):
-        raise TypeError(f"`{name}` must be a float, got {value!r}.")
-    return _check_real(name, value, interval)
 
 
 def _adagrad(
@@ -115,8 +101,11 @@ class AdagradOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._initial_accumulator_value = _check_constant(
-            "initial_accumulator_value", initial_accumulator_value, POSITIVE
+        self._initial_accumulator_value = check_real(
+            "initial_accumulator_value",
+            initial_accumulator_value,
+            POSITIVE,
+            expected="a float",
         )
         self._use_epsilon = epsilon is not None
         if self._use_epsilon:
@@ -132,7 +121,7 @@ class AdagradOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _adagrad(
-            var._value,
+            var.array,
             self.get_slot(var, "accumulator"),
             grad,
             *self._hyper_args(var.dtype),
@@ -142,7 +131,7 @@ class AdagradOptimizer(Optimizer):
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         # Only the touched rows move (TF's SparseApplyAdagrad); a zero row would not change anyway.
         rows = grad.indices
-        var_rows = var._value[rows]
+        var_rows = var.array[rows]
         accum = self.get_slot(var, "accumulator")
         accum_rows = accum[rows]
         _adagrad(
@@ -152,5 +141,5 @@ class AdagradOptimizer(Optimizer):
             *self._hyper_args(var.dtype),
             (np.empty_like(var_rows), np.empty_like(var_rows)),
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         accum[rows] = accum_rows

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, POSITIVE, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import NONNEGATIVE, POSITIVE, check_global_step, check_real
 from ..variables import Variable
-from .adagrad import _check_constant
 
 __all__ = ["AdagradDAOptimizer"]
 
@@ -121,21 +121,13 @@ class AdagradDAOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        if (
-            not isinstance(global_step, Variable)
-            or global_step.dtype.kind not in "iu"
-            or global_step.ndim != 0
-        ):
-            raise TypeError(
-                "`global_step` must be an integer scalar optim.Variable (e.g. "
-                f"optim.train.get_or_create_global_step()), got {global_step!r}."
-            )
-        self._global_step = global_step
+        self._global_step = check_global_step(global_step, optional=False)
         self._step = 1
-        self._initial_gradient_squared_accumulator_value = _check_constant(
+        self._initial_gradient_squared_accumulator_value = check_real(
             "initial_gradient_squared_accumulator_value",
             initial_gradient_squared_accumulator_value,
             POSITIVE,
+            expected="a float",
         )
         self._set_hyper("l1_regularization_strength", l1_regularization_strength, NONNEGATIVE)
         self._set_hyper("l2_regularization_strength", l2_regularization_strength, NONNEGATIVE)
@@ -158,7 +150,7 @@ class AdagradDAOptimizer(Optimizer):
     def _prepare(self) -> None:
         super()._prepare()
         # TF1 reads the step once per apply, before any update: T = global_step + 1.
-        self._step = int(self._global_step._value) + 1
+        self._step = int(self._global_step.array) + 1
 
     def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any]:
         return (
@@ -170,7 +162,7 @@ class AdagradDAOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _adagrad_da(
-            var._value,
+            var.array,
             self.get_slot(var, "gradient_accumulator"),
             self.get_slot(var, "gradient_squared_accumulator"),
             grad,
@@ -181,7 +173,7 @@ class AdagradDAOptimizer(Optimizer):
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         # Only the touched rows are recomputed (TF's SparseApplyAdagradDA).
         rows = grad.indices
-        var_rows = var._value[rows]
+        var_rows = var.array[rows]
         ga = self.get_slot(var, "gradient_accumulator")
         gga = self.get_slot(var, "gradient_squared_accumulator")
         ga_rows, gga_rows = ga[rows], gga[rows]
@@ -193,6 +185,6 @@ class AdagradDAOptimizer(Optimizer):
             *self._hyper_args(var.dtype),
             (np.empty_like(var_rows), np.empty_like(var_rows)),
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         ga[rows] = ga_rows
         gga[rows] = gga_rows

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, Interval, Optimizer, _check_bool
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import NONNEGATIVE, Interval, check_bool
 from ..variables import Variable
 
 __all__ = ["AdamOptimizer", "AdamWOptimizer"]
@@ -66,14 +67,6 @@ def _adam_step(
     np.multiply(m, alpha, out=tmp)
     np.divide(tmp, denom, out=tmp)
     np.subtract(var, tmp, out=var)
-
-
-def _hyper_value(optimizer: Optimizer, name: str) -> float:
-    """The current value of a hyperparameter: this apply's, or a fresh one before any apply."""
-    value = optimizer._hyper_t.get(name)
-    if value is None:
-        value = optimizer._call_if_callable(optimizer._hyper[name][0])
-    return value
 
 
 def _decay_weights(var: np.ndarray, weight_decay: Any, lr: Any, scratch: np.ndarray) -> None:
@@ -158,12 +151,12 @@ class AdamOptimizer(Optimizer):
         self._set_hyper("beta1", beta1, _BETA)
         self._set_hyper("beta2", beta2, _BETA)
         self._set_hyper("epsilon", epsilon)
-        self._amsgrad = _check_bool("amsgrad", amsgrad)
+        self._amsgrad = check_bool("amsgrad", amsgrad)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         first_var = min(var_list, key=lambda var: var.name)
         for power, beta in (("beta1_power", "beta1"), ("beta2_power", "beta2")):
-            initial = _hyper_value(self, beta)
+            initial = self._current_hyper(beta)
             self._create_non_slot_variable(initial, power, colocate_with=first_var)
         for var in var_list:
             self._zeros_slot(var, "m", self._name)
@@ -182,7 +175,7 @@ class AdamOptimizer(Optimizer):
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         dtype = var.dtype
         _adam(
-            var._value,
+            var.array,
             self.get_slot(var, "m"),
             self.get_slot(var, "v"),
             self.get_slot(var, "vhat"),
@@ -206,7 +199,7 @@ class AdamOptimizer(Optimizer):
         np.multiply(v, beta2, out=v)
         v[rows] += (values * values) * (1 - beta2)
         _adam_step(
-            var._value,
+            var.array,
             m,
             v,
             self.get_slot(var, "vhat"),
@@ -323,7 +316,7 @@ class AdamWOptimizer(AdamOptimizer):
         if self._decays(var):
             lr = self._get_hyper("learning_rate", var.dtype) if self._scale_by_lr else None
             (scratch,) = self._scratch(var)
-            _decay_weights(var._value, self._get_hyper("weight_decay", var.dtype), lr, scratch)
+            _decay_weights(var.array, self._get_hyper("weight_decay", var.dtype), lr, scratch)
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         self._decay(var)

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import Interval, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import Interval
 from ..variables import Variable
-from .adam import _hyper_value
 
 __all__ = ["AdamaxOptimizer"]
 
@@ -109,7 +109,7 @@ class AdamaxOptimizer(Optimizer):
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         first_var = min(var_list, key=lambda var: var.name)
-        initial = _hyper_value(self, "beta1")
+        initial = self._current_hyper("beta1")
         self._create_non_slot_variable(initial, "beta1_power", colocate_with=first_var)
         for var in var_list:
             self._zeros_slot(var, "m", self._name)
@@ -123,7 +123,7 @@ class AdamaxOptimizer(Optimizer):
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         dtype = var.dtype
         _adamax(
-            var._value,
+            var.array,
             self.get_slot(var, "m"),
             self.get_slot(var, "v"),
             grad,
@@ -145,7 +145,7 @@ class AdamaxOptimizer(Optimizer):
         v_rows = np.maximum(v[rows] * beta2, np.abs(values))
         m[rows] = m_rows
         v[rows] = v_rows
-        var._value[rows] -= self._lr_t(dtype) * (m_rows / (v_rows + epsilon))
+        var.array[rows] -= self._lr_t(dtype) * (m_rows / (v_rows + epsilon))
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
         state = self._get_non_slot_variable("beta1_power")

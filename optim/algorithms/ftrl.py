@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, POSITIVE, Interval, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import NONNEGATIVE, POSITIVE, Interval, check_real
 from ..variables import Variable
-from .adagrad import _check_constant
 
 __all__ = ["FtrlOptimizer"]
 
@@ -165,8 +165,11 @@ class FtrlOptimizer(Optimizer):
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate, POSITIVE)
         self._set_hyper("learning_rate_power", learning_rate_power, NONPOSITIVE)
-        self._initial_accumulator_value = _check_constant(
-            "initial_accumulator_value", initial_accumulator_value, NONNEGATIVE
+        self._initial_accumulator_value = check_real(
+            "initial_accumulator_value",
+            initial_accumulator_value,
+            NONNEGATIVE,
+            expected="a float",
         )
         self._set_hyper("l1_regularization_strength", l1_regularization_strength, NONNEGATIVE)
         self._set_hyper("l2_regularization_strength", l2_regularization_strength, NONNEGATIVE)
@@ -207,7 +210,7 @@ class FtrlOptimizer(Optimizer):
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         *scratch, mask = self._scratch(var, 4)
         _ftrl(
-            var._value,
+            var.array,
             self.get_slot(var, "accum"),
             self.get_slot(var, "linear"),
             grad,
@@ -220,7 +223,7 @@ class FtrlOptimizer(Optimizer):
         # Only the touched rows move, slots included (TF's SparseApplyFtrl).
         rows = grad.indices
         accum, linear = self.get_slot(var, "accum"), self.get_slot(var, "linear")
-        var_rows, accum_rows, linear_rows = var._value[rows], accum[rows], linear[rows]
+        var_rows, accum_rows, linear_rows = var.array[rows], accum[rows], linear[rows]
         _ftrl(
             var_rows,
             accum_rows,
@@ -230,6 +233,6 @@ class FtrlOptimizer(Optimizer):
             tuple(np.empty_like(var_rows) for _ in range(3)),
             np.empty(var_rows.shape, dtype=bool),
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         accum[rows] = accum_rows
         linear[rows] = linear_rows

@@ -56,9 +56,9 @@ class GradientDescentOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         (scratch,) = self._scratch(var)
-        _gradient_descent(var._value, grad, self._get_hyper("learning_rate", var.dtype), scratch)
+        _gradient_descent(var.array, grad, self._get_hyper("learning_rate", var.dtype), scratch)
 
     def _apply_sparse_duplicate_indices(self, grad: IndexedSlices, var: Variable) -> None:
         # Linear in the gradient: repeated rows simply subtract twice (TF's scatter_sub).
         lr = self._get_hyper("learning_rate", var.dtype)
-        np.subtract.at(var._value, grad.indices, grad.values * lr)
+        np.subtract.at(var.array, grad.indices, grad.values * lr)

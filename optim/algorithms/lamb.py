@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, Interval, Optimizer
+from ..optimizer import Optimizer
+from ..validation import NONNEGATIVE, Interval
 from ..variables import Variable
 
 __all__ = ["LAMBOptimizer"]
@@ -150,7 +151,7 @@ class LAMBOptimizer(Optimizer):
         beta1 = self._get_hyper("beta1", dtype)
         beta2 = self._get_hyper("beta2", dtype)
         _lamb(
-            var._value,
+            var.array,
             self.get_slot(var, "m"),
             self.get_slot(var, "v"),
             grad,

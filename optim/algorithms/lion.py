@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import Interval, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import Interval
 from ..variables import Variable
 
 __all__ = ["LionOptimizer"]
@@ -110,7 +111,7 @@ class LionOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _lion(
-            var._value,
+            var.array,
             self.get_slot(var, "momentum"),
             grad,
             *self._hypers(var.dtype),
@@ -120,7 +121,7 @@ class LionOptimizer(Optimizer):
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         # Lazy: only the touched rows move, and only their momentum is updated.
         rows = grad.indices
-        var_rows = var._value[rows]
+        var_rows = var.array[rows]
         m = self.get_slot(var, "momentum")
         m_rows = m[rows]
         _lion(
@@ -130,5 +131,5 @@ class LionOptimizer(Optimizer):
             *self._hypers(var.dtype),
             (np.empty_like(var_rows), np.empty_like(var_rows)),
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         m[rows] = m_rows

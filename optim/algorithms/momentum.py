@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import Optimizer, _check_bool
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import check_bool
 from ..variables import Variable
 
 __all__ = ["MomentumOptimizer"]
@@ -93,7 +94,7 @@ class MomentumOptimizer(Optimizer):
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
         self._set_hyper("momentum", momentum)
-        self._use_nesterov = _check_bool("use_nesterov", use_nesterov)
+        self._use_nesterov = check_bool("use_nesterov", use_nesterov)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         for var in var_list:
@@ -101,7 +102,7 @@ class MomentumOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _momentum(
-            var._value,
+            var.array,
             self.get_slot(var, "momentum"),
             grad,
             self._get_hyper("learning_rate", var.dtype),
@@ -113,7 +114,7 @@ class MomentumOptimizer(Optimizer):
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         # Only the touched rows move; untouched rows keep their accumulator (TF's sparse rule).
         rows = grad.indices
-        var_rows = var._value[rows]
+        var_rows = var.array[rows]
         accum = self.get_slot(var, "momentum")
         accum_rows = accum[rows]
         _momentum(
@@ -126,5 +127,5 @@ class MomentumOptimizer(Optimizer):
             (np.empty_like(var_rows), np.empty_like(var_rows)),
             sparse=True,
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         accum[rows] = accum_rows

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, Interval, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import NONNEGATIVE, Interval
 from ..variables import Variable
 
 __all__ = ["NadamOptimizer"]
@@ -170,7 +171,7 @@ class NadamOptimizer(Optimizer):
         t = dtype.type(self._get_non_slot_variable("steps")) + 1
         beta2 = self._get_hyper("beta2", dtype)
         _nadam(
-            var._value,
+            var.array,
             self.get_slot(var, "m"),
             self.get_slot(var, "v"),
             grad,

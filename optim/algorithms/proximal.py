@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, POSITIVE, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import NONNEGATIVE, POSITIVE, check_real
 from ..variables import Variable
-from .adagrad import _check_constant
 
 __all__ = ["ProximalGradientDescentOptimizer", "ProximalAdagradOptimizer"]
 
@@ -138,17 +138,17 @@ class ProximalGradientDescentOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _proximal_gradient_descent(
-            var._value, grad, *self._hyper_args(var.dtype), self._scratch(var, 1)
+            var.array, grad, *self._hyper_args(var.dtype), self._scratch(var, 1)
         )
 
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         # Only the touched rows move (TF's SparseApplyProximalGradientDescent).
         rows = grad.indices
-        var_rows = var._value[rows]
+        var_rows = var.array[rows]
         _proximal_gradient_descent(
             var_rows, grad.values, *self._hyper_args(var.dtype), (np.empty_like(var_rows),)
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
 
 
 class ProximalAdagradOptimizer(Optimizer):
@@ -209,8 +209,11 @@ class ProximalAdagradOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate, POSITIVE)
-        self._initial_accumulator_value = _check_constant(
-            "initial_accumulator_value", initial_accumulator_value, POSITIVE
+        self._initial_accumulator_value = check_real(
+            "initial_accumulator_value",
+            initial_accumulator_value,
+            POSITIVE,
+            expected="a float",
         )
         self._set_hyper("l1_regularization_strength", l1_regularization_strength, NONNEGATIVE)
         self._set_hyper("l2_regularization_strength", l2_regularization_strength, NONNEGATIVE)
@@ -228,7 +231,7 @@ class ProximalAdagradOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _proximal_adagrad(
-            var._value,
+            var.array,
             self.get_slot(var, "accumulator"),
             grad,
             *self._hyper_args(var.dtype),
@@ -239,7 +242,7 @@ class ProximalAdagradOptimizer(Optimizer):
         # Only the touched rows move (TF's SparseApplyProximalAdagrad).
         rows = grad.indices
         accum = self.get_slot(var, "accumulator")
-        var_rows, accum_rows = var._value[rows], accum[rows]
+        var_rows, accum_rows = var.array[rows], accum[rows]
         _proximal_adagrad(
             var_rows,
             accum_rows,
@@ -247,5 +250,5 @@ class ProximalAdagradOptimizer(Optimizer):
             *self._hyper_args(var.dtype),
             tuple(np.empty_like(var_rows) for _ in range(3)),
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         accum[rows] = accum_rows

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import NONNEGATIVE, Interval, Optimizer
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import NONNEGATIVE, Interval
 from ..variables import Variable
 
 __all__ = ["RAdamOptimizer"]
@@ -192,7 +193,7 @@ class RAdamOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _radam(
-            var._value,
+            var.array,
             self.get_slot(var, "m"),
             self.get_slot(var, "v"),
             grad,
@@ -206,7 +207,7 @@ class RAdamOptimizer(Optimizer):
         dense[...] = 0
         dense[grad.indices] = grad.values
         _radam(
-            var._value,
+            var.array,
             self.get_slot(var, "m"),
             self.get_slot(var, "v"),
             dense,

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..optimizer import Interval, Optimizer, _check_bool
+from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
+from ..validation import Interval, check_bool
 from ..variables import Variable
 
 __all__ = ["RMSPropOptimizer"]
@@ -118,7 +119,7 @@ class RMSPropOptimizer(Optimizer):
         self._set_hyper("decay", decay, Interval(0.0, 1.0))
         self._set_hyper("momentum", momentum)
         self._set_hyper("epsilon", epsilon)
-        self._centered = _check_bool("centered", centered)
+        self._centered = check_bool("centered", centered)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         for var in var_list:
@@ -133,7 +134,7 @@ class RMSPropOptimizer(Optimizer):
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         _rmsprop(
-            var._value,
+            var.array,
             self.get_slot(var, "rms"),
             self.get_slot(var, "mg") if self._centered else None,
             self.get_slot(var, "momentum"),
@@ -147,7 +148,7 @@ class RMSPropOptimizer(Optimizer):
         rows = grad.indices
         names = ("rms", "mg", "momentum") if self._centered else ("rms", "momentum")
         slots = [self.get_slot(var, name) for name in names]
-        var_rows = var._value[rows]
+        var_rows = var.array[rows]
         slot_rows = [slot[rows] for slot in slots]
         ms_rows, mom_rows = slot_rows[0], slot_rows[-1]
         mg_rows = slot_rows[1] if self._centered else None
@@ -160,6 +161,6 @@ class RMSPropOptimizer(Optimizer):
             *self._hypers(var.dtype),
             (np.empty_like(var_rows), np.empty_like(var_rows)),
         )
-        var._value[rows] = var_rows
+        var.array[rows] = var_rows
         for slot, new_rows in zip(slots, slot_rows):
             slot[rows] = new_rows

@@ -327,7 +327,7 @@ def minimize_first_order(
         for i, (g, v) in enumerate(zip(grads, variables)):
             g = g.astype(np.float64)
             if lows is not None and lows[i] is not None:
-                x = v._value.astype(np.float64)
+                x = v.array.astype(np.float64)
                 g = x - np.clip(x - g, lows[i], highs[i])
             parts.append(np.abs(g).ravel())
         flat = np.concatenate(parts)
@@ -351,7 +351,7 @@ def minimize_first_order(
                 message = f"NaN result encountered: {what} is not finite at x0."
                 break
             for v, value in zip(variables, prev[0]):  # back to the last finite iterate
-                np.copyto(v._value, value)
+                np.copyto(v.array, value)
             f, g = prev[1], prev[2]
             message = (
                 f"NaN result encountered: {what} is not finite after step {nit}; the result is "
@@ -360,7 +360,7 @@ def minimize_first_order(
             nit -= 1
             break
         if callback is not None and nit > 0:
-            x_user = snapshot([v._value for v in variables])
+            x_user = snapshot([v.array for v in variables])
             try:
                 if wants_result:
                     callback(
@@ -399,7 +399,7 @@ def minimize_first_order(
         if nit >= settings["maxiter"]:
             status, message = 1, "Maximum number of iterations has been exceeded."
             break
-        prev = ([v._value.copy() for v in variables], f, g)
+        prev = ([v.array.copy() for v in variables], f, g)
         try:
             opt.apply_gradients(zip(g, variables), global_step=step_var)
         except FloatingPointError as exc:
@@ -410,7 +410,7 @@ def minimize_first_order(
         f, g = evaluate()
 
     result = OptimizeResult(
-        x=snapshot([v._value for v in variables]),
+        x=snapshot([v.array for v in variables]),
         fun=f,
         jac=snapshot(g),
         nit=nit,

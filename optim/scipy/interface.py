@@ -15,9 +15,8 @@ import numpy as np
 import scipy.optimize
 from scipy.optimize import OptimizeResult
 
-from ..gradients import _Substitute
-from ..optimizer import _resolve_var_list
-from ..variables import Variable
+from ..validation import resolve_var_list_for_gradients
+from ..variables import Variable, substituted
 from .arguments import bound_array
 from .evaluation import scalar_output, trace_explained, zeros_for_none
 from .method import scipy_method
@@ -33,7 +32,7 @@ def _closure_value_and_grads(closure, var_list, values, what):
     """Value and gradients of a zero-argument closure with the variables reading ``values``."""
 
     def traced(*vals: Any) -> Any:
-        with _Substitute(var_list, vals):
+        with substituted(var_list, vals):
             return scalar_output(closure(), what)
 
     trace = trace_explained(traced, values)
@@ -81,7 +80,7 @@ class ExternalOptimizerInterface:
                 f"`loss` must be a zero-argument callable reading variables, got {loss!r}."
             )
         self._loss = loss
-        self._vars = _resolve_var_list(var_list)
+        self._vars = resolve_var_list_for_gradients(var_list)
         self._equalities = self._check_closures(equalities, "equalities")
         self._inequalities = self._check_closures(inequalities, "inequalities")
         self.optimizer_kwargs = optimizer_kwargs

@@ -98,7 +98,7 @@ def _optimizer_classes() -> dict[str, type[Optimizer]]:
         if (
             not cls.__module__.startswith("optim.")
             or cls.__name__.startswith("_")
-            or cls._apply_dense is Optimizer._apply_dense
+            or not cls.implements_dense_updates()
         ):
             continue
         found[display_name(cls)] = cls

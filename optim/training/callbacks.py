@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..validation import NONNEGATIVE, Interval, check_bool, check_real
 from ..variables import Variable
-from .checks import check_nonnegative_int, check_real
+from .checks import check_nonnegative_int
 from .learning_rate import LearningRate
 from .monitor import check_monitor, monitor_mode, warn_missing_monitor
 from .state_codec import decode_array, decode_tree, encode_array, encode_tree
@@ -34,6 +35,8 @@ __all__ = [
     "MovingAverage",
     "LambdaCallback",
 ]
+
+_UNIT_OPEN = Interval(0.0, 1.0, low_open=True, high_open=True)  # ReduceLROnPlateau's factor
 
 
 class Callback:
@@ -151,13 +154,11 @@ class EarlyStopping(Callback):
         start_from_epoch: int = 0,
     ) -> None:
         self.monitor = check_monitor(monitor)
-        self.min_delta = abs(check_real("min_delta", min_delta, 0.0))
+        self.min_delta = abs(check_real("min_delta", min_delta, NONNEGATIVE))
         self.patience = check_nonnegative_int("patience", patience)
         self.mode = monitor_mode(monitor, mode)
         self.baseline = None if baseline is None else check_real("baseline", baseline)
-        if not isinstance(restore_best_weights, (bool, np.bool_)):
-            raise TypeError(f"`restore_best_weights` must be a bool, got {restore_best_weights!r}.")
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
         self.start_from_epoch = check_nonnegative_int("start_from_epoch", start_from_epoch)
         self._reset()
 
@@ -264,15 +265,12 @@ class ReduceLROnPlateau(Callback):
         min_lr: float = 0.0,
     ) -> None:
         self.monitor = check_monitor(monitor)
-        factor = check_real("factor", factor, 0.0, 1.0)
-        if factor == 0.0:
-            raise ValueError(f"`factor` must be in (0, 1), got {factor!r}.")
-        self.factor = factor
+        self.factor = check_real("factor", factor, _UNIT_OPEN)
         self.patience = check_nonnegative_int("patience", patience)
         self.mode = monitor_mode(monitor, mode)
-        self.min_delta = abs(check_real("min_delta", min_delta, 0.0))
+        self.min_delta = abs(check_real("min_delta", min_delta, NONNEGATIVE))
         self.cooldown = check_nonnegative_int("cooldown", cooldown)
-        self.min_lr = check_real("min_lr", min_lr, 0.0)
+        self.min_lr = check_real("min_lr", min_lr, NONNEGATIVE)
         self._rate: LearningRate | None = None
         self._reset()
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from ..gradients import NonScalarLossError
 from ..optimizer import Optimizer
-from ..variables import Variable, trainable_variables
+from ..validation import check_bool, check_global_step, resolve_var_list
+from ..variables import Variable
 from .callbacks import Callback, History
 from .checks import check_nonnegative_int, check_positive_int
 from .data import check_data, take
@@ -121,22 +122,13 @@ class Trainer:
             raise TypeError(f"`optimizer` must be an optim.Optimizer, got {optimizer!r}.")
         self.batch_size = check_positive_int("batch_size", batch_size)
         self._x, self._y, self.num_examples = check_data(x, y, "x", "y")
-        self.var_list = _check_var_list(var_list)
+        self.var_list = resolve_var_list(var_list)
         self.metrics = _check_metrics(metrics)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"`shuffle` must be a bool, got {shuffle!r}.")
+        shuffle = check_bool("shuffle", shuffle)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         self.seed = check_nonnegative_int("seed", seed)
-        if global_step is not None and (
-            not isinstance(global_step, Variable)
-            or global_step.dtype.kind not in "iu"
-            or global_step.ndim != 0
-        ):
-            raise TypeError(
-                "`global_step` must be an integer scalar optim.Variable or None, "
-                f"got {global_step!r}."
-            )
+        global_step = check_global_step(global_step)
         self.loss = loss
         self.optimizer = optimizer
         self.shuffle = bool(shuffle)
@@ -522,23 +514,6 @@ class Trainer:
             f"Trainer(examples={self.num_examples}, batch_size={self.batch_size}, "
             f"epoch={self.epoch}, batch={self.batch}, step={self.step})"
         )
-
-
-def _check_var_list(var_list: Any) -> list[Variable]:
-    if var_list is None:
-        variables = trainable_variables()
-    elif isinstance(var_list, Variable):
-        variables = [var_list]
-    elif isinstance(var_list, (list, tuple)):
-        variables = list(var_list)
-    else:
-        raise TypeError(f"`var_list` must be a list or tuple of optim.Variable, got {var_list!r}.")
-    if not variables:
-        raise ValueError("`var_list` must hold at least one variable, got none to optimize.")
-    for i, var in enumerate(variables):
-        if not isinstance(var, Variable):
-            raise TypeError(f"`var_list[{i}]` must be an optim.Variable, got {var!r}.")
-    return variables
 
 
 def _check_metrics(metrics: Any) -> dict[str, Callable[[Any, Any], Any]]:
