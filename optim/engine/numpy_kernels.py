@@ -1,0 +1,782 @@
+"""Fused flat-buffer update kernels in pure numpy, run block by block.
+
+Each kernel updates one flat buffer of one dtype (a variable arena) and its slot buffers in
+place, from one flat gradient buffer that it never writes. It runs exactly the sequence of
+numpy ufuncs of the optimizer's per-variable kernel (the TF kernel order documented in
+``optim/algorithms``), but over cache-sized blocks of ``block`` elements: each block's
+temporaries live in small scratch buffers that stay in L1/L2, so a step makes one pass over
+memory per array instead of one per ufunc. Every ufunc is elementwise and correctly rounded,
+so the results are bit-identical to the per-variable path, whatever the block size.
+
+The contract shared with :mod:`optim.engine.numba_kernels` (same names, same signatures):
+
+- arrays (``var``, the slots, ``grad``) are 1-D, C-contiguous, of one floating dtype and one
+  size; ``var`` and the slots are writeable. An optional slot (``vhat``, ``mg``) is ``None``
+  when unused. Arrays must not overlap one another.
+- per-step scalars are computed by the caller exactly as the optimizer computes them (in the
+  arrays' dtype) and passed as numpy scalars of that dtype (or 0-d arrays of it); Python
+  ``int``/``float`` values are converted to the dtype, as numpy itself does for them. A numpy
+  scalar of another dtype is a ``TypeError``: numpy would compute in the wider type.
+- everything is checked before the first write: a call that raises changes nothing.
+
+Example:
+    >>> var, m, v = np.ones(5, np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32)
+    >>> grad = np.full(5, 0.5, np.float32)
+    >>> adam(var, m, v, None, grad, np.float32(0.001), np.float32(0.9), np.float32(0.999),
+    ...      np.float32(1e-8))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_BLOCK",
+    "KERNEL_NAMES",
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "as_scalar",
+    "as_scalars",
+    "check_buffers",
+    "gradient_descent",
+    "lion",
+    "momentum",
+    "nadam",
+    "rmsprop",
+]
+
+DEFAULT_BLOCK = 16384
+"""Elements per block (64 KiB of float32, 128 KiB of float64 per array).
+
+A block of every array a kernel touches (up to 5 buffers and 2 scratch arrays) then fits in a
+2 MiB L2 cache with room to spare in float64; larger blocks gain little and fall out of cache.
+"""
+
+KERNEL_NAMES = (
+    "gradient_descent",
+    "momentum",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "lion",
+    "adadelta",
+    "adamax",
+    "nadam",
+)
+"""The kernels this module and :mod:`optim.engine.numba_kernels` both define."""
+
+
+# -- the shared contract ---------------------------------------------------------------------
+def check_buffers(grad: Any, buffers: Sequence[tuple[str, Any]]) -> np.dtype:
+    """Checks a kernel's arrays and returns their dtype.
+
+    Args:
+        grad: the flat gradient, a 1-D C-contiguous floating-point array.
+        buffers: ``(name, array)`` pairs for ``var`` and the slots, each ``None`` (an unused
+            optional slot) or a writeable array of ``grad``'s dtype, shape and layout.
+
+    Returns:
+        The common dtype.
+
+    Raises:
+        TypeError: an argument that is not an ndarray, or of another or a non-floating dtype.
+        ValueError: an array that is not 1-D and C-contiguous, of another size, read-only, or
+            overlapping another one.
+    """
+    if not isinstance(grad, np.ndarray):
+        raise TypeError(f"`grad` must be a numpy array, got {type(grad).__name__}.")
+    dtype = grad.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"`grad` must have a floating-point dtype, got {dtype}.")
+    if grad.ndim != 1 or not grad.flags.c_contiguous:
+        raise ValueError(f"`grad` must be a 1-D C-contiguous array, got shape {grad.shape}.")
+    arrays = [grad]
+    for name, array in buffers:
+        if array is None:
+            continue
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"`{name}` must be a numpy array, got {type(array).__name__}.")
+        if array.dtype != dtype:
+            raise TypeError(
+                f"`{name}` must have dtype {dtype} (the gradient's), got {array.dtype}."
+            )
+        if array.shape != grad.shape or not array.flags.c_contiguous:
+            raise ValueError(
+                f"`{name}` must be a 1-D C-contiguous array of shape {grad.shape}, "
+                f"got shape {array.shape}."
+            )
+        if not array.flags.writeable:
+            raise ValueError(f"`{name}` must be writeable, got a read-only array.")
+        for other in arrays:
+            if array.size and np.may_share_memory(array, other):
+                raise ValueError(f"`{name}` must not overlap another buffer of the update.")
+        arrays.append(array)
+    return dtype
+
+
+def as_scalar(name: str, value: Any, dtype: np.dtype) -> np.generic:
+    """``value`` as a numpy scalar of ``dtype``, as a kernel's per-step scalar.
+
+    Args:
+        name: the argument's name, for error messages.
+        value: a numpy scalar or 0-d array of ``dtype``, or a Python ``int``/``float``
+            (converted to ``dtype``, as numpy converts a Python number in arithmetic with an
+            array of ``dtype``).
+        dtype: the arrays' dtype.
+
+    Raises:
+        TypeError: a numpy scalar or array of another dtype, or not a number at all.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.generic):
+        if value.dtype != dtype:
+            raise TypeError(
+                f"`{name}` must be a {dtype} scalar (the arrays' dtype), got {value.dtype} "
+                f"{value!r}."
+            )
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dtype.type(value)
+    raise TypeError(f"`{name}` must be a {dtype} scalar, got {value!r}.")
+
+
+def as_scalars(dtype: np.dtype, **values: Any) -> list[np.generic]:
+    """:func:`as_scalar` of every ``name=value`` pair, in order."""
+    return [as_scalar(name, value, dtype) for name, value in values.items()]
+
+
+def _check_block(block: Any) -> int:
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"`block` must be a positive integer, got {block!r}.")
+    return int(block)
+
+
+def _blocked(
+    body: Callable[..., None],
+    arrays: Sequence[np.ndarray | None],
+    scalars: Sequence[Any],
+    count: int,
+    block: int,
+    scratch: np.ndarray | None,
+) -> None:
+    """Runs ``body(*array_blocks, scratch_tuple, *scalars)`` over consecutive blocks."""
+    block = _check_block(block)
+    grad = arrays[-1]
+    n = grad.shape[0]
+    if n == 0:
+        return
+    width = min(n, block)
+    if scratch is None:
+        scratch = np.empty(count * width, dtype=grad.dtype)
+    elif (
+        not isinstance(scratch, np.ndarray)
+        or scratch.dtype != grad.dtype
+        or scratch.ndim != 1
+        or scratch.size < count * width
+    ):
+        raise ValueError(
+            f"`scratch` must be a 1-D {grad.dtype} array of at least {count * width} elements, "
+            f"got {scratch!r:.80}."
+        )
+    temps = tuple(scratch[i * width : (i + 1) * width] for i in range(count))
+    if n <= block:
+        body(*arrays, temps, *scalars)
+        return
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        views = [None if a is None else a[start:stop] for a in arrays]
+        if stop - start == width:
+            body(*views, temps, *scalars)
+        else:
+            body(*views, tuple(t[: stop - start] for t in temps), *scalars)
+
+
+# -- block bodies: the per-variable kernels' ufunc sequences ---------------------------------
+def _gradient_descent_body(var, grad, scratch, lr):
+    (step,) = scratch
+    np.multiply(grad, lr, out=step)
+    np.subtract(var, step, out=var)
+
+
+def _momentum_body(var, accum, grad, scratch, lr, momentum, use_nesterov):
+    step, tmp = scratch
+    np.multiply(accum, momentum, out=accum)
+    np.add(accum, grad, out=accum)
+    if use_nesterov:
+        np.multiply(grad, lr, out=step)
+        np.multiply(accum, momentum, out=tmp)
+        np.multiply(tmp, lr, out=tmp)
+        np.add(step, tmp, out=step)
+    else:
+        np.multiply(accum, lr, out=step)
+    np.subtract(var, step, out=var)
+
+
+def _adagrad_body(var, accum, grad, scratch, lr, epsilon, one):
+    step, denom = scratch
+    np.multiply(grad, grad, out=step)
+    np.add(accum, step, out=accum)
+    np.multiply(grad, lr, out=step)
+    np.sqrt(accum, out=denom)
+    if epsilon is None:
+        np.divide(one, denom, out=denom)  # rsqrt
+        np.multiply(step, denom, out=step)
+    else:
+        np.add(denom, epsilon, out=denom)
+        np.divide(step, denom, out=step)
+    np.subtract(var, step, out=var)
+
+
+def _rmsprop_body(var, ms, mg, mom, grad, scratch, lr, one_minus_rho, momentum, epsilon):
+    tmp, denom = scratch
+    np.square(grad, out=tmp)
+    np.subtract(tmp, ms, out=tmp)
+    np.multiply(tmp, one_minus_rho, out=tmp)
+    np.add(ms, tmp, out=ms)
+    if mg is None:
+        np.add(ms, epsilon, out=denom)
+    else:
+        np.subtract(grad, mg, out=tmp)
+        np.multiply(tmp, one_minus_rho, out=tmp)
+        np.add(mg, tmp, out=mg)
+        np.square(mg, out=denom)
+        np.subtract(ms, denom, out=denom)
+        np.add(denom, epsilon, out=denom)
+    np.sqrt(denom, out=denom)
+    np.multiply(grad, lr, out=tmp)
+    np.divide(tmp, denom, out=tmp)
+    np.multiply(mom, momentum, out=mom)
+    np.add(mom, tmp, out=mom)
+    np.subtract(var, mom, out=var)
+
+
+def _adam_moments(m, v, grad, tmp, one_minus_beta1, one_minus_beta2):
+    np.subtract(grad, m, out=tmp)
+    np.multiply(tmp, one_minus_beta1, out=tmp)
+    np.add(m, tmp, out=m)
+    np.square(grad, out=tmp)
+    np.subtract(tmp, v, out=tmp)
+    np.multiply(tmp, one_minus_beta2, out=tmp)
+    np.add(v, tmp, out=v)
+
+
+def _adam_body(var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon):
+    tmp, denom = scratch
+    _adam_moments(m, v, grad, tmp, one_minus_beta1, one_minus_beta2)
+    if vhat is not None:
+        np.maximum(vhat, v, out=vhat)
+        v = vhat
+    np.sqrt(v, out=denom)
+    np.add(denom, epsilon, out=denom)
+    np.multiply(m, alpha, out=tmp)
+    np.divide(tmp, denom, out=tmp)
+    np.subtract(var, tmp, out=var)
+
+
+def _adamw_body(
+    var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon, wd, lr
+):
+    tmp, _ = scratch
+    np.multiply(var, wd, out=tmp)
+    if lr is not None:
+        np.multiply(tmp, lr, out=tmp)
+    np.subtract(var, tmp, out=var)
+    _adam_body(var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon)
+
+
+def _lion_body(var, m, grad, scratch, lr, beta1, one_minus_beta1, beta2, one_minus_beta2):
+    step, tmp = scratch
+    np.multiply(m, beta1, out=step)
+    np.multiply(grad, one_minus_beta1, out=tmp)
+    np.add(step, tmp, out=step)
+    np.sign(step, out=tmp)
+    np.multiply(tmp, lr, out=step)
+    np.subtract(var, step, out=var)
+    np.multiply(m, beta2, out=m)
+    np.multiply(grad, one_minus_beta2, out=tmp)
+    np.add(m, tmp, out=m)
+
+
+def _adadelta_body(var, accum, accum_update, grad, scratch, lr, rho, one_minus_rho, epsilon):
+    update, tmp = scratch
+    np.multiply(accum, rho, out=accum)
+    np.square(grad, out=tmp)
+    np.multiply(tmp, one_minus_rho, out=tmp)
+    np.add(accum, tmp, out=accum)
+    np.add(accum_update, epsilon, out=update)
+    np.sqrt(update, out=update)
+    np.add(accum, epsilon, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.reciprocal(tmp, out=tmp)
+    np.multiply(update, tmp, out=update)
+    np.multiply(update, grad, out=update)
+    np.multiply(update, lr, out=tmp)
+    np.subtract(var, tmp, out=var)
+    np.multiply(accum_update, rho, out=accum_update)
+    np.square(update, out=tmp)
+    np.multiply(tmp, one_minus_rho, out=tmp)
+    np.add(accum_update, tmp, out=accum_update)
+
+
+def _adamax_body(var, m, v, grad, scratch, lr_t, one_minus_beta1, beta2, epsilon):
+    tmp, denom = scratch
+    np.subtract(grad, m, out=tmp)
+    np.multiply(tmp, one_minus_beta1, out=tmp)
+    np.add(m, tmp, out=m)
+    np.multiply(v, beta2, out=v)
+    np.absolute(grad, out=tmp)
+    np.maximum(v, tmp, out=v)
+    np.add(v, epsilon, out=denom)
+    np.divide(m, denom, out=tmp)
+    np.multiply(tmp, lr_t, out=tmp)
+    np.subtract(var, tmp, out=var)
+
+
+def _nadam_body(
+    var,
+    m,
+    v,
+    grad,
+    scratch,
+    lr,
+    beta1,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    epsilon,
+    u_t1,
+    one_minus_u_t,
+    one_minus_product,
+    one_minus_product_next,
+    one_minus_beta2_power,
+):
+    m_bar, tmp = scratch
+    np.divide(grad, one_minus_product, out=m_bar)
+    np.multiply(m_bar, one_minus_u_t, out=m_bar)
+    np.multiply(m, beta1, out=m)
+    np.multiply(grad, one_minus_beta1, out=tmp)
+    np.add(m, tmp, out=m)
+    np.divide(m, one_minus_product_next, out=tmp)
+    np.multiply(tmp, u_t1, out=tmp)
+    np.add(m_bar, tmp, out=m_bar)
+    np.multiply(v, beta2, out=v)
+    np.square(grad, out=tmp)
+    np.multiply(tmp, one_minus_beta2, out=tmp)
+    np.add(v, tmp, out=v)
+    np.divide(v, one_minus_beta2_power, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.add(tmp, epsilon, out=tmp)
+    np.multiply(m_bar, lr, out=m_bar)
+    np.divide(m_bar, tmp, out=m_bar)
+    np.subtract(var, m_bar, out=var)
+
+
+# -- public kernels --------------------------------------------------------------------------
+def gradient_descent(
+    var: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """``var -= grad * lr`` (TF ``ApplyGradientDescent``), in place.
+
+    Args:
+        var: the flat variable buffer.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        block: elements per block.
+        scratch: an optional 1-D buffer of the dtype with at least ``min(n, block)`` elements
+            (one temporary); allocated per call when omitted.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var)])
+    _blocked(_gradient_descent_body, (var, grad), as_scalars(dtype, lr=lr), 1, block, scratch)
+
+
+def momentum(
+    var: np.ndarray,
+    accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    momentum: Any,
+    use_nesterov: bool = False,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyMomentum``, in place.
+
+    ``accum = accum * momentum + grad``, then ``var -= accum * lr`` or, with Nesterov,
+    ``var -= grad * lr + (accum * momentum) * lr``.
+
+    Args:
+        var: the flat variable buffer.
+        accum: the ``momentum`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        momentum: the momentum.
+        use_nesterov: Nesterov's form.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("accum", accum)])
+    scalars = as_scalars(dtype, lr=lr, momentum=momentum)
+    _blocked(_momentum_body, (var, accum, grad), [*scalars, bool(use_nesterov)], 2, block, scratch)
+
+
+def adagrad(
+    var: np.ndarray,
+    accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    epsilon: Any = None,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyAdagrad`` (``epsilon is None``) and ``ApplyAdagradV2``, in place.
+
+    ``accum += grad * grad``, then ``var -= (grad * lr) * (1 / sqrt(accum))`` or
+    ``var -= (grad * lr) / (sqrt(accum) + epsilon)``.
+
+    Args:
+        var: the flat variable buffer.
+        accum: the ``accumulator`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        epsilon: ``None`` (TF1) or the epsilon added to ``sqrt(accum)``.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("accum", accum)])
+    (lr,) = as_scalars(dtype, lr=lr)
+    epsilon = None if epsilon is None else as_scalar("epsilon", epsilon, dtype)
+    _blocked(_adagrad_body, (var, accum, grad), [lr, epsilon, dtype.type(1)], 2, block, scratch)
+
+
+def rmsprop(
+    var: np.ndarray,
+    ms: np.ndarray,
+    mg: np.ndarray | None,
+    mom: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    rho: Any,
+    momentum: Any,
+    epsilon: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyRMSProp`` (``mg is None``) and ``ApplyCenteredRMSProp``, in place.
+
+    ``ms += (grad² - ms) * (1 - rho)``; centered: ``mg += (grad - mg) * (1 - rho)``;
+    ``mom = mom * momentum + (grad * lr) / sqrt(ms [- mg²] + epsilon)``; ``var -= mom``.
+
+    Args:
+        var: the flat variable buffer.
+        ms: the ``rms`` slot.
+        mg: the ``mg`` slot (centered), or ``None``.
+        mom: the ``momentum`` slot (used even with ``momentum = 0``).
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        rho: the optimizer's ``decay``.
+        momentum: the momentum.
+        epsilon: added inside the square root.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("ms", ms), ("mg", mg), ("mom", mom)])
+    lr, rho, momentum, epsilon = as_scalars(
+        dtype, lr=lr, rho=rho, momentum=momentum, epsilon=epsilon
+    )
+    one_minus_rho = dtype.type(1) - rho
+    scalars = [lr, one_minus_rho, momentum, epsilon]
+    _blocked(_rmsprop_body, (var, ms, mg, mom, grad), scalars, 2, block, scratch)
+
+
+def adam(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    vhat: np.ndarray | None,
+    grad: np.ndarray,
+    alpha: Any,
+    beta1: Any,
+    beta2: Any,
+    epsilon: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyAdam`` (``vhat is None``) and ``ApplyAdamWithAmsgrad``, in place.
+
+    ``m += (grad - m) * (1 - beta1)``, ``v += (grad² - v) * (1 - beta2)``, with AMSGrad
+    ``vhat = max(vhat, v)``, then ``var -= (m * alpha) / (sqrt(v or vhat) + epsilon)``.
+
+    Args:
+        var: the flat variable buffer.
+        m: the ``m`` slot.
+        v: the ``v`` slot.
+        vhat: the ``vhat`` slot (AMSGrad), or ``None``.
+        grad: the flat gradient, never written.
+        alpha: ``lr * sqrt(1 - beta2^t) / (1 - beta1^t)``, as the optimizer computes it.
+        beta1: decay of the first moment.
+        beta2: decay of the second moment.
+        epsilon: TF's epsilon hat.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m), ("v", v), ("vhat", vhat)])
+    alpha, beta1, beta2, epsilon = as_scalars(
+        dtype, alpha=alpha, beta1=beta1, beta2=beta2, epsilon=epsilon
+    )
+    one = dtype.type(1)
+    scalars = [alpha, one - beta1, one - beta2, epsilon]
+    _blocked(_adam_body, (var, m, v, vhat, grad), scalars, 2, block, scratch)
+
+
+def adamw(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    vhat: np.ndarray | None,
+    grad: np.ndarray,
+    alpha: Any,
+    beta1: Any,
+    beta2: Any,
+    epsilon: Any,
+    weight_decay: Any,
+    lr: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """Decoupled weight decay, then :func:`adam`, in one pass, in place.
+
+    ``var -= (var * weight_decay) * lr`` (Keras 3's order; ``weight_decay_scale=
+    "learning_rate"``) or, with ``lr=None``, ``var -= var * weight_decay`` (TF contrib's
+    ``weight_decay_scale="none"``); then the Adam update of :func:`adam`. Every element of
+    the buffer decays: variables excluded from the decay belong in another buffer (or call
+    :func:`adam` on them).
+
+    Args:
+        var, m, v, vhat, grad, alpha, beta1, beta2, epsilon: as :func:`adam`.
+        weight_decay: the decay.
+        lr: the learning rate scaling the decay, or ``None``.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m), ("v", v), ("vhat", vhat)])
+    alpha, beta1, beta2, epsilon, weight_decay = as_scalars(
+        dtype, alpha=alpha, beta1=beta1, beta2=beta2, epsilon=epsilon, weight_decay=weight_decay
+    )
+    lr = None if lr is None else as_scalar("lr", lr, dtype)
+    one = dtype.type(1)
+    scalars = [alpha, one - beta1, one - beta2, epsilon, weight_decay, lr]
+    _blocked(_adamw_body, (var, m, v, vhat, grad), scalars, 2, block, scratch)
+
+
+def lion(
+    var: np.ndarray,
+    m: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    beta1: Any,
+    beta2: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """One Lion step in Keras 3's order, in place.
+
+    ``var -= sign(m * beta1 + grad * (1 - beta1)) * lr``, then
+    ``m = m * beta2 + grad * (1 - beta2)``.
+
+    Args:
+        var: the flat variable buffer.
+        m: the ``momentum`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        beta1: the interpolation weight of the momentum in the step.
+        beta2: the decay of the momentum.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m)])
+    lr, beta1, beta2 = as_scalars(dtype, lr=lr, beta1=beta1, beta2=beta2)
+    one = dtype.type(1)
+    scalars = [lr, beta1, one - beta1, beta2, one - beta2]
+    _blocked(_lion_body, (var, m, grad), scalars, 2, block, scratch)
+
+
+def adadelta(
+    var: np.ndarray,
+    accum: np.ndarray,
+    accum_update: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    rho: Any,
+    epsilon: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyAdadelta``, in place.
+
+    ``accum = accum * rho + grad² * (1 - rho)``,
+    ``update = sqrt(accum_update + epsilon) * (1 / sqrt(accum + epsilon)) * grad``,
+    ``var -= update * lr``, ``accum_update = accum_update * rho + update² * (1 - rho)``.
+
+    Args:
+        var: the flat variable buffer.
+        accum: the ``accum`` slot.
+        accum_update: the ``accum_update`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        rho: the decay of both averages.
+        epsilon: added inside both square roots.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("accum", accum), ("accum_update", accum_update)])
+    lr, rho, epsilon = as_scalars(dtype, lr=lr, rho=rho, epsilon=epsilon)
+    scalars = [lr, rho, dtype.type(1) - rho, epsilon]
+    _blocked(_adadelta_body, (var, accum, accum_update, grad), scalars, 2, block, scratch)
+
+
+def adamax(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    lr_t: Any,
+    beta1: Any,
+    beta2: Any,
+    epsilon: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyAdaMax``, in place.
+
+    ``m += (grad - m) * (1 - beta1)``, ``v = max(v * beta2, |grad|)``,
+    ``var -= (m / (v + epsilon)) * lr_t``.
+
+    Args:
+        var: the flat variable buffer.
+        m: the ``m`` slot.
+        v: the ``v`` slot.
+        grad: the flat gradient, never written.
+        lr_t: ``lr / (1 - beta1^t)``, as the optimizer computes it.
+        beta1: decay of the first moment.
+        beta2: decay of the infinity norm.
+        epsilon: added to ``v``.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m), ("v", v)])
+    lr_t, beta1, beta2, epsilon = as_scalars(
+        dtype, lr_t=lr_t, beta1=beta1, beta2=beta2, epsilon=epsilon
+    )
+    scalars = [lr_t, dtype.type(1) - beta1, beta2, epsilon]
+    _blocked(_adamax_body, (var, m, v, grad), scalars, 2, block, scratch)
+
+
+def nadam(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    beta1: Any,
+    beta2: Any,
+    epsilon: Any,
+    u_t: Any,
+    u_t1: Any,
+    one_minus_product: Any,
+    one_minus_product_next: Any,
+    one_minus_beta2_power: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """Keras 2 ``Nadam``, in place, in its order of operations.
+
+    ``m_bar = (grad / (1 - P_t)) * (1 - u_t)``, ``m = m * beta1 + grad * (1 - beta1)``,
+    ``m_bar += (m / (1 - P_t * u_t1)) * u_t1``, ``v = v * beta2 + grad² * (1 - beta2)``,
+    ``var -= (m_bar * lr) / (sqrt(v / (1 - beta2^t)) + epsilon)``.
+
+    Args:
+        var: the flat variable buffer.
+        m: the ``m`` slot.
+        v: the ``v`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        beta1: the base momentum.
+        beta2: decay of the second moment.
+        epsilon: added to the bias-corrected root.
+        u_t: this step's momentum.
+        u_t1: the next step's momentum.
+        one_minus_product: ``1 - P_t``.
+        one_minus_product_next: ``1 - P_t * u_t1``.
+        one_minus_beta2_power: ``1 - beta2^t``.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m), ("v", v)])
+    lr, beta1, beta2, epsilon, u_t, u_t1, omp, ompn, omb2p = as_scalars(
+        dtype,
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        epsilon=epsilon,
+        u_t=u_t,
+        u_t1=u_t1,
+        one_minus_product=one_minus_product,
+        one_minus_product_next=one_minus_product_next,
+        one_minus_beta2_power=one_minus_beta2_power,
+    )
+    one = dtype.type(1)
+    scalars = [lr, beta1, one - beta1, beta2, one - beta2, epsilon]
+    scalars += [u_t1, one - u_t, omp, ompn, omb2p]
+    _blocked(_nadam_body, (var, m, v, grad), scalars, 2, block, scratch)
