@@ -51,11 +51,13 @@ __all__ = [
     "rmsprop",
 ]
 
-DEFAULT_BLOCK = 16384
-"""Elements per block (64 KiB of float32, 128 KiB of float64 per array).
+DEFAULT_BLOCK = 65536
+"""Elements per block: 256 KiB of float32, 512 KiB of float64 per array.
 
-A block of every array a kernel touches (up to 5 buffers and 2 scratch arrays) then fits in a
-2 MiB L2 cache with room to spare in float64; larger blocks gain little and fall out of cache.
+Measured on the 2-core reference machine (2 MiB L2 per core), Adam on 1e7 elements: float32
+takes 36-38 ms with 8Ki blocks, 31-34 ms with 16Ki, 29-30 ms with 32Ki and 27-28 ms with 64Ki
+(26-27 ms at 128Ki); float64 is fastest at 64Ki (60-72 ms) and slows past 128Ki. One block
+has about a dozen ufunc calls of fixed cost, so small blocks pay that overhead too often.
 """
 
 KERNEL_NAMES = (
