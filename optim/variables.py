@@ -267,6 +267,51 @@ class Variable:
         """
         return self._value
 
+    def rehome(self, storage: np.ndarray) -> None:
+        """Moves the variable into ``storage`` (the flat engine's buffer view), value kept.
+
+        The current value is copied into ``storage``, which becomes :attr:`array`, and
+        :attr:`value` becomes a read-only view of it. A reference taken earlier to the old
+        array (``w.value``, ``w.array``, ``np.asarray(w)``) keeps showing the old memory and
+        no longer follows updates: read the variable again after it has been re-homed (the
+        first ``apply_gradients`` of an optimizer with the flat engine does it).
+
+        Args:
+            storage: a writeable, C-contiguous array of the variable's shape and dtype that
+                shares no memory with the current array.
+
+        Raises:
+            ValueError: another shape, a read-only or non-contiguous array, or a call while
+                a gradient is being computed.
+            TypeError: another dtype, or not an ndarray.
+        """
+        if not isinstance(storage, np.ndarray):
+            raise TypeError(f"`storage` must be a numpy array, got {type(storage).__name__}.")
+        if storage.dtype != self._value.dtype:
+            raise TypeError(
+                f"`storage` for variable {self._name!r} must have dtype {self._value.dtype}, "
+                f"got {storage.dtype}."
+            )
+        if storage.shape != self._value.shape:
+            raise ValueError(
+                f"`storage` for variable {self._name!r} must have shape {self._value.shape}, "
+                f"got {storage.shape}."
+            )
+        if not (storage.flags.c_contiguous and storage.flags.writeable):
+            raise ValueError(
+                f"`storage` for variable {self._name!r} must be writeable and C-contiguous."
+            )
+        if self._override is not None:
+            raise ValueError(
+                f"Variable {self._name!r} cannot be re-homed while a gradient is being computed."
+            )
+        if storage is self._value:
+            return
+        np.copyto(storage, self._value)
+        view = storage.view()
+        view.flags.writeable = False
+        self._value, self._view = storage, view
+
     @property
     def is_substituted(self) -> bool:
         """Whether :attr:`value` currently returns a substitute (see :func:`substituted`),

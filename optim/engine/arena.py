@@ -1,0 +1,150 @@
+"""The flat layout: one optimizer's variables of one dtype, and each of their slots, in one buffer.
+
+An :class:`Arena` is built on an optimizer's first fused apply for a dtype. It allocates one
+contiguous buffer for the variables and one per slot name, copies the current values in, and
+re-homes each variable (:meth:`optim.Variable.rehome`) and each slot onto a view of its
+segment. From then on a step is: gather the gradients into the flat gradient buffer (one
+``np.concatenate``), check them with one reduction, and call one kernel over the buffers
+(:mod:`optim.engine.kernels`).
+
+Nothing else changes for a user: ``w.value`` is a read-only view of ``w``'s segment, ``assign``
+writes into it, ``get_slot`` returns the live segment view of the slot, and checkpoints and
+``state_dict`` read and write through those views. A reference taken to a variable's array
+before its first fused step keeps showing the old memory (see :meth:`optim.Variable.rehome`).
+
+The arena checks before each step that it still holds what it was built for (:meth:`holds`):
+the same variables, in the same order, each still homed on its segment, and each slot table
+entry still its segment view. A variable re-homed elsewhere (another optimizer's arena),
+restored slots (``load_state_dict`` replaces the slot arrays) or a new variable joining the
+group make it stale, and the optimizer builds a new one, copying the current values in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..variables import Variable
+
+__all__ = ["Arena"]
+
+
+class Arena:
+    """One dtype's variables and slots, each kind in one contiguous buffer of segments.
+
+    Args:
+        variables: the variables, all of one floating dtype, in the order of the segments.
+        slots: ``{slot_name: {variable: array}}`` holding, for every slot name of the
+            kernel, each variable's slot array of the variable's shape and dtype. The
+            entries for ``variables`` are replaced by segment views (values kept).
+
+    Attributes:
+        dtype: the common dtype.
+        size: the total number of elements.
+        variables: the variables, in segment order.
+        var_buffer: the variables' buffer (1-D).
+        slot_buffers: ``{slot_name: buffer}``, each 1-D of ``size`` elements.
+        grad_buffer: the flat gradient buffer the gradients are gathered into.
+        offsets: the segment boundaries (``len(variables) + 1`` entries).
+
+    Raises:
+        ValueError: no variables, mixed dtypes or a slot of another shape or dtype (nothing
+            is re-homed then).
+    """
+
+    __slots__ = (
+        "dtype",
+        "size",
+        "variables",
+        "var_buffer",
+        "slot_buffers",
+        "grad_buffer",
+        "offsets",
+        "_var_views",
+        "_slot_views",
+        "_flat_grad_views",
+    )
+
+    def __init__(
+        self, variables: Sequence[Variable], slots: dict[str, dict[Variable, np.ndarray]]
+    ) -> None:
+        variables = list(variables)
+        if not variables:
+            raise ValueError("`variables` must hold at least one variable.")
+        dtype = variables[0].dtype
+        for var in variables:
+            if var.dtype != dtype:
+                raise ValueError(
+                    f"`variables` must share one dtype, got {dtype} and {var.dtype} "
+                    f"(variable {var.name!r})."
+                )
+        for slot_name, table in slots.items():
+            for var in variables:
+                array = table.get(var)
+                if array is None or array.shape != var.shape or array.dtype != dtype:
+                    raise ValueError(
+                        f"The slot {slot_name!r} of variable {var.name!r} must be an array of "
+                        f"shape {var.shape} and dtype {dtype}, got "
+                        f"{None if array is None else (array.shape, array.dtype)}."
+                    )
+        sizes = [var.size for var in variables]
+        offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(int).tolist()
+        size = offsets[-1]
+        self.dtype = dtype
+        self.size = size
+        self.variables = variables
+        self.offsets = offsets
+        self.var_buffer = np.empty(size, dtype)
+        self.grad_buffer = np.empty(size, dtype)
+        self._var_views = self._views(self.var_buffer)
+        self._flat_grad_views = [
+            self.grad_buffer[a:b] for a, b in zip(offsets[:-1], offsets[1:])
+        ]
+        self.slot_buffers = {}
+        self._slot_views = {}
+        for slot_name, table in slots.items():
+            buffer = np.empty(size, dtype)
+            views = self._views(buffer)
+            for var, view in zip(variables, views):
+                np.copyto(view, table[var])
+                table[var] = view
+            self.slot_buffers[slot_name] = buffer
+            self._slot_views[slot_name] = views
+        for var, view in zip(variables, self._var_views):
+            var.rehome(view)
+
+    def _views(self, buffer: np.ndarray) -> list[np.ndarray]:
+        o = self.offsets
+        return [buffer[o[i] : o[i + 1]].reshape(v.shape) for i, v in enumerate(self.variables)]
+
+    def holds(
+        self, variables: Sequence[Variable], slots: dict[str, dict[Variable, np.ndarray]]
+    ) -> bool:
+        """Whether the arena still holds exactly ``variables`` (in order) and their slots."""
+        mine = self.variables
+        if len(variables) != len(mine):
+            return False
+        for var, own, view in zip(variables, mine, self._var_views):
+            if var is not own or var.array is not view:
+                return False
+        if slots.keys() != self._slot_views.keys():
+            return False
+        for slot_name, views in self._slot_views.items():
+            table = slots[slot_name]
+            for var, view in zip(mine, views):
+                if table.get(var) is not view:
+                    return False
+        return True
+
+    def gather(self, grads: Sequence[np.ndarray]) -> np.ndarray:
+        """Copies the gradients (one per variable, in order) into the flat gradient buffer."""
+        if len(grads) == 1:
+            np.copyto(self._flat_grad_views[0], grads[0].reshape(-1))
+        else:
+            np.concatenate([g.reshape(-1) for g in grads], out=self.grad_buffer)
+        return self.grad_buffer
+
+    def segment(self, index: int) -> slice:
+        """The slice of variable ``index``'s segment in every buffer."""
+        return slice(self.offsets[index], self.offsets[index + 1])
