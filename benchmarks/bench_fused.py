@@ -865,12 +865,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             na[key] = "error"
             notes.add(f"OPTIM_ENGINE={mode}: {result['error']}.")
             continue
-        reasons = {v for v in result["usable"].values() if v}
-        if reasons:
+        by_reason: dict[str, list[str]] = {}
+        for cell_key, why in result["usable"].items():
+            if why:
+                by_reason.setdefault(why, []).append(cell_key)
+        if by_reason:
             na[key] = "n/a"
-            for k, v in result["usable"].items():
-                if v:
-                    notes.add(f"OPTIM_ENGINE={mode}, {k}: n/a, {v}.")
+        for why, cells in by_reason.items():
+            which = "every row" if len(cells) == len(result["usable"]) else ", ".join(cells)
+            notes.add(f"OPTIM_ENGINE={mode}: n/a for {which}: {why}.")
         by_cell = {(r["optimizer"], r["shape"], r["dtype"]): r for r in result["rows"]}
         for row in rows:
             cell = by_cell.get((row["optimizer"], row["shape"], row["dtype"]))
