@@ -19,11 +19,11 @@ import math
 import warnings
 
 import autograd.numpy as anp
-from autograd.tracer import getval
 import numpy as np
 import pytest
 import scipy
 import scipy.optimize as so
+from autograd.tracer import getval
 from scipy.optimize import OptimizeWarning, rosen, rosen_der, rosen_hess, rosen_hess_prod
 
 import optim
