@@ -5,8 +5,9 @@ value, with the house template "`{arg}` must be {constraint}, got {value!r}.", a
 value in its canonical form (a float, a bool, a flat list of variables). They change nothing, so
 a caller that checks every argument first leaves all state as it was when one raises.
 
-- :class:`Interval` and :data:`NONNEGATIVE` / :data:`POSITIVE`: the allowed range of a number,
-  with the text the messages use.
+- :class:`Interval` and the shared ranges :data:`FINITE`, :data:`NONNEGATIVE`,
+  :data:`POSITIVE`, :data:`NONPOSITIVE`, :data:`UNIT` and :data:`BETA` (each defined here once):
+  the allowed range of a number, with the text the messages use.
 - :func:`check_real`, :func:`check_bool`: scalars.
 - :func:`resolve_var_list`, :func:`resolve_var_list_for_gradients`,
   :func:`check_floating`, :func:`flatten`: the ``var_list`` argument.
@@ -26,8 +27,12 @@ from .variables import Variable, trainable_variables
 
 __all__ = [
     "Interval",
+    "FINITE",
     "NONNEGATIVE",
     "POSITIVE",
+    "NONPOSITIVE",
+    "UNIT",
+    "BETA",
     "check_real",
     "check_bool",
     "flatten",
@@ -87,6 +92,12 @@ FINITE = Interval()
 NONNEGATIVE = Interval(0.0)
 #: ``x > 0``.
 POSITIVE = Interval(0.0, low_open=True)
+#: ``x <= 0`` (FTRL's ``learning_rate_power``, Adafactor's ``beta_2_decay``).
+NONPOSITIVE = Interval(high=0.0)
+#: ``0 <= x <= 1`` (decay rates that may be 1: RMSProp's ``decay``, Adadelta's ``rho``).
+UNIT = Interval(0.0, 1.0)
+#: ``0 <= x < 1``: a moment's decay rate (``beta1`` and ``beta2`` of the Adam family).
+BETA = Interval(0.0, 1.0, high_open=True)
 
 
 def check_real(
