@@ -121,17 +121,21 @@ class Arena:
     def holds(
         self, variables: Sequence[Variable], slots: dict[str, dict[Variable, np.ndarray]]
     ) -> bool:
-        """Whether the arena still holds exactly ``variables`` (in order) and their slots."""
+        """Whether the arena still holds exactly ``variables`` (in order) and its slots.
+
+        Slot names the arena was not built with are not looked at (the engine builds an
+        arena with every slot that all its variables have).
+        """
         mine = self.variables
         if len(variables) != len(mine):
             return False
         for var, own, view in zip(variables, mine, self._var_views):
             if var is not own or var.array is not view:
                 return False
-        if slots.keys() != self._slot_views.keys():
-            return False
         for slot_name, views in self._slot_views.items():
-            table = slots[slot_name]
+            table = slots.get(slot_name)
+            if table is None:
+                return False
             for var, view in zip(mine, views):
                 if table.get(var) is not view:
                     return False

@@ -7,7 +7,9 @@ kernel is asked for.
 
 The environment variable ``OPTIM_ENGINE`` sets the default choice: ``numpy`` forces the
 numpy path (tests, and CI's run without the extra), ``numba`` requires numba (an
-``ImportError`` if it is missing), ``auto`` or unset picks numba when it imports.
+``ImportError`` if it is missing), ``auto`` or unset picks numba when it imports, and ``off``
+turns the flat engine off: the optimizers update variable by variable, as before it existed
+(benchmarks compare the two).
 
 Example:
     >>> from optim.engine.kernels import get_kernel
@@ -27,13 +29,22 @@ import numpy as np
 
 from . import numpy_kernels
 
-__all__ = ["ENGINES", "ENV_VAR", "KERNEL_NAMES", "available", "get_kernel", "load_numba"]
+__all__ = [
+    "ENGINES",
+    "ENV_VAR",
+    "KERNEL_NAMES",
+    "available",
+    "engine_enabled",
+    "get_kernel",
+    "load_numba",
+]
 
 ENV_VAR = "OPTIM_ENGINE"
 """The environment variable read by :func:`get_kernel` when ``prefer`` is None."""
 
-ENGINES = ("auto", "numba", "numpy")
-"""The accepted values of ``prefer`` and of ``OPTIM_ENGINE``."""
+ENGINES = ("auto", "numba", "numpy", "off")
+"""The accepted values of ``prefer`` and of ``OPTIM_ENGINE`` (``off``: the optimizers keep
+their per-variable updates and no flat layout is built; :func:`get_kernel` refuses it)."""
 
 KERNEL_NAMES = numpy_kernels.KERNEL_NAMES
 
@@ -76,6 +87,15 @@ def _engine(prefer: Any) -> str:
     return prefer
 
 
+def engine_enabled(prefer: str | None = None) -> bool:
+    """Whether the flat engine is on (``prefer``, else ``OPTIM_ENGINE``, is not ``"off"``).
+
+    Raises:
+        ValueError: an unknown value.
+    """
+    return _engine(prefer) != "off"
+
+
 def get_kernel(name: str, dtype: Any = None, prefer: str | None = None) -> Callable[..., None]:
     """The kernel ``name`` for buffers of ``dtype``, from numba or numpy.
 
@@ -97,6 +117,8 @@ def get_kernel(name: str, dtype: Any = None, prefer: str | None = None) -> Calla
     if not isinstance(name, str) or name not in KERNEL_NAMES:
         raise ValueError(f"`name` must be one of {KERNEL_NAMES}, got {name!r}.")
     engine = _engine(prefer)
+    if engine == "off":
+        raise ValueError(f"The flat engine is off ({ENV_VAR}=off): no kernel is used.")
     if engine == "numpy":
         return getattr(numpy_kernels, name)
     if engine == "auto":

@@ -1,0 +1,130 @@
+"""The fused update: one optimizer's dense updates, one kernel call per dtype over its arena.
+
+An optimizer whose update is elementwise names its kernel (:attr:`Optimizer.flat_kernel`) and
+implements :meth:`Optimizer._flat_update`, which calls that kernel on an :class:`Arena`'s
+buffers with the same per-step scalars its ``_apply_dense`` uses: the same roundings in the same
+order, so the fused step is bit-identical to updating variable by variable. The base class
+hands each apply's checked updates to :meth:`FusedEngine.apply`, which
+
+* groups the dense gradients by dtype (sparse gradients, and slots that not every variable of
+  the group has, stay on the per-variable path);
+* reuses the dtype's arena while it holds the same variables and slots, builds a new one when
+  variables join the group or the old one went stale, and leaves a step in which only part of
+  the arena's variables have gradients (``None`` for the others: TF1 skips them, and their
+  slots must not decay) to the per-variable kernels, which run on the same segment views;
+* gathers the group's gradients into the flat gradient buffer and runs the optimizer's
+  ``_flat_update`` once.
+
+``OPTIM_ENGINE=off`` keeps every update on the per-variable path (see
+:mod:`optim.engine.kernels`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..variables import Variable
+from .arena import Arena
+from .kernels import ENV_VAR, engine_enabled, get_kernel
+
+__all__ = ["FusedEngine"]
+
+
+class FusedEngine:
+    """The arenas and kernels of one optimizer.
+
+    Args:
+        kernel_name: the optimizer's kernel in :mod:`optim.engine.kernels`.
+    """
+
+    __slots__ = ("kernel_name", "_arenas", "_kernels")
+
+    def __init__(self, kernel_name: str) -> None:
+        self.kernel_name = kernel_name
+        self._arenas: dict[np.dtype, Arena] = {}
+        self._kernels: dict[tuple[np.dtype, str], Callable[..., None]] = {}
+
+    def arena(self, dtype: Any) -> Arena | None:
+        """The arena of ``dtype``, if one was built."""
+        return self._arenas.get(np.dtype(dtype))
+
+    def kernel(self, dtype: np.dtype) -> Callable[..., None]:
+        """The kernel for ``dtype`` (numba or numpy, see :func:`get_kernel`), cached."""
+        key = (dtype, os.environ.get(ENV_VAR, ""))
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            kernel = self._kernels[key] = get_kernel(self.kernel_name, dtype)
+        return kernel
+
+    def apply(
+        self,
+        updates: Sequence[tuple[Any, Variable]],
+        slots: dict[str, dict[Variable, np.ndarray]],
+        flat_update: Callable[[Callable[..., None], Arena, np.ndarray], None],
+    ) -> list[tuple[Any, Variable]]:
+        """Runs the fused update for what it can; returns the updates left to do one by one.
+
+        Args:
+            updates: checked ``(gradient, variable)`` pairs (gradients of the variable's dtype).
+            slots: the optimizer's slot tables ``{slot_name: {variable: array}}``, after
+                ``_create_slots``; an arena's slots are re-homed into it.
+            flat_update: ``flat_update(kernel, arena, grad_buffer)``, the optimizer's step over
+                the arena's buffers.
+
+        Returns:
+            The pairs the per-variable path must update, in their original order.
+        """
+        if not engine_enabled():
+            return list(updates)
+        groups: dict[np.dtype, list[tuple[np.ndarray, Variable]]] = {}
+        rest: list[tuple[Any, Variable]] = []
+        for grad, var in updates:
+            if isinstance(grad, np.ndarray):
+                groups.setdefault(var.dtype, []).append((grad, var))
+            else:
+                rest.append((grad, var))
+        for dtype, group in groups.items():
+            variables = [var for _, var in group]
+            arena = self._arenas.get(dtype)
+            if arena is None or not arena.holds(variables, slots):
+                arena = self._rebuild(dtype, arena, variables, slots)
+                if arena is None:
+                    rest.extend(group)
+                    continue
+            grad_buffer = arena.gather([grad for grad, _ in group])
+            flat_update(self.kernel(dtype), arena, grad_buffer)
+        if rest and len(rest) < len(updates):
+            order = {id(var): i for i, (_, var) in enumerate(updates)}
+            rest.sort(key=lambda pair: order[id(pair[1])])
+        return rest
+
+    def _rebuild(
+        self,
+        dtype: np.dtype,
+        old: Arena | None,
+        variables: list[Variable],
+        slots: dict[str, dict[Variable, np.ndarray]],
+    ) -> Arena | None:
+        """A new arena for ``variables``, or None when this step stays per-variable."""
+        if old is not None and len(variables) < len(old.variables):
+            held = {id(v) for v in old.variables}
+            if all(id(v) in held for v in variables) and old.holds(old.variables, slots):
+                return None  # part of the arena's variables this step: keep the arena
+        tables = {}
+        for slot_name, table in slots.items():
+            present = [var in table for var in variables]
+            if all(present):
+                tables[slot_name] = table
+            elif any(present):
+                return None  # a slot only some variables have: not one buffer
+        arena = Arena(variables, tables)
+        self._arenas[dtype] = arena
+        return arena
+
+    def clear(self) -> None:
+        """Forgets every arena (the variables and slots keep their current homes)."""
+        self._arenas.clear()
