@@ -1,31 +1,89 @@
 """The ``Optimizer`` base class: TF1's ``compute_gradients`` / ``apply_gradients`` / ``minimize``.
 
-Subclassing contract (TF1's hook names; the order is the API)::
+This docstring is the kernel contract every optimizer of optim follows, and the subclassing
+contract for new ones.
+
+The hooks, in order (TF1's names; the order is the API)::
 
     apply_gradients(grads_and_vars, global_step):
         validate every pair                  # nothing is touched if anything is wrong
-        _prepare()                           # hyperparameters evaluated once per apply
-        _create_slots(vars_with_grad)        # must be idempotent (get-or-make)
+        clip, then the non-finite policy     # a skipped step stops here
+        _prepare()                           # hyperparameters evaluated once per apply;
+                                             # the step-scalar cache is emptied
+        _create_slots(vars_with_grad)        # must be idempotent (get-or-make); the base
+                                             # then makes the step_state_name mirror, if any
         for (g, v) with g not None:
-            dense  -> _apply_dense(g, v)
-            sparse -> _apply_sparse_duplicate_indices(g, v)   # default: sum duplicates first
+            dense  -> _apply_dense(g, v)     # default: _kernel on v, its slots, g
+            sparse -> _apply_sparse_duplicate_indices(g, v)   # sums duplicates, then
+                      _apply_sparse(g, v)    # default: the class's sparse_updates strategy
             v.constraint, if any, projects v
         _finish(updated_vars, name)          # e.g. Adam advances its beta powers here
-        global_step += 1                     # once, after every update
+        iterations += 1; global_step += 1    # once, after every update
 
 Unlike TF1, ``_prepare`` runs before ``_create_slots``, so a bad hyperparameter value from a
 schedule raises before anything (slots included) is created.
 
-Inside ``_apply_dense(grad, var)``, ``var.array`` is the variable's own array and the slots are
-plain arrays from :meth:`Optimizer.get_slot`; an update calls a module-level kernel that mutates
-them in place, never mutates ``grad``, and uses :meth:`Optimizer._scratch` for temporaries, so a
-step allocates nothing proportional to the parameter count.
+**The step counter.** The base counts steps once, for every class: :meth:`Optimizer._step_number`
+is ``t``, the 1-based number of the update being applied, i.e. the updates applied before this
+apply plus one (``iterations - skipped_steps + 1``: a step skipped by ``nonfinite="skip"``
+advances :attr:`Optimizer.iterations` but no bias correction, as it leaves Adam's beta powers
+alone). Kernels and scalar hooks read ``t`` from there and keep no counter of their own. Two
+kinds of state stay, because they are state rather than counters: running products whose
+rounding TF and Keras parity depends on (Adam's and Adamax's ``beta1_power`` /
+``beta2_power``, Nadam's ``momentum_cache``), and, for classes whose saved state has always
+carried the count (RAdam, LAMB and Adafactor ``"step"``, Nadam ``"steps"``), a copy of the count
+as a non-slot value named by the class attribute ``step_state_name``: the base makes it with
+the first variable by name (in that variable's dtype) and writes the count into it after each
+apply, so checkpoints, ``state_dict`` and pickles keep their format. It is written, never read.
+AdagradDA's ``T`` is the *global step* + 1, by TF1's definition, read in its scalar hook.
+
+**The step scalars.** :meth:`Optimizer._step_scalars` ``(dtype) -> tuple`` is the one hook that
+computes an apply's per-step scalars (hyperparameters cast to ``dtype``, bias corrections,
+schedule values, ``1 - beta``...). The base calls it at most once per dtype per apply, lazily,
+and caches the tuple (:meth:`Optimizer._scalars`; the cache is emptied by ``_prepare``), so it
+never runs once per variable. The tuple is in the order of the kernel's scalar arguments (for
+the classes that have a fused kernel in :mod:`optim.engine`, the order of that kernel's
+arguments), so the same tuple feeds a kernel over one variable or over a flat buffer.
+
+**The kernel.** A class declares ``kernel_slots`` (the names of the slots its kernel takes, in
+order; a slot the variable lacks, such as Adam's ``vhat`` without AMSGrad, passes ``None``) and
+``kernel_scratch`` (how many temporaries shaped like the variable it needs), and implements
+:meth:`Optimizer._kernel` ``(var, slots, grad, scalars, scratch, *, rows=False)``: it calls the
+module-level kernel of its family on those arrays. A module-level kernel
+
+- may: mutate ``var``, its slots and the scratch arrays in place, in the reference's order of
+  operations (which is what bit-exact parity rests on);
+- may not: mutate ``grad``, allocate arrays proportional to the parameter count (scratch comes
+  from :meth:`Optimizer._scratch`), see ``self``, keep any state or counter of its own, or care
+  whether its arrays are one variable, gathered rows or a slice of a larger buffer.
+
+Kernels are array functions over any contiguous arrays of one dtype, so the same kernel runs on
+one variable or on a flat buffer holding every variable of a dtype: the fused engine coming in
+:mod:`optim.engine` calls it once per dtype and step with the same scalars tuple. A class whose
+update needs a per-variable quantity (LAMB's trust ratio, Adafactor's factored slots and RMS,
+AdamW's per-variable exclusions) says so in its docstring. A class may still override
+``_apply_dense`` itself (TF1's way), as user subclasses do.
+
+**Sparse gradients.** The class attribute ``sparse_updates`` declares how an
+:class:`optim.IndexedSlices` gradient (duplicate indices already summed) is applied:
+
+- ``"lazy_rows"``: the base gathers the touched rows of the variable and of its kernel slots,
+  runs the class's ``_kernel`` on them with ``rows=True`` and scatters them back: only those
+  rows move and only their slots change (TF's ``SparseApply*`` kernels);
+- ``"dense_equivalent"``: the base scatters the rows into a zeroed dense gradient (scratch) and
+  runs the dense update, so the result equals a dense gradient with zero rows;
+- ``"custom"``: the class's own ``_apply_sparse`` (or ``_apply_sparse_duplicate_indices``),
+  for a genuinely different rule: Adam's TF order (decay everything, then scatter-add), Adamax's
+  Keras 2 lazy order, gradient descent's scatter-subtract of duplicates. A subclass that defines
+  either method, and neither declares nor inherits a strategy, gets ``"custom"``;
+- ``None`` (the default): sparse gradients raise ``NotImplementedError`` naming the variable.
 
 The protected helpers a subclass calls on ``self`` are part of this contract: ``_set_hyper``
 (constructor), ``_get_hyper(name, dtype)`` (this apply's value, cast), ``_current_hyper(name)``
-(the value as a number, also outside an apply), ``_zeros_slot``, ``_get_or_make_slot``,
-``_get_or_make_slot_with_initializer``, ``_create_non_slot_variable``,
-``_get_non_slot_variable`` and ``_scratch``. Code outside a subclass uses the public API only.
+(the value as a number, also outside an apply), ``_step_number``, ``_scalars``,
+``_zeros_slot``, ``_get_or_make_slot``, ``_get_or_make_slot_with_initializer``,
+``_create_non_slot_variable``, ``_get_non_slot_variable`` and ``_scratch``. Code outside a
+subclass uses the public API only.
 """
 
 from __future__ import annotations
@@ -57,6 +115,7 @@ from .variables import Variable
 __all__ = ["Optimizer", "Interval", "NONNEGATIVE", "POSITIVE", "all_finite"]
 
 _HYPER_TYPES = "a float or a zero-argument callable"
+_NO_SLOTS: dict[Variable, np.ndarray] = {}  # read-only default of slot-table lookups
 
 
 def _required_arguments(fn: Callable[..., Any]) -> int | None:
@@ -174,6 +233,39 @@ class Optimizer:
 
     NONFINITE_POLICIES = ("raise", "skip", "propagate")
 
+    SPARSE_STRATEGIES = ("lazy_rows", "dense_equivalent", "custom")
+    """The values ``sparse_updates`` may take (besides None); see the module docstring."""
+
+    sparse_updates: str | None = None
+    """How sparse gradients are applied: one of :attr:`SPARSE_STRATEGIES`, or None (refused)."""
+
+    kernel_slots: tuple[str, ...] = ()
+    """The slot names :meth:`_kernel` takes, in its order (None passed for a missing slot)."""
+
+    kernel_scratch: int = 0
+    """How many scratch arrays shaped like the variable :meth:`_kernel` takes."""
+
+    step_state_name: str | None = None
+    """The non-slot name under which this class's saved state carries the step count, or None."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Checks ``sparse_updates``. A class defining its own ``_apply_sparse`` (or
+        ``_apply_sparse_duplicate_indices``) that neither declares nor inherits a strategy gets
+        ``"custom"``; one that inherits a strategy keeps it (its override may call super())."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if (
+            "sparse_updates" not in own
+            and cls.sparse_updates is None
+            and ("_apply_sparse" in own or "_apply_sparse_duplicate_indices" in own)
+        ):
+            cls.sparse_updates = "custom"
+        if cls.sparse_updates is not None and cls.sparse_updates not in cls.SPARSE_STRATEGIES:
+            raise ValueError(
+                f"`{cls.__name__}.sparse_updates` must be one of {cls.SPARSE_STRATEGIES} or "
+                f"None, got {cls.sparse_updates!r}."
+            )
+
     def __init__(
         self,
         use_locking: bool,
@@ -223,6 +315,7 @@ class Optimizer:
         self._hyper_callables = False
         self._hyper_t: dict[str, float] = {}
         self._hyper_cast: dict[np.dtype, dict[str, Any]] = {}
+        self._scalar_cache: dict[np.dtype, tuple[Any, ...]] = {}
         self._slots: dict[str, dict[Variable, np.ndarray]] = {}
         # Slots restored by unpickling, keyed by variable name until a Variable is met.
         self._pending_slots: dict[str, dict[str, np.ndarray]] = {}
@@ -352,6 +445,7 @@ class Optimizer:
         ``self._hyper_t[name]`` after that is cast by :meth:`_get_hyper` like the others.
         """
         self._hyper_cast = {}
+        self._scalar_cache = {}  # a new dict: a shallow copy keeps its own
         if self._hyper_t and not self._hyper_callables:
             return  # constants only: already checked in _set_hyper
         self._hyper_t = {
@@ -472,7 +566,7 @@ class Optimizer:
         """
         slot = self._slots.get(name, {}).get(var)
         if slot is None and isinstance(var, Variable) and self._has_pending(var.name):
-            self._create_slots([var])  # binds, through _get_or_make_slot*, what was saved
+            self._create_state([var])  # binds, through _get_or_make_slot*, what was saved
             slot = self._slots.get(name, {}).get(var)
         return slot
 
@@ -542,6 +636,7 @@ class Optimizer:
         state["_pending_slots"] = self._slots_by_name()
         state["_slots"] = {}
         state["_hyper_cast"] = {}
+        state["_scalar_cache"] = {}
         state["_scratch_buffers"] = {}
         state["_scratch_views"] = {}
         return state
@@ -549,6 +644,7 @@ class Optimizer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restores :meth:`__getstate__` output; slots wait, by name, for their variables."""
         self.__dict__.update(state)
+        self._scalar_cache = {}  # absent from pickles made before the step-scalar hook
 
     def __copy__(self) -> Optimizer:
         """A shallow copy: the same attribute values, slot arrays shared."""
@@ -615,7 +711,7 @@ class Optimizer:
         # What _create_slots would make for these variables: the shapes and dtypes to expect.
         probe = copy.copy(self)
         probe._slots, probe._non_slot, probe._pending_slots = {}, {}, {}
-        probe._create_slots(
+        probe._create_state(
             [by_name[n] for slots in state["slots"].values() for n in slots if n in by_name]
             or [v for v in candidates if v.dtype.kind == "f"][:1]
         )
@@ -684,18 +780,121 @@ class Optimizer:
     # -- hooks -----------------------------------------------------------------------------
     @classmethod
     def implements_dense_updates(cls) -> bool:
-        """Whether this class implements the dense update hook ``_apply_dense``: a usable
-        optimizer rather than an abstract base such as :class:`Optimizer` itself."""
-        return cls._apply_dense is not Optimizer._apply_dense
+        """Whether this class implements dense updates (``_kernel`` or ``_apply_dense``): a
+        usable optimizer rather than an abstract base such as :class:`Optimizer` itself."""
+        return (
+            cls._kernel is not Optimizer._kernel or cls._apply_dense is not Optimizer._apply_dense
+        )
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         """Creates the slots of ``var_list`` (idempotent). Default: none."""
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+    def _create_state(self, var_list: list[Variable]) -> None:
+        """:meth:`_create_slots`, then the ``step_state_name`` mirror of the step count (made
+        once, with the first variable by name, in its dtype)."""
+        self._create_slots(var_list)
+        name = self.step_state_name
+        if name is not None and var_list and name not in self._non_slot:
+            first = min(var_list, key=lambda var: var.name)
+            updates = self._iterations - self._skipped_steps
+            self._create_non_slot_variable(updates, name, colocate_with=first)
+
+    def _step_number(self) -> int:
+        """``t``, the 1-based number of the update being applied: the updates applied before
+        this apply plus one (``iterations - skipped_steps + 1``). The one step counter."""
+        return self._iterations - self._skipped_steps + 1
+
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """This apply's per-step scalars for variables of ``dtype``, in the kernel's order.
+
+        The one hook for hyperparameters cast to ``dtype``, bias corrections and schedule
+        values. Called through :meth:`_scalars`, at most once per dtype per apply. Default: ().
+        """
+        return ()
+
+    def _scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """:meth:`_step_scalars` for ``dtype``, computed on first use in this apply and cached
+        until the next :meth:`_prepare`."""
+        scalars = self._scalar_cache.get(dtype)
+        if scalars is None:
+            scalars = self._scalar_cache[dtype] = self._step_scalars(dtype)
+        return scalars
+
+    def _kernel(
+        self,
+        var: np.ndarray,
+        slots: tuple[np.ndarray | None, ...],
+        grad: np.ndarray,
+        scalars: tuple[Any, ...],
+        scratch: tuple[np.ndarray, ...],
+        *,
+        rows: bool = False,
+    ) -> None:
+        """Runs the class's module-level kernel on arrays, in place.
+
+        Args:
+            var: the variable's array (or its gathered rows, or a flat buffer).
+            slots: the arrays of :attr:`kernel_slots`, in order, shaped like ``var``.
+            grad: the gradient, shaped like ``var``; never written.
+            scalars: :meth:`_scalars` of ``var``'s dtype.
+            scratch: :attr:`kernel_scratch` temporaries shaped like ``var``.
+            rows: True when the arrays are rows gathered for a lazy sparse update (Momentum
+                then keeps TF's sparse kernel's order of operations).
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement _apply_dense.")
 
+    def _kernel_slot_arrays(self, var: Variable) -> tuple[np.ndarray | None, ...]:
+        """The slots of ``var`` named by :attr:`kernel_slots` (None where it has none)."""
+        slots = self._slots
+        return tuple([slots.get(name, _NO_SLOTS).get(var) for name in self.kernel_slots])
+
+    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        """The dense update: :meth:`_kernel` on the variable, its slots and ``grad``."""
+        # The per-variable path: kept to plain lookups, as it runs once per variable per step.
+        array = var.array
+        scalars = self._scalar_cache.get(array.dtype)
+        if scalars is None:
+            scalars = self._scalars(array.dtype)
+        slots = self._kernel_slot_arrays(var) if self.kernel_slots else ()
+        self._kernel(array, slots, grad, scalars, self._scratch(var, self.kernel_scratch))
+
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        raise NotImplementedError(f"{type(self).__name__} does not implement _apply_sparse.")
+        """The sparse update (duplicates summed) by the class's ``sparse_updates`` strategy."""
+        if self.sparse_updates == "lazy_rows":
+            self._apply_lazy_rows(grad, var)
+        elif self.sparse_updates == "dense_equivalent":
+            self._apply_dense_equivalent(grad, var)
+        else:
+            raise NotImplementedError(
+                f"{type(self).__name__} does not implement _apply_sparse."
+            )
+
+    def _apply_lazy_rows(self, grad: IndexedSlices, var: Variable) -> None:
+        """Gathers the touched rows of ``var`` and its kernel slots, runs :meth:`_kernel` on
+        them (``rows=True``) and scatters them back; the other rows do not change."""
+        rows = grad.indices
+        slots = self._kernel_slot_arrays(var)
+        var_rows = var.array[rows]
+        slot_rows = tuple(None if slot is None else slot[rows] for slot in slots)
+        scratch = tuple(np.empty_like(var_rows) for _ in range(self.kernel_scratch))
+        self._kernel(
+            var_rows, slot_rows, grad.values, self._scalars(var.dtype), scratch, rows=True
+        )
+        var.array[rows] = var_rows
+        for slot, new_rows in zip(slots, slot_rows):
+            if slot is not None:
+                slot[rows] = new_rows
+
+    def _apply_dense_equivalent(self, grad: IndexedSlices, var: Variable) -> None:
+        """Scatters the rows into a zeroed dense gradient and runs :meth:`_apply_dense`.
+
+        The dense gradient is the last of ``kernel_scratch + 1`` scratch views, so it does not
+        overlap the ``kernel_scratch`` views the dense update then takes.
+        """
+        dense = self._scratch(var, self.kernel_scratch + 1)[-1]
+        dense.fill(0)
+        dense[grad.indices] = grad.values
+        self._apply_dense(dense, var)
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
         """Runs once after every variable of an apply was updated. Default: nothing."""
@@ -828,7 +1027,7 @@ class Optimizer:
         if self._pending_slots:
             self._check_pending_slots_reachable(updated)
         self._prepare()
-        self._create_slots(updated)
+        self._create_state(updated)
         for grad, var in updates:
             if isinstance(grad, np.ndarray):
                 self._apply_dense(grad, var)
@@ -837,6 +1036,8 @@ class Optimizer:
             if var.constraint is not None:
                 np.copyto(var.array, var.constraint(var.array), casting="same_kind")
         self._finish(updated, name or self._name)
+        if self.step_state_name is not None:
+            self._non_slot[self.step_state_name][...] = self._step_number()
         self._iterations += 1
         self._consecutive_nonfinite = 0
         if global_step is not None:
@@ -845,13 +1046,9 @@ class Optimizer:
     def _convert_gradient(self, grad: Any, var: Variable) -> Any:
         """Checks one non-None gradient against its variable: a dense array or IndexedSlices."""
         if isinstance(grad, IndexedSlices):
-            cls = type(self)
-            if (
-                cls._apply_sparse is Optimizer._apply_sparse
-                and cls._apply_sparse_duplicate_indices is Optimizer._apply_sparse_duplicate_indices
-            ):
+            if self.sparse_updates is None:
                 raise NotImplementedError(
-                    f"{cls.__name__} does not implement sparse updates (_apply_sparse); "
+                    f"{type(self).__name__} does not implement sparse updates (_apply_sparse); "
                     f"pass a dense gradient for variable {var.name!r}."
                 )
             return check_indexed_slices(grad, var, "apply_gradients")

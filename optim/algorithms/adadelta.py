@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
-from ..validation import POSITIVE, Interval
+from ..validation import POSITIVE, UNIT
 from ..variables import Variable
+from .moments import decay_second_moment
 
 __all__ = ["AdadeltaOptimizer"]
 
@@ -32,10 +32,7 @@ def _adadelta(
     """
     update, tmp = scratch
     one_minus_rho = 1 - rho
-    np.multiply(accum, rho, out=accum)
-    np.square(grad, out=tmp)
-    np.multiply(tmp, one_minus_rho, out=tmp)
-    np.add(accum, tmp, out=accum)
+    decay_second_moment(accum, grad, rho, one_minus_rho, tmp)
     np.add(accum_update, epsilon, out=update)
     np.sqrt(update, out=update)
     np.add(accum, epsilon, out=tmp)
@@ -45,10 +42,7 @@ def _adadelta(
     np.multiply(update, grad, out=update)
     np.multiply(update, lr, out=tmp)
     np.subtract(var, tmp, out=var)
-    np.multiply(accum_update, rho, out=accum_update)
-    np.square(update, out=tmp)
-    np.multiply(tmp, one_minus_rho, out=tmp)
-    np.add(accum_update, tmp, out=accum_update)
+    decay_second_moment(accum_update, update, rho, one_minus_rho, tmp)
 
 
 class AdadeltaOptimizer(Optimizer):
@@ -93,6 +87,11 @@ class AdadeltaOptimizer(Optimizer):
         Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012.
     """
 
+    # Lazy (TF's SparseApplyAdadelta): only the touched rows and their slots change.
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("accum", "accum_update")
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -104,7 +103,7 @@ class AdadeltaOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("rho", rho, Interval(0.0, 1.0))
+        self._set_hyper("rho", rho, UNIT)
         self._set_hyper("epsilon", epsilon, POSITIVE)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
@@ -112,32 +111,9 @@ class AdadeltaOptimizer(Optimizer):
             self._zeros_slot(var, "accum", self._name)
             self._zeros_slot(var, "accum_update", self._name)
 
-    def _hypers(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
         return tuple(self._get_hyper(k, dtype) for k in ("learning_rate", "rho", "epsilon"))
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _adadelta(
-            var.array,
-            self.get_slot(var, "accum"),
-            self.get_slot(var, "accum_update"),
-            grad,
-            *self._hypers(var.dtype),
-            self._scratch(var, 2),
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Lazy (TF's SparseApplyAdadelta): only the touched rows and their slots change.
-        rows = grad.indices
-        accum, accum_update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
-        var_rows, accum_rows, update_rows = var.array[rows], accum[rows], accum_update[rows]
-        _adadelta(
-            var_rows,
-            accum_rows,
-            update_rows,
-            grad.values,
-            *self._hypers(var.dtype),
-            (np.empty_like(var_rows), np.empty_like(var_rows)),
-        )
-        var.array[rows] = var_rows
-        accum[rows] = accum_rows
-        accum_update[rows] = update_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        accum, accum_update = slots
+        _adadelta(var, accum, accum_update, grad, *scalars, scratch)

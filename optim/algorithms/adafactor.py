@@ -7,13 +7,10 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..validation import NONNEGATIVE, POSITIVE, Interval, check_bool
+from ..validation import NONNEGATIVE, NONPOSITIVE, POSITIVE, check_bool
 from ..variables import Variable
 
 __all__ = ["AdafactorOptimizer"]
-
-_DECAY = Interval(high=0.0)
-
 
 def _small(buffer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """A view of ``shape`` at the start of a scratch buffer (which is at least that large)."""
@@ -98,9 +95,11 @@ class AdafactorOptimizer(Optimizer):
 
     Slots: ``vr`` (the row factor, shape ``var.shape[:-1]``) and ``vc`` (the column factor,
     shape ``var.shape[:-2] + var.shape[-1:]``) for variables of rank >= 2, factored over their
-    last two axes; ``v`` (shape of the variable) for scalars and vectors. Non-slot ``step``: the
-    number of completed ``apply_gradients`` calls (Keras' ``iterations``), advanced in
-    ``_finish``; ``t = step + 1``.
+    last two axes; ``v`` (shape of the variable) for scalars and vectors. ``t`` is the base
+    class's step count (Keras' ``iterations`` + 1); the non-slot ``step`` is its copy (the number
+    of completed updates), kept so saved states keep their format (``step_state_name``). The
+    factored slots and the RMS of ``var`` are per-variable quantities: a flat buffer over many
+    variables needs their segment offsets.
 
     Args:
         learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
@@ -139,14 +138,18 @@ class AdafactorOptimizer(Optimizer):
         * Keras 3 also keeps a full-size ``v`` for factored variables; optim only keeps the
           factors and rebuilds ``v_hat`` in a scratch buffer each step (same numbers, a fraction
           of the memory). ``mean(vr)`` normalisation equals the paper's ``R C / (1^T R)``.
-        * ``step`` is stored as a float of the first variable's dtype: exact for 2**24 steps in
-          float32.
+        * ``t`` is an integer count cast to the variable's dtype each step (exact for 2**24
+          steps in float32); the saved ``step`` copy is a float of the first variable's dtype.
 
         Sparse gradients are not supported: ``RMS(u)`` and the factors mix every row.
 
     References:
         Shazeer and Stern, "Adafactor: Adaptive Learning Rates with Sublinear Memory Cost", 2018.
     """
+
+    kernel_slots = ("vr", "vc", "v")  # factored variables have vr and vc, the others v
+    kernel_scratch = 3
+    step_state_name = "step"
 
     def __init__(
         self,
@@ -162,15 +165,13 @@ class AdafactorOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("beta_2_decay", beta_2_decay, _DECAY)
+        self._set_hyper("beta_2_decay", beta_2_decay, NONPOSITIVE)
         self._set_hyper("epsilon_1", epsilon_1, NONNEGATIVE)
         self._set_hyper("epsilon_2", epsilon_2, NONNEGATIVE)
         self._set_hyper("clip_threshold", clip_threshold, POSITIVE)
         self._relative_step = check_bool("relative_step", relative_step)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
-        first = min(var_list, key=lambda v: v.name)
-        self._create_non_slot_variable(0, "step", colocate_with=first)
         for var in var_list:
             if var.ndim >= 2:
                 self._get_or_make_slot_with_initializer(
@@ -182,27 +183,21 @@ class AdafactorOptimizer(Optimizer):
             else:
                 self._zeros_slot(var, "v", self._name)
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        dtype = var.dtype
-        t = dtype.type(self._get_non_slot_variable("step")) + 1
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(rho, beta2t, epsilon_1, epsilon_2, clip_threshold)`` in ``dtype``."""
+        t = dtype.type(self._step_number())
         inv_sqrt_t = 1 / np.sqrt(t)
         # Keras 3 caps a constant rate at 1/sqrt(t) when relative_step is set, then caps rho
         # at 1/sqrt(t) in every case: the flag cannot change the result.
         rho = np.minimum(self._get_hyper("learning_rate", dtype), inv_sqrt_t)
-        beta2t = 1 - t ** self._get_hyper("beta_2_decay", dtype)
-        _adafactor(
-            var.array,
-            self.get_slot(var, "vr"),
-            self.get_slot(var, "vc"),
-            self.get_slot(var, "v"),
-            grad,
+        return (
             rho,
-            beta2t,
+            1 - t ** self._get_hyper("beta_2_decay", dtype),
             self._get_hyper("epsilon_1", dtype),
             self._get_hyper("epsilon_2", dtype),
             self._get_hyper("clip_threshold", dtype),
-            self._scratch(var, 3),
         )
 
-    def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
-        self._get_non_slot_variable("step")[...] += 1
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        vr, vc, v = slots
+        _adafactor(var, vr, vc, v, grad, *scalars, scratch)

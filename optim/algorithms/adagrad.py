@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
 from ..validation import NONNEGATIVE, POSITIVE, check_real
 from ..variables import Variable
 
@@ -90,6 +89,11 @@ class AdagradOptimizer(Optimizer):
         Stochastic Optimization", JMLR 2011.
     """
 
+    # Only the touched rows move (TF's SparseApplyAdagrad); a zero row would not change anyway.
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("accumulator",)
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any,
@@ -115,31 +119,11 @@ class AdagradOptimizer(Optimizer):
         for var in var_list:
             self._get_or_make_slot(var, self._initial_accumulator_value, "accumulator", self._name)
 
-    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any]:
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any]:
+        """``(learning_rate, epsilon)``; ``epsilon`` is None without one (TF1's kernel)."""
         epsilon = self._get_hyper("epsilon", dtype) if self._use_epsilon else None
         return self._get_hyper("learning_rate", dtype), epsilon
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _adagrad(
-            var.array,
-            self.get_slot(var, "accumulator"),
-            grad,
-            *self._hyper_args(var.dtype),
-            self._scratch(var, 2),
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Only the touched rows move (TF's SparseApplyAdagrad); a zero row would not change anyway.
-        rows = grad.indices
-        var_rows = var.array[rows]
-        accum = self.get_slot(var, "accumulator")
-        accum_rows = accum[rows]
-        _adagrad(
-            var_rows,
-            accum_rows,
-            grad.values,
-            *self._hyper_args(var.dtype),
-            (np.empty_like(var_rows), np.empty_like(var_rows)),
-        )
-        var.array[rows] = var_rows
-        accum[rows] = accum_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        (accum,) = slots
+        _adagrad(var, accum, grad, *scalars, scratch)

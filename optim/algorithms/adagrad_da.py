@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
 from ..validation import NONNEGATIVE, POSITIVE, check_global_step, check_real
 from ..variables import Variable
 
@@ -108,6 +107,11 @@ class AdagradDAOptimizer(Optimizer):
         Stochastic Learning and Online Optimization", JMLR 2010.
     """
 
+    # Only the touched rows are recomputed (TF's SparseApplyAdagradDA).
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("gradient_accumulator", "gradient_squared_accumulator")
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any,
@@ -122,7 +126,6 @@ class AdagradDAOptimizer(Optimizer):
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
         self._global_step = check_global_step(global_step, optional=False)
-        self._step = 1
         self._initial_gradient_squared_accumulator_value = check_real(
             "initial_gradient_squared_accumulator_value",
             initial_gradient_squared_accumulator_value,
@@ -147,44 +150,20 @@ class AdagradDAOptimizer(Optimizer):
                 self._name,
             )
 
-    def _prepare(self) -> None:
-        super()._prepare()
-        # TF1 reads the step once per apply, before any update: T = global_step + 1.
-        self._step = int(self._global_step.array) + 1
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any]:
+        """``(learning_rate, l1, l2, T)`` with TF1's ``T = global_step + 1``.
 
-    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any]:
+        The global step, not the optimizer's own step count, by TF1's definition. It is read
+        once per apply and dtype, before the apply advances it (the base increments it after
+        every update).
+        """
         return (
             self._get_hyper("learning_rate", dtype),
             self._get_hyper("l1_regularization_strength", dtype),
             self._get_hyper("l2_regularization_strength", dtype),
-            dtype.type(self._step),
+            dtype.type(int(self._global_step.array) + 1),
         )
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _adagrad_da(
-            var.array,
-            self.get_slot(var, "gradient_accumulator"),
-            self.get_slot(var, "gradient_squared_accumulator"),
-            grad,
-            *self._hyper_args(var.dtype),
-            self._scratch(var, 2),
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Only the touched rows are recomputed (TF's SparseApplyAdagradDA).
-        rows = grad.indices
-        var_rows = var.array[rows]
-        ga = self.get_slot(var, "gradient_accumulator")
-        gga = self.get_slot(var, "gradient_squared_accumulator")
-        ga_rows, gga_rows = ga[rows], gga[rows]
-        _adagrad_da(
-            var_rows,
-            ga_rows,
-            gga_rows,
-            grad.values,
-            *self._hyper_args(var.dtype),
-            (np.empty_like(var_rows), np.empty_like(var_rows)),
-        )
-        var.array[rows] = var_rows
-        ga[rows] = ga_rows
-        gga[rows] = gga_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        grad_accum, grad_sq_accum = slots
+        _adagrad_da(var, grad_accum, grad_sq_accum, grad, *scalars, scratch)

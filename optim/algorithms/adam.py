@@ -11,13 +11,11 @@ import numpy as np
 
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
-from ..validation import NONNEGATIVE, Interval, check_bool
+from ..validation import BETA, NONNEGATIVE, check_bool
 from ..variables import Variable
+from .moments import update_first_moment, update_second_moment
 
 __all__ = ["AdamOptimizer", "AdamWOptimizer"]
-
-_BETA = Interval(0.0, 1.0, high_open=True)
-
 
 def _adam(
     var: np.ndarray,
@@ -37,14 +35,9 @@ def _adam(
     ``vhat = max(vhat, v)``, then ``var -= (m * alpha) / (sqrt(v or vhat) + epsilon)``, where
     ``alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`` comes from the caller.
     """
-    tmp, denom = scratch
-    np.subtract(grad, m, out=tmp)
-    np.multiply(tmp, 1 - beta1, out=tmp)
-    np.add(m, tmp, out=m)
-    np.square(grad, out=tmp)
-    np.subtract(tmp, v, out=tmp)
-    np.multiply(tmp, 1 - beta2, out=tmp)
-    np.add(v, tmp, out=v)
+    tmp = scratch[0]
+    update_first_moment(m, grad, 1 - beta1, tmp)
+    update_second_moment(v, grad, 1 - beta2, tmp)
     _adam_step(var, m, v, vhat, alpha, epsilon, scratch)
 
 
@@ -91,7 +84,10 @@ class AdamOptimizer(Optimizer):
         var  -= alpha * m / (sqrt(v) + epsilon)               # sqrt(vhat) with amsgrad
 
     The beta powers are created with the variable whose name sorts first (in its dtype),
-    shared by all variables, and advanced once per ``apply_gradients`` in ``_finish``.
+    shared by all variables, and advanced once per ``apply_gradients`` in ``_finish``. They
+    are state, not a step counter: TF1's float32 results depend on the rounding of the running
+    products ``beta**t``, so they are kept (and saved in checkpoints and ``state_dict``) rather
+    than recomputed from the base's step count.
 
     Args:
         learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
@@ -135,6 +131,13 @@ class AdamOptimizer(Optimizer):
         Reddi, Kale and Kumar, "On the Convergence of Adam and Beyond", 2018 (AMSGrad).
     """
 
+    # Its own sparse rule, TF's AdamOptimizer._apply_sparse: decay m and v on the whole tensor,
+    # scatter-add the rows, step the whole tensor. Dense-equivalent in meaning, but it rounds
+    # differently from the dense kernel on zero rows (m * beta1, not m + (0 - m) * (1 - beta1)).
+    sparse_updates = "custom"
+    kernel_slots = ("m", "v", "vhat")  # no "vhat" slot without amsgrad: None
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -148,8 +151,8 @@ class AdamOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("beta1", beta1, _BETA)
-        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("beta1", beta1, BETA)
+        self._set_hyper("beta2", beta2, BETA)
         self._set_hyper("epsilon", epsilon)
         self._amsgrad = check_bool("amsgrad", amsgrad)
 
@@ -164,49 +167,35 @@ class AdamOptimizer(Optimizer):
             if self._amsgrad:
                 self._zeros_slot(var, "vhat", self._name)
 
-    def _alpha(self, dtype: np.dtype) -> Any:
-        """``lr * sqrt(1 - beta2_power) / (1 - beta1_power)`` in ``dtype``, as TF's kernel."""
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(alpha, beta1, beta2, epsilon)`` in ``dtype``, with TF's kernel's
+        ``alpha = lr * sqrt(1 - beta2_power) / (1 - beta1_power)``."""
         one = dtype.type(1)
         beta1_power = dtype.type(self._get_non_slot_variable("beta1_power"))
         beta2_power = dtype.type(self._get_non_slot_variable("beta2_power"))
         lr = self._get_hyper("learning_rate", dtype)
-        return lr * np.sqrt(one - beta2_power) / (one - beta1_power)
-
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        dtype = var.dtype
-        _adam(
-            var.array,
-            self.get_slot(var, "m"),
-            self.get_slot(var, "v"),
-            self.get_slot(var, "vhat"),
-            grad,
-            self._alpha(dtype),
+        return (
+            lr * np.sqrt(one - beta2_power) / (one - beta1_power),
             self._get_hyper("beta1", dtype),
             self._get_hyper("beta2", dtype),
             self._get_hyper("epsilon", dtype),
-            self._scratch(var, 2),
         )
 
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        m, v, vhat = slots
+        alpha, beta1, beta2, epsilon = scalars[:4]
+        _adam(var, m, v, vhat, grad, alpha, beta1, beta2, epsilon, scratch)
+
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # TF's Python sparse path: decay m and v on the whole tensor, scatter-add the rows,
-        # then step the whole tensor (dense-equivalent, not lazy).
-        dtype = var.dtype
-        beta1, beta2 = self._get_hyper("beta1", dtype), self._get_hyper("beta2", dtype)
-        m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
+        # TF's Python sparse path (see sparse_updates above).
+        alpha, beta1, beta2, epsilon = self._scalars(var.dtype)[:4]
+        m, v, vhat = self._kernel_slot_arrays(var)
         rows, values = grad.indices, grad.values
         np.multiply(m, beta1, out=m)
         m[rows] += values * (1 - beta1)
         np.multiply(v, beta2, out=v)
         v[rows] += (values * values) * (1 - beta2)
-        _adam_step(
-            var.array,
-            m,
-            v,
-            self.get_slot(var, "vhat"),
-            self._alpha(dtype),
-            self._get_hyper("epsilon", dtype),
-            self._scratch(var, 2),
-        )
+        _adam_step(var.array, m, v, vhat, alpha, epsilon, self._scratch(var, 2))
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
         for power, beta in (("beta1_power", "beta1"), ("beta2_power", "beta2")):
@@ -312,11 +301,18 @@ class AdamWOptimizer(AdamOptimizer):
             return False
         return self._decay_vars is None or var in self._decay_vars
 
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """Adam's four, then ``(weight_decay, lr)`` with ``lr`` None for
+        ``weight_decay_scale="none"`` (the order of :func:`optim.engine` ``adamw``)."""
+        lr = self._get_hyper("learning_rate", dtype) if self._scale_by_lr else None
+        return super()._step_scalars(dtype) + (self._get_hyper("weight_decay", dtype), lr)
+
     def _decay(self, var: Variable) -> None:
+        # Per variable (exclusions, decay_var_list), so AdamW keeps its _apply_* overrides.
         if self._decays(var):
-            lr = self._get_hyper("learning_rate", var.dtype) if self._scale_by_lr else None
+            weight_decay, lr = self._scalars(var.dtype)[4:]
             (scratch,) = self._scratch(var)
-            _decay_weights(var.array, self._get_hyper("weight_decay", var.dtype), lr, scratch)
+            _decay_weights(var.array, weight_decay, lr, scratch)
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         self._decay(var)

@@ -8,13 +8,11 @@ import numpy as np
 
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
-from ..validation import Interval
+from ..validation import BETA
 from ..variables import Variable
+from .moments import update_first_moment
 
 __all__ = ["AdamaxOptimizer"]
-
-_BETA = Interval(0.0, 1.0, high_open=True)
-
 
 def _adamax(
     var: np.ndarray,
@@ -33,9 +31,7 @@ def _adamax(
     ``var -= lr_t * (m / (v + epsilon))`` with ``lr_t = lr / (1 - beta1^t)`` from the caller.
     """
     tmp, denom = scratch
-    np.subtract(grad, m, out=tmp)
-    np.multiply(tmp, 1 - beta1, out=tmp)
-    np.add(m, tmp, out=m)
+    update_first_moment(m, grad, 1 - beta1, tmp)
     np.multiply(v, beta2, out=v)
     np.absolute(grad, out=tmp)
     np.maximum(v, tmp, out=v)
@@ -56,7 +52,8 @@ class AdamaxOptimizer(Optimizer):
         var -= learning_rate / (1 - beta1**t) * m / (v + epsilon)
 
     ``beta1_power`` is created with the variable whose name sorts first (in its dtype), shared
-    by all variables, and advanced once per ``apply_gradients`` in ``_finish``, as Adam's.
+    by all variables, and advanced once per ``apply_gradients`` in ``_finish``, as Adam's: a
+    running product kept as state (its rounding is TF's), not a step counter.
 
     There is no TF1 class; the rule is TF's ``ApplyAdaMax`` kernel, which Keras 2 and 3 use.
     Argument names follow TF1 (``beta1``, ``beta2``), the defaults are Keras'.
@@ -91,6 +88,12 @@ class AdamaxOptimizer(Optimizer):
         Kingma and Ba, "Adam: A Method for Stochastic Optimization", 2014, section 7.1.
     """
 
+    # Its own sparse rule, Keras 2's lazy order: m_rows * beta1 + values * (1 - beta1), which
+    # rounds differently from the dense kernel's m += (grad - m) * (1 - beta1) on the rows.
+    sparse_updates = "custom"
+    kernel_slots = ("m", "v")
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -103,8 +106,8 @@ class AdamaxOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("beta1", beta1, _BETA)
-        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("beta1", beta1, BETA)
+        self._set_hyper("beta2", beta2, BETA)
         self._set_hyper("epsilon", epsilon)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
@@ -115,37 +118,30 @@ class AdamaxOptimizer(Optimizer):
             self._zeros_slot(var, "m", self._name)
             self._zeros_slot(var, "v", self._name)
 
-    def _lr_t(self, dtype: np.dtype) -> Any:
-        """``lr / (1 - beta1_power)`` in ``dtype``."""
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any]:
+        """``(lr_t, beta1, beta2, epsilon)`` in ``dtype``, ``lr_t = lr / (1 - beta1_power)``."""
         beta1_power = dtype.type(self._get_non_slot_variable("beta1_power"))
-        return self._get_hyper("learning_rate", dtype) / (dtype.type(1) - beta1_power)
-
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        dtype = var.dtype
-        _adamax(
-            var.array,
-            self.get_slot(var, "m"),
-            self.get_slot(var, "v"),
-            grad,
-            self._lr_t(dtype),
+        return (
+            self._get_hyper("learning_rate", dtype) / (dtype.type(1) - beta1_power),
             self._get_hyper("beta1", dtype),
             self._get_hyper("beta2", dtype),
             self._get_hyper("epsilon", dtype),
-            self._scratch(var, 2),
         )
 
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        m, v = slots
+        _adamax(var, m, v, grad, *scalars, scratch)
+
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Lazy, in Keras 2's order: gather the touched rows, update, scatter back.
-        dtype = var.dtype
-        beta1, beta2 = self._get_hyper("beta1", dtype), self._get_hyper("beta2", dtype)
-        epsilon = self._get_hyper("epsilon", dtype)
-        m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
+        # Lazy, in Keras 2's order (see sparse_updates above).
+        lr_t, beta1, beta2, epsilon = self._scalars(var.dtype)
+        m, v = self._kernel_slot_arrays(var)
         rows, values = grad.indices, grad.values
         m_rows = m[rows] * beta1 + values * (1 - beta1)
         v_rows = np.maximum(v[rows] * beta2, np.abs(values))
         m[rows] = m_rows
         v[rows] = v_rows
-        var.array[rows] -= self._lr_t(dtype) * (m_rows / (v_rows + epsilon))
+        var.array[rows] -= lr_t * (m_rows / (v_rows + epsilon))
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
         state = self._get_non_slot_variable("beta1_power")

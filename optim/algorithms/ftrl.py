@@ -7,14 +7,10 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
-from ..validation import NONNEGATIVE, POSITIVE, Interval, check_real
+from ..validation import NONNEGATIVE, NONPOSITIVE, POSITIVE, check_real
 from ..variables import Variable
 
 __all__ = ["FtrlOptimizer"]
-
-NONPOSITIVE = Interval(high=0.0)
-
 
 def _bool_view(buffer: np.ndarray) -> np.ndarray:
     """A boolean array shaped like ``buffer`` that reuses its (contiguous) memory."""
@@ -147,6 +143,11 @@ class FtrlOptimizer(Optimizer):
         McMahan et al., "Ad Click Prediction: a View from the Trenches", KDD 2013.
     """
 
+    # Only the touched rows move, slots included (TF's SparseApplyFtrl).
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("accum", "linear")
+    kernel_scratch = 4  # the last one is reused as the boolean mask
+
     def __init__(
         self,
         learning_rate: Any,
@@ -192,7 +193,8 @@ class FtrlOptimizer(Optimizer):
             )
             self._zeros_slot(var, "linear", self._linear_name or self._name)
 
-    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any, Any]:
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any, Any]:
+        """``(lr, l1, l2, l2_shrinkage, lr_power)``, with ``beta`` folded into ``l2``."""
         lr = self._get_hyper("learning_rate", dtype)
         l2 = self._get_hyper("l2_regularization_strength", dtype)
         beta = self._get_hyper("beta", dtype)
@@ -207,32 +209,7 @@ class FtrlOptimizer(Optimizer):
             self._get_hyper("learning_rate_power", dtype),
         )
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        *scratch, mask = self._scratch(var, 4)
-        _ftrl(
-            var.array,
-            self.get_slot(var, "accum"),
-            self.get_slot(var, "linear"),
-            grad,
-            *self._hyper_args(var.dtype),
-            tuple(scratch),
-            _bool_view(mask),
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Only the touched rows move, slots included (TF's SparseApplyFtrl).
-        rows = grad.indices
-        accum, linear = self.get_slot(var, "accum"), self.get_slot(var, "linear")
-        var_rows, accum_rows, linear_rows = var.array[rows], accum[rows], linear[rows]
-        _ftrl(
-            var_rows,
-            accum_rows,
-            linear_rows,
-            grad.values,
-            *self._hyper_args(var.dtype),
-            tuple(np.empty_like(var_rows) for _ in range(3)),
-            np.empty(var_rows.shape, dtype=bool),
-        )
-        var.array[rows] = var_rows
-        accum[rows] = accum_rows
-        linear[rows] = linear_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        accum, linear = slots
+        *floats, mask = scratch
+        _ftrl(var, accum, linear, grad, *scalars, tuple(floats), _bool_view(mask))

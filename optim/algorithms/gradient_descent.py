@@ -44,6 +44,11 @@ class GradientDescentOptimizer(Optimizer):
         exact rate.
     """
 
+    # Its own sparse rule: linear in the gradient, so repeated rows simply subtract twice
+    # (TF's scatter_sub), without summing duplicates first.
+    sparse_updates = "custom"
+    kernel_scratch = 1
+
     def __init__(
         self,
         learning_rate: Any,
@@ -54,11 +59,13 @@ class GradientDescentOptimizer(Optimizer):
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        (scratch,) = self._scratch(var)
-        _gradient_descent(var.array, grad, self._get_hyper("learning_rate", var.dtype), scratch)
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any]:
+        return (self._get_hyper("learning_rate", dtype),)
+
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        (lr,) = scalars
+        _gradient_descent(var, grad, lr, scratch[0])
 
     def _apply_sparse_duplicate_indices(self, grad: IndexedSlices, var: Variable) -> None:
-        # Linear in the gradient: repeated rows simply subtract twice (TF's scatter_sub).
-        lr = self._get_hyper("learning_rate", var.dtype)
+        (lr,) = self._scalars(var.dtype)
         np.subtract.at(var.array, grad.indices, grad.values * lr)

@@ -7,13 +7,11 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..validation import NONNEGATIVE, Interval
+from ..validation import BETA, NONNEGATIVE
 from ..variables import Variable
+from .moments import decay_first_moment, decay_second_moment
 
 __all__ = ["LAMBOptimizer"]
-
-_BETA = Interval(0.0, 1.0, high_open=True)
-
 
 def _norm(x: np.ndarray, tmp: np.ndarray) -> Any:
     """``sqrt(sum(x**2))`` over the whole tensor, in ``x``'s dtype (``tmp`` is scratch)."""
@@ -28,7 +26,9 @@ def _lamb(
     grad: np.ndarray,
     lr: Any,
     beta1: Any,
+    one_minus_beta1: Any,
     beta2: Any,
+    one_minus_beta2: Any,
     epsilon: Any,
     weight_decay: Any,
     bias_correction1: Any,
@@ -42,13 +42,10 @@ def _lamb(
     ``var -= u * trust_ratio * lr`` with ``trust_ratio = ||var|| / ||u||`` (1 if either is 0).
     """
     update, tmp = scratch
-    np.multiply(grad, 1 - beta1, out=tmp)
-    np.multiply(m, beta1, out=m)
-    np.add(tmp, m, out=m)
-    np.multiply(grad, grad, out=tmp)
-    np.multiply(tmp, 1 - beta2, out=tmp)
-    np.multiply(v, beta2, out=v)
-    np.add(tmp, v, out=v)
+    # optax writes (1 - beta) * grad + beta * m; the sum commutes, so the shared helpers'
+    # m * beta + grad * (1 - beta) gives the same bits.
+    decay_first_moment(m, grad, beta1, one_minus_beta1, tmp)
+    decay_second_moment(v, grad, beta2, one_minus_beta2, tmp)
     np.divide(m, bias_correction1, out=update)
     np.divide(v, bias_correction2, out=tmp)
     np.sqrt(tmp, out=tmp)
@@ -77,8 +74,10 @@ class LAMBOptimizer(Optimizer):
         var  -= learning_rate * ratio * u
 
     Each variable (a "layer") therefore moves by ``learning_rate * ||var||`` per step, whatever
-    the scale of its gradient. Non-slot ``step``: the number of completed ``apply_gradients``
-    calls, advanced in ``_finish``.
+    the scale of its gradient. ``t`` is the base class's step count; the non-slot ``step`` is its
+    copy (the number of completed updates), kept so saved states keep their format
+    (``step_state_name``). The trust ratio is a per-variable quantity: a flat buffer over many
+    variables needs their segment offsets for the norms.
 
     Args:
         learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
@@ -120,6 +119,10 @@ class LAMBOptimizer(Optimizer):
         2019 (ICLR 2020).
     """
 
+    kernel_slots = ("m", "v")
+    kernel_scratch = 2
+    step_state_name = "step"
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -133,37 +136,34 @@ class LAMBOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("beta1", beta1, _BETA)
-        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("beta1", beta1, BETA)
+        self._set_hyper("beta2", beta2, BETA)
         self._set_hyper("epsilon", epsilon, NONNEGATIVE)
         self._set_hyper("weight_decay", weight_decay, NONNEGATIVE)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
-        first = min(var_list, key=lambda v: v.name)
-        self._create_non_slot_variable(0, "step", colocate_with=first)
         for var in var_list:
             self._zeros_slot(var, "m", self._name)
             self._zeros_slot(var, "v", self._name)
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        dtype = var.dtype
-        t = dtype.type(self._get_non_slot_variable("step")) + 1
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(lr, beta1, 1 - beta1, beta2, 1 - beta2, epsilon, weight_decay, 1 - beta1**t,
+        1 - beta2**t)`` in ``dtype``, as optax and Keras compute them."""
+        t = dtype.type(self._step_number())
         beta1 = self._get_hyper("beta1", dtype)
         beta2 = self._get_hyper("beta2", dtype)
-        _lamb(
-            var.array,
-            self.get_slot(var, "m"),
-            self.get_slot(var, "v"),
-            grad,
+        return (
             self._get_hyper("learning_rate", dtype),
             beta1,
+            1 - beta1,
             beta2,
+            1 - beta2,
             self._get_hyper("epsilon", dtype),
             self._get_hyper("weight_decay", dtype),
             1 - beta1**t,
             1 - beta2**t,
-            self._scratch(var, 2),
         )
 
-    def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
-        self._get_non_slot_variable("step")[...] += 1
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        m, v = slots
+        _lamb(var, m, v, grad, *scalars, scratch)

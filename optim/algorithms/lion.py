@@ -7,14 +7,13 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
-from ..validation import Interval
+from ..validation import UNIT, Interval
 from ..variables import Variable
+from .moments import decay_first_moment
 
 __all__ = ["LionOptimizer"]
 
 _BETA1 = Interval(0.0, 1.0, low_open=True)
-_BETA2 = Interval(0.0, 1.0)
 
 
 def _lion(
@@ -38,9 +37,7 @@ def _lion(
     np.sign(step, out=tmp)  # not in place: numpy's in-place sign is ~10x slower
     np.multiply(tmp, lr, out=step)
     np.subtract(var, step, out=var)
-    np.multiply(m, beta2, out=m)
-    np.multiply(grad, 1 - beta2, out=tmp)
-    np.add(m, tmp, out=m)
+    decay_first_moment(m, grad, beta2, 1 - beta2, tmp)
 
 
 class LionOptimizer(Optimizer):
@@ -84,6 +81,11 @@ class LionOptimizer(Optimizer):
         Chen et al., "Symbolic Discovery of Optimization Algorithms", 2023.
     """
 
+    # Lazy: only the touched rows move, and only their momentum is updated.
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("momentum",)
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -96,40 +98,15 @@ class LionOptimizer(Optimizer):
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
         self._set_hyper("beta1", beta1, _BETA1)
-        self._set_hyper("beta2", beta2, _BETA2)
+        self._set_hyper("beta2", beta2, UNIT)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         for var in var_list:
             self._zeros_slot(var, "momentum", self._name)
 
-    def _hypers(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
-        return (
-            self._get_hyper("learning_rate", dtype),
-            self._get_hyper("beta1", dtype),
-            self._get_hyper("beta2", dtype),
-        )
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
+        return tuple(self._get_hyper(k, dtype) for k in ("learning_rate", "beta1", "beta2"))
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _lion(
-            var.array,
-            self.get_slot(var, "momentum"),
-            grad,
-            *self._hypers(var.dtype),
-            self._scratch(var, 2),
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Lazy: only the touched rows move, and only their momentum is updated.
-        rows = grad.indices
-        var_rows = var.array[rows]
-        m = self.get_slot(var, "momentum")
-        m_rows = m[rows]
-        _lion(
-            var_rows,
-            m_rows,
-            grad.values,
-            *self._hypers(var.dtype),
-            (np.empty_like(var_rows), np.empty_like(var_rows)),
-        )
-        var.array[rows] = var_rows
-        m[rows] = m_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        (m,) = slots
+        _lion(var, m, grad, *scalars, scratch)

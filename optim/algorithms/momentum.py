@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
 from ..validation import check_bool
 from ..variables import Variable
 
@@ -82,6 +81,12 @@ class MomentumOptimizer(Optimizer):
         learning", 2013.
     """
 
+    # Only the touched rows move; untouched rows keep their accumulator (TF's sparse rule),
+    # with SparseApplyMomentum's order of operations (``rows=True``).
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("momentum",)
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any,
@@ -100,32 +105,10 @@ class MomentumOptimizer(Optimizer):
         for var in var_list:
             self._zeros_slot(var, "momentum", self._name)
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _momentum(
-            var.array,
-            self.get_slot(var, "momentum"),
-            grad,
-            self._get_hyper("learning_rate", var.dtype),
-            self._get_hyper("momentum", var.dtype),
-            self._use_nesterov,
-            self._scratch(var, 2),
-        )
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any]:
+        return self._get_hyper("learning_rate", dtype), self._get_hyper("momentum", dtype)
 
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Only the touched rows move; untouched rows keep their accumulator (TF's sparse rule).
-        rows = grad.indices
-        var_rows = var.array[rows]
-        accum = self.get_slot(var, "momentum")
-        accum_rows = accum[rows]
-        _momentum(
-            var_rows,
-            accum_rows,
-            grad.values,
-            self._get_hyper("learning_rate", var.dtype),
-            self._get_hyper("momentum", var.dtype),
-            self._use_nesterov,
-            (np.empty_like(var_rows), np.empty_like(var_rows)),
-            sparse=True,
-        )
-        var.array[rows] = var_rows
-        accum[rows] = accum_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        (accum,) = slots
+        lr, momentum = scalars
+        _momentum(var, accum, grad, lr, momentum, self._use_nesterov, scratch, sparse=rows)

@@ -7,14 +7,11 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
-from ..validation import NONNEGATIVE, Interval
+from ..validation import BETA, NONNEGATIVE
 from ..variables import Variable
+from .moments import decay_first_moment, decay_second_moment
 
 __all__ = ["NadamOptimizer"]
-
-_BETA = Interval(0.0, 1.0, high_open=True)
-
 
 def _nadam(
     var: np.ndarray,
@@ -41,16 +38,11 @@ def _nadam(
     m_bar, tmp = scratch
     np.divide(grad, one_minus_product, out=m_bar)
     np.multiply(m_bar, 1 - u_t, out=m_bar)
-    np.multiply(m, beta1, out=m)
-    np.multiply(grad, 1 - beta1, out=tmp)
-    np.add(m, tmp, out=m)
+    decay_first_moment(m, grad, beta1, 1 - beta1, tmp)
     np.divide(m, one_minus_product_next, out=tmp)
     np.multiply(tmp, u_t1, out=tmp)
     np.add(m_bar, tmp, out=m_bar)
-    np.multiply(v, beta2, out=v)
-    np.square(grad, out=tmp)
-    np.multiply(tmp, 1 - beta2, out=tmp)
-    np.add(v, tmp, out=v)
+    decay_second_moment(v, grad, beta2, 1 - beta2, tmp)
     np.divide(v, one_minus_beta2_power, out=tmp)
     np.sqrt(tmp, out=tmp)
     np.add(tmp, epsilon, out=tmp)
@@ -74,8 +66,10 @@ class NadamOptimizer(Optimizer):
         m_bar = (1 - u_t) * grad / (1 - P_t) + u_t1 * m / (1 - P_t1)
         var  -= learning_rate * m_bar / (sqrt(v / (1 - beta2**t)) + epsilon)
 
-    Both non-slot values are created with the variable whose name sorts first (in its dtype)
-    and advanced once per ``apply_gradients`` in ``_finish``.
+    Both non-slot values are created with the variable whose name sorts first (in its dtype).
+    ``momentum_cache`` is state (a running product, whose rounding is Keras'), advanced once
+    per ``apply_gradients`` in ``_finish``; ``t`` is the base class's step count, and
+    ``steps`` is its copy, kept so saved states keep their format (``step_state_name``).
 
     There is no TF1 class; this is Keras 2's ``Nadam`` (``tf.keras.optimizers.Nadam`` of TF
     2.0-2.10). Argument names follow TF1 (``beta1``, ``beta2``), the defaults are Keras'.
@@ -117,6 +111,11 @@ class NadamOptimizer(Optimizer):
         Dozat, "Incorporating Nesterov Momentum into Adam", 2016.
     """
 
+    sparse_updates = "dense_equivalent"
+    kernel_slots = ("m", "v")
+    kernel_scratch = 2
+    step_state_name = "steps"
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -130,53 +129,33 @@ class NadamOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("beta1", beta1, _BETA)
-        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("beta1", beta1, BETA)
+        self._set_hyper("beta2", beta2, BETA)
         self._set_hyper("epsilon", epsilon)
         self._set_hyper("schedule_decay", schedule_decay, NONNEGATIVE)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         first_var = min(var_list, key=lambda var: var.name)
         self._create_non_slot_variable(1, "momentum_cache", colocate_with=first_var)
-        self._create_non_slot_variable(0, "steps", colocate_with=first_var)
         for var in var_list:
             self._zeros_slot(var, "m", self._name)
             self._zeros_slot(var, "v", self._name)
 
-    def _momentum_schedule(self, dtype: np.dtype) -> tuple[Any, Any]:
-        """``(u_t, u_{t+1})`` in ``dtype``, computed as Keras does."""
-        t = dtype.type(self._get_non_slot_variable("steps")) + 1
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(lr, beta1, beta2, epsilon, u_t, u_t1, 1 - P_t, 1 - P_t1, 1 - beta2**t)`` in
+        ``dtype``, the momentum schedule computed as Keras does."""
+        one = dtype.type(1)
+        t = dtype.type(self._step_number())
         beta1 = self._get_hyper("beta1", dtype)
+        beta2 = self._get_hyper("beta2", dtype)
         decay = self._get_hyper("schedule_decay", dtype)
         base = dtype.type(0.96)
         u_t = beta1 * (1 - 0.5 * base ** (decay * t))
         u_t1 = beta1 * (1 - 0.5 * base ** (decay * (t + 1)))
-        return u_t, u_t1
-
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        self._step(var, grad, self._scratch(var, 2))
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Dense-equivalent: the same kernel on the dense gradient, built in scratch space.
-        *scratch, dense = self._scratch(var, 3)
-        dense.fill(0)
-        dense[grad.indices] = grad.values
-        self._step(var, dense, tuple(scratch))
-
-    def _step(self, var: Variable, grad: np.ndarray, scratch: tuple[np.ndarray, ...]) -> None:
-        dtype = var.dtype
-        one = dtype.type(1)
-        u_t, u_t1 = self._momentum_schedule(dtype)
         product = dtype.type(self._get_non_slot_variable("momentum_cache")) * u_t
-        t = dtype.type(self._get_non_slot_variable("steps")) + 1
-        beta2 = self._get_hyper("beta2", dtype)
-        _nadam(
-            var.array,
-            self.get_slot(var, "m"),
-            self.get_slot(var, "v"),
-            grad,
+        return (
             self._get_hyper("learning_rate", dtype),
-            self._get_hyper("beta1", dtype),
+            beta1,
             beta2,
             self._get_hyper("epsilon", dtype),
             u_t,
@@ -184,12 +163,13 @@ class NadamOptimizer(Optimizer):
             one - product,
             one - product * u_t1,
             one - beta2**t,
-            scratch,
         )
+
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        m, v = slots
+        _nadam(var, m, v, grad, *scalars, scratch)
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
         cache = self._get_non_slot_variable("momentum_cache")
-        u_t, _ = self._momentum_schedule(cache.dtype)
+        u_t = self._scalars(cache.dtype)[4]
         np.multiply(cache, u_t, out=cache)
-        steps = self._get_non_slot_variable("steps")
-        np.add(steps, 1, out=steps)

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
 from ..validation import NONNEGATIVE, POSITIVE, check_real
 from ..variables import Variable
 
@@ -75,6 +74,15 @@ def _proximal_adagrad(
     np.divide(var, eta, out=var)
 
 
+def _proximal_scalars(self: Optimizer, dtype: np.dtype) -> tuple[Any, Any, Any]:
+    """The step scalars of both proximal optimizers: ``(learning_rate, l1, l2)`` in ``dtype``."""
+    return (
+        self._get_hyper("learning_rate", dtype),
+        self._get_hyper("l1_regularization_strength", dtype),
+        self._get_hyper("l2_regularization_strength", dtype),
+    )
+
+
 class ProximalGradientDescentOptimizer(Optimizer):
     """Proximal gradient descent (FOBOS): a gradient step, then the L1/L2 proximal step.
 
@@ -115,6 +123,10 @@ class ProximalGradientDescentOptimizer(Optimizer):
         Splitting", JMLR 2009.
     """
 
+    # Only the touched rows move (TF's SparseApplyProximalGradientDescent).
+    sparse_updates = "lazy_rows"
+    kernel_scratch = 1
+
     def __init__(
         self,
         learning_rate: Any,
@@ -129,26 +141,10 @@ class ProximalGradientDescentOptimizer(Optimizer):
         self._set_hyper("l1_regularization_strength", l1_regularization_strength, NONNEGATIVE)
         self._set_hyper("l2_regularization_strength", l2_regularization_strength, NONNEGATIVE)
 
-    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
-        return (
-            self._get_hyper("learning_rate", dtype),
-            self._get_hyper("l1_regularization_strength", dtype),
-            self._get_hyper("l2_regularization_strength", dtype),
-        )
+    _step_scalars = _proximal_scalars
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _proximal_gradient_descent(
-            var.array, grad, *self._hyper_args(var.dtype), self._scratch(var, 1)
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Only the touched rows move (TF's SparseApplyProximalGradientDescent).
-        rows = grad.indices
-        var_rows = var.array[rows]
-        _proximal_gradient_descent(
-            var_rows, grad.values, *self._hyper_args(var.dtype), (np.empty_like(var_rows),)
-        )
-        var.array[rows] = var_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        _proximal_gradient_descent(var, grad, *scalars, scratch)
 
 
 class ProximalAdagradOptimizer(Optimizer):
@@ -197,6 +193,11 @@ class ProximalAdagradOptimizer(Optimizer):
         Learning Using Forward Backward Splitting", JMLR 2009.
     """
 
+    # Only the touched rows move (TF's SparseApplyProximalAdagrad).
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("accumulator",)
+    kernel_scratch = 3
+
     def __init__(
         self,
         learning_rate: Any,
@@ -222,33 +223,8 @@ class ProximalAdagradOptimizer(Optimizer):
         for var in var_list:
             self._get_or_make_slot(var, self._initial_accumulator_value, "accumulator", self._name)
 
-    def _hyper_args(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
-        return (
-            self._get_hyper("learning_rate", dtype),
-            self._get_hyper("l1_regularization_strength", dtype),
-            self._get_hyper("l2_regularization_strength", dtype),
-        )
+    _step_scalars = _proximal_scalars
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _proximal_adagrad(
-            var.array,
-            self.get_slot(var, "accumulator"),
-            grad,
-            *self._hyper_args(var.dtype),
-            self._scratch(var, 3),
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Only the touched rows move (TF's SparseApplyProximalAdagrad).
-        rows = grad.indices
-        accum = self.get_slot(var, "accumulator")
-        var_rows, accum_rows = var.array[rows], accum[rows]
-        _proximal_adagrad(
-            var_rows,
-            accum_rows,
-            grad.values,
-            *self._hyper_args(var.dtype),
-            tuple(np.empty_like(var_rows) for _ in range(3)),
-        )
-        var.array[rows] = var_rows
-        accum[rows] = accum_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        (accum,) = slots
+        _proximal_adagrad(var, accum, grad, *scalars, scratch)

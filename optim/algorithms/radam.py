@@ -7,13 +7,12 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
-from ..validation import NONNEGATIVE, Interval
+from ..validation import BETA, NONNEGATIVE
 from ..variables import Variable
+from .moments import update_first_moment
 
 __all__ = ["RAdamOptimizer"]
 
-_BETA = Interval(0.0, 1.0, high_open=True)
 _FLOAT64 = np.dtype(np.float64)
 _RHO_THRESHOLD = 5.0
 
@@ -40,9 +39,9 @@ def _radam(
     when ``rect`` is not None (the rectified step), else ``var -= m / bias_correction1 * lr``.
     """
     step, tmp = scratch
-    np.subtract(grad, m, out=tmp)
-    np.multiply(tmp, one_minus_beta1, out=tmp)
-    np.add(m, tmp, out=m)
+    update_first_moment(m, grad, one_minus_beta1, tmp)  # torch's lerp_, the same rounding
+    # v in torch's mul_(beta2).addcmul_(grad, grad, 1 - beta2) order: (grad * (1 - beta2)) *
+    # grad rounds differently from the shared helpers' grad**2 * (1 - beta2), so it stays here.
     np.multiply(grad, one_minus_beta2, out=tmp)
     np.multiply(tmp, grad, out=tmp)
     np.multiply(v, beta2, out=v)
@@ -77,8 +76,9 @@ class RAdamOptimizer(Optimizer):
             var -= learning_rate * m_hat          # bias-corrected momentum, no adaptation
 
     ``rho_t`` grows from 1 at ``t = 1`` towards ``rho_inf``; with ``beta2 = 0.999`` the first
-    rectified step is ``t = 6``, and with ``beta2 <= 2/3`` (``rho_inf <= 5``) none is. Non-slot
-    ``step``: the number of completed ``apply_gradients`` calls, advanced in ``_finish``.
+    rectified step is ``t = 6``, and with ``beta2 <= 2/3`` (``rho_inf <= 5``) none is. ``t`` is
+    the base class's step count; the non-slot ``step`` is its copy (the number of completed
+    updates), kept so saved states keep their format (``step_state_name``).
 
     Args:
         learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
@@ -129,6 +129,12 @@ class RAdamOptimizer(Optimizer):
         (ICLR 2020).
     """
 
+    # Dense-equivalent (TF1 Adam's meaning): the rows scattered into a zero gradient.
+    sparse_updates = "dense_equivalent"
+    kernel_slots = ("m", "v")
+    kernel_scratch = 2
+    step_state_name = "step"
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -141,23 +147,20 @@ class RAdamOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("beta1", beta1, _BETA)
-        self._set_hyper("beta2", beta2, _BETA)
+        self._set_hyper("beta1", beta1, BETA)
+        self._set_hyper("beta2", beta2, BETA)
         self._set_hyper("epsilon", epsilon, NONNEGATIVE)
-        self._coefficients: dict[str, float | None] = {}
-        self._cast: dict[np.dtype, tuple[Any, ...]] = {}
 
     def _create_slots(self, var_list: list[Variable]) -> None:
-        first = min(var_list, key=lambda v: v.name)
-        self._create_non_slot_variable(0, "step", colocate_with=first)
         for var in var_list:
             self._zeros_slot(var, "m", self._name)
             self._zeros_slot(var, "v", self._name)
 
-    def _prepare(self) -> None:
-        super()._prepare()
-        step = self._get_non_slot_variable("step")  # None before the first apply
-        t = 1.0 if step is None else float(step) + 1.0
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(lr, 1 - beta1, beta2, 1 - beta2, epsilon, bias_correction1,
+        sqrt(bias_correction2), rect)``: computed in float64, as PyTorch's Python floats, then
+        cast to ``dtype`` (``rect`` is None while the step is not rectified)."""
+        t = float(self._step_number())
         lr, beta1, beta2, epsilon = (
             float(self._get_hyper(name, _FLOAT64))
             for name in ("learning_rate", "beta1", "beta2", "epsilon")
@@ -170,50 +173,18 @@ class RAdamOptimizer(Optimizer):
             rect = (
                 (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             ) ** 0.5
-        self._coefficients = {
-            "lr": lr,
-            "one_minus_beta1": 1 - beta1,
-            "beta2": beta2,
-            "one_minus_beta2": 1 - beta2,
-            "epsilon": epsilon,
-            "bias_correction1": 1 - beta1**t,
-            "sqrt_bias_correction2": bias_correction2**0.5,
-            "rect": rect,
-        }
-        self._cast = {}
-
-    def _coefficients_for(self, dtype: np.dtype) -> tuple[Any, ...]:
-        """This apply's step scalars, cast once to ``dtype`` (``rect`` stays None if unused)."""
-        cast = self._cast.get(dtype)
-        if cast is None:
-            cast = self._cast[dtype] = tuple(
-                None if x is None else dtype.type(x) for x in self._coefficients.values()
-            )
-        return cast
-
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _radam(
-            var.array,
-            self.get_slot(var, "m"),
-            self.get_slot(var, "v"),
-            grad,
-            *self._coefficients_for(var.dtype),
-            self._scratch(var, 2),
+        scalars = (
+            lr,
+            1 - beta1,
+            beta2,
+            1 - beta2,
+            epsilon,
+            1 - beta1**t,
+            bias_correction2**0.5,
+            rect,
         )
+        return tuple(None if x is None else dtype.type(x) for x in scalars)
 
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Dense-equivalent (TF1 Adam's rule): the rows scattered into a zero gradient.
-        dense, step, tmp = self._scratch(var, 3)
-        dense[...] = 0
-        dense[grad.indices] = grad.values
-        _radam(
-            var.array,
-            self.get_slot(var, "m"),
-            self.get_slot(var, "v"),
-            dense,
-            *self._coefficients_for(var.dtype),
-            (step, tmp),
-        )
-
-    def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
-        self._get_non_slot_variable("step")[...] += 1
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        m, v = slots
+        _radam(var, m, v, grad, *scalars, scratch)

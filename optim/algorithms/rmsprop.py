@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..sparse import IndexedSlices
-from ..validation import Interval, check_bool
+from ..validation import UNIT, check_bool
 from ..variables import Variable
+from .moments import update_first_moment, update_second_moment
 
 __all__ = ["RMSPropOptimizer"]
 
@@ -33,16 +33,11 @@ def _rmsprop(
     """
     tmp, denom = scratch
     one_minus_rho = 1 - rho
-    np.square(grad, out=tmp)
-    np.subtract(tmp, ms, out=tmp)
-    np.multiply(tmp, one_minus_rho, out=tmp)
-    np.add(ms, tmp, out=ms)
+    update_second_moment(ms, grad, one_minus_rho, tmp)
     if mg is None:
         np.add(ms, epsilon, out=denom)
     else:
-        np.subtract(grad, mg, out=tmp)
-        np.multiply(tmp, one_minus_rho, out=tmp)
-        np.add(mg, tmp, out=mg)
+        update_first_moment(mg, grad, one_minus_rho, tmp)
         np.square(mg, out=denom)
         np.subtract(ms, denom, out=denom)
         np.add(denom, epsilon, out=denom)
@@ -103,6 +98,11 @@ class RMSPropOptimizer(Optimizer):
         (the centered form).
     """
 
+    # Lazy (TF's SparseApplyRMSProp): only the touched rows and their slots change.
+    sparse_updates = "lazy_rows"
+    kernel_slots = ("rms", "mg", "momentum")  # no "mg" slot unless centered: None
+    kernel_scratch = 2
+
     def __init__(
         self,
         learning_rate: Any,
@@ -116,7 +116,7 @@ class RMSPropOptimizer(Optimizer):
     ) -> None:
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("decay", decay, Interval(0.0, 1.0))
+        self._set_hyper("decay", decay, UNIT)
         self._set_hyper("momentum", momentum)
         self._set_hyper("epsilon", epsilon)
         self._centered = check_bool("centered", centered)
@@ -128,39 +128,10 @@ class RMSPropOptimizer(Optimizer):
                 self._zeros_slot(var, "mg", self._name)
             self._zeros_slot(var, "momentum", self._name)
 
-    def _hypers(self, dtype: np.dtype) -> tuple[Any, ...]:
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
         names = ("learning_rate", "decay", "momentum", "epsilon")
         return tuple(self._get_hyper(k, dtype) for k in names)
 
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        _rmsprop(
-            var.array,
-            self.get_slot(var, "rms"),
-            self.get_slot(var, "mg") if self._centered else None,
-            self.get_slot(var, "momentum"),
-            grad,
-            *self._hypers(var.dtype),
-            self._scratch(var, 2),
-        )
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        # Lazy (TF's SparseApplyRMSProp): only the touched rows and their slots change.
-        rows = grad.indices
-        names = ("rms", "mg", "momentum") if self._centered else ("rms", "momentum")
-        slots = [self.get_slot(var, name) for name in names]
-        var_rows = var.array[rows]
-        slot_rows = [slot[rows] for slot in slots]
-        ms_rows, mom_rows = slot_rows[0], slot_rows[-1]
-        mg_rows = slot_rows[1] if self._centered else None
-        _rmsprop(
-            var_rows,
-            ms_rows,
-            mg_rows,
-            mom_rows,
-            grad.values,
-            *self._hypers(var.dtype),
-            (np.empty_like(var_rows), np.empty_like(var_rows)),
-        )
-        var.array[rows] = var_rows
-        for slot, new_rows in zip(slots, slot_rows):
-            slot[rows] = new_rows
+    def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
+        ms, mg, mom = slots
+        _rmsprop(var, ms, mg, mom, grad, *scalars, scratch)
