@@ -853,9 +853,10 @@ class Optimizer:
         # The per-variable path: kept to plain lookups, as it runs once per variable per step.
         array = var.array
         scalars = self._scalar_cache.get(array.dtype)
-        if scalars is None:
-            scalars = self._scalars(array.dtype)
-        slots = self._kernel_slot_arrays(var) if self.kernel_slots else ()
+        if scalars is None:  # _scalars, inlined
+            scalars = self._scalar_cache[array.dtype] = self._step_scalars(array.dtype)
+        tables = self._slots  # _kernel_slot_arrays, inlined
+        slots = tuple([tables.get(name, _NO_SLOTS).get(var) for name in self.kernel_slots])
         self._kernel(array, slots, grad, scalars, self._scratch(var, self.kernel_scratch))
 
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
