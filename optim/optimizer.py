@@ -58,11 +58,30 @@ module-level kernel of its family on those arrays. A module-level kernel
   whether its arrays are one variable, gathered rows or a slice of a larger buffer.
 
 Kernels are array functions over any contiguous arrays of one dtype, so the same kernel runs on
-one variable or on a flat buffer holding every variable of a dtype: the fused engine coming in
-:mod:`optim.engine` calls it once per dtype and step with the same scalars tuple. A class whose
-update needs a per-variable quantity (LAMB's trust ratio, Adafactor's factored slots and RMS,
-AdamW's per-variable exclusions) says so in its docstring. A class may still override
-``_apply_dense`` itself (TF1's way), as user subclasses do.
+one variable or on a flat buffer holding every variable of a dtype. A class whose update is
+elementwise also names its fused kernel (``flat_kernel``, from :mod:`optim.engine.kernels`:
+numba when the ``fast`` extra is installed, else blocked numpy) and the flat engine takes over
+its dense updates:
+
+- on the first apply, every variable of a dtype that the optimizer updates, and each of its
+  slots, is re-homed into one contiguous buffer per dtype (:mod:`optim.engine.arena`);
+  ``Variable.value`` is then a view of its segment, ``assign`` writes into it, ``get_slot``
+  returns the live segment view, and a reference taken to a variable's array *before* that
+  first apply keeps showing the old memory (read the variable again);
+- each step gathers the gradients into one flat gradient buffer and makes one kernel call per
+  dtype with the same step scalars, in the same order of operations: results are
+  bit-identical to the per-variable path (numba and numpy alike);
+- sparse gradients, a step in which only part of the variables have gradients (TF1 skips the
+  others: their slots must not decay), updates that differ per variable (LAMB's trust ratio,
+  Adafactor's factored slots, AdamW's exclusions via ``_flat_ready``) and the classes with no
+  fused kernel yet (RAdam, AdagradDA, FTRL, the proximal ones) stay on the per-variable
+  kernels, which run on the same views. Variables joining later, restored slots or a variable re-homed by
+  another optimizer make the layout stale, and it is rebuilt on the next apply;
+- ``OPTIM_ENGINE=off`` turns it off (``numpy`` / ``numba`` choose the kernels).
+
+A subclass that overrides ``_kernel`` or ``_apply_dense`` without declaring ``flat_kernel``
+itself is never fused. A class may still override ``_apply_dense`` itself (TF1's way), as user
+subclasses do.
 
 **Sparse gradients.** The class attribute ``sparse_updates`` declares how an
 :class:`optim.IndexedSlices` gradient (duplicate indices already summed) is applied:
@@ -98,6 +117,8 @@ from typing import Any
 import numpy as np
 
 from .clipping import check_clip_options, clip_gradients
+from .engine.fused import FusedEngine
+from .engine.kernels import engine_enabled
 from .gradients import GradientSource, as_gradient_source, check_gradient
 from .sparse import IndexedSlices, check_indexed_slices, deduplicate
 from .validation import (
@@ -248,6 +269,13 @@ class Optimizer:
     step_state_name: str | None = None
     """The non-slot name under which this class's saved state carries the step count, or None."""
 
+    flat_kernel: str | None = None
+    """The fused kernel of :mod:`optim.engine.kernels` that runs this class's dense update over
+    a whole flat buffer (``"adam"``, ``"momentum"``...), or None (per-variable updates only).
+    Its positional arguments are the buffers of ``var`` and :attr:`kernel_slots`, the flat
+    gradient, then :meth:`_flat_arguments` of the step scalars. A subclass that overrides
+    ``_kernel`` or ``_apply_dense`` without declaring ``flat_kernel`` itself gets None."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Checks ``sparse_updates``. A class defining its own ``_apply_sparse`` (or
         ``_apply_sparse_duplicate_indices``) that neither declares nor inherits a strategy gets
@@ -260,6 +288,8 @@ class Optimizer:
             and ("_apply_sparse" in own or "_apply_sparse_duplicate_indices" in own)
         ):
             cls.sparse_updates = "custom"
+        if "flat_kernel" not in own and ("_kernel" in own or "_apply_dense" in own):
+            cls.flat_kernel = None  # its own update: the inherited fused kernel would skip it
         if cls.sparse_updates is not None and cls.sparse_updates not in cls.SPARSE_STRATEGIES:
             raise ValueError(
                 f"`{cls.__name__}.sparse_updates` must be one of {cls.SPARSE_STRATEGIES} or "
@@ -321,6 +351,7 @@ class Optimizer:
         self._pending_slots: dict[str, dict[str, np.ndarray]] = {}
         self._non_slot: dict[str, np.ndarray] = {}
         self._scratch_buffers: dict[np.dtype, np.ndarray] = {}
+        self._engine: FusedEngine | None = None  # the flat layout, made on the first apply
         self._scratch_views: dict[tuple, tuple[np.ndarray, ...]] = {}
 
     def get_name(self) -> str:
@@ -639,12 +670,14 @@ class Optimizer:
         state["_scalar_cache"] = {}
         state["_scratch_buffers"] = {}
         state["_scratch_views"] = {}
+        state["_engine"] = None  # the copy's variables get their own flat layout
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restores :meth:`__getstate__` output; slots wait, by name, for their variables."""
         self.__dict__.update(state)
         self._scalar_cache = {}  # absent from pickles made before the step-scalar hook
+        self._engine = None
 
     def __copy__(self) -> Optimizer:
         """A shallow copy: the same attribute values, slot arrays shared."""
@@ -716,6 +749,7 @@ class Optimizer:
             or [v for v in candidates if v.dtype.kind == "f"][:1]
         )
         new_slots: dict[str, dict[Variable, np.ndarray]] = {}
+        into: list[tuple[np.ndarray, np.ndarray]] = []  # (live slot array, saved values)
         for slot_name, slots in state["slots"].items():
             for var_name, array in slots.items():
                 var = by_name.get(var_name)
@@ -737,7 +771,12 @@ class Optimizer:
                         f"dtype {array.dtype}; the variable has {var.shape} and {var.dtype}, "
                         f"so it must be {expected.shape} and {expected.dtype}."
                     )
-                new_slots.setdefault(slot_name, {})[var] = array.copy()
+                current = self._slots.get(slot_name, _NO_SLOTS).get(var)
+                if current is not None and current.shape == array.shape:
+                    into.append((current, array))  # copied in below, after every check
+                    new_slots.setdefault(slot_name, {})[var] = current
+                else:
+                    new_slots.setdefault(slot_name, {})[var] = array.copy()
         new_non_slot = {}
         for name, array in state["non_slot"].items():
             array = np.asarray(array)
@@ -750,6 +789,8 @@ class Optimizer:
                     f"this optimizer holds {current.shape} and {current.dtype}."
                 )
             new_non_slot[name] = array.copy()
+        for current, array in into:  # the slots' own arrays (flat-layout views) are kept
+            np.copyto(current, array)
         self._slots = new_slots
         self._pending_slots = {}
         self._non_slot = new_non_slot
@@ -858,6 +899,24 @@ class Optimizer:
         tables = self._slots  # _kernel_slot_arrays, inlined
         slots = tuple([tables.get(name, _NO_SLOTS).get(var) for name in self.kernel_slots])
         self._kernel(array, slots, grad, scalars, self._scratch(var, self.kernel_scratch))
+
+    def _flat_ready(self, var_list: list[Variable]) -> bool:
+        """Whether this apply may use the fused kernel for ``var_list`` (default: True). A class
+        whose update differs per variable in some configurations (AdamW's exclusions) says
+        no for those."""
+        return True
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The fused kernel's arguments after the buffers, from the step scalars (default:
+        the scalars themselves; Momentum adds ``use_nesterov``)."""
+        return scalars
+
+    def _flat_update(self, kernel: Callable[..., None], arena: Any, grad: np.ndarray) -> None:
+        """The dense update of every variable of an arena at once: :attr:`flat_kernel` over its
+        buffers, with the same step scalars as :meth:`_apply_dense` (so the same bits)."""
+        buffers = arena.slot_buffers
+        slots = [buffers.get(name) for name in self.kernel_slots]
+        kernel(arena.var_buffer, *slots, grad, *self._flat_arguments(self._scalars(arena.dtype)))
 
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         """The sparse update (duplicates summed) by the class's ``sparse_updates`` strategy."""
@@ -1027,9 +1086,21 @@ class Optimizer:
         updated = [var for _, var in updates]
         if self._pending_slots:
             self._check_pending_slots_reachable(updated)
+        fused = self.flat_kernel is not None and engine_enabled() and self._flat_ready(updated)
         self._prepare()
         self._create_state(updated)
-        for grad, var in updates:
+        rest = updates
+        if fused:
+            engine = self._engine
+            if engine is None:
+                engine = self._engine = FusedEngine(self.flat_kernel)
+            rest = engine.apply(updates, self._slots, self._flat_update)
+            if len(rest) < len(updates):
+                kept = {id(var) for _, var in rest}
+                for var in updated:
+                    if var.constraint is not None and id(var) not in kept:
+                        np.copyto(var.array, var.constraint(var.array), casting="same_kind")
+        for grad, var in rest:
             if isinstance(grad, np.ndarray):
                 self._apply_dense(grad, var)
             else:

@@ -107,3 +107,262 @@ def test_rehome_checks_its_argument(graph):
     with pytest.raises(TypeError, match="must be a numpy array"):
         w.rehome([0.0, 0.0, 0.0])
     np.testing.assert_array_equal(w.value, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimizers on the flat layout: bit-identical to the per-variable path, whatever happens
+
+FLAT = {
+    "GradientDescentOptimizer": dict(learning_rate=0.1),
+    "MomentumOptimizer": dict(learning_rate=0.1, momentum=0.9),
+    "MomentumOptimizer-nesterov": dict(learning_rate=0.1, momentum=0.9, use_nesterov=True),
+    "AdagradOptimizer": dict(learning_rate=0.1),
+    "RMSPropOptimizer": dict(learning_rate=0.01),
+    "RMSPropOptimizer-centered": dict(learning_rate=0.01, momentum=0.5, centered=True),
+    "AdamOptimizer": dict(learning_rate=0.01),
+    "AdamOptimizer-amsgrad": dict(learning_rate=0.01, amsgrad=True),
+    "AdamWOptimizer": dict(learning_rate=0.01, weight_decay=0.01),
+    "LionOptimizer": dict(learning_rate=0.01),
+    "AdadeltaOptimizer": dict(learning_rate=1.0),
+    "AdamaxOptimizer": dict(learning_rate=0.01),
+    "NadamOptimizer": dict(learning_rate=0.01),
+}
+ENGINES = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not __import__("optim.engine.kernels", fromlist=["available"]).available(),
+    reason="numba is not installed"))]
+
+
+def _make(key):
+    name = key.split("-")[0]
+    return getattr(optim.train, name)(**FLAT[key])
+
+
+def _state(variables, opt):
+    slots = {
+        f"{v.name}/{s}": opt.get_slot(v, s).copy()
+        for v in variables for s in opt.get_slot_names() if opt.get_slot(v, s) is not None
+    }
+    return [v.numpy() for v in variables], slots
+
+
+def _same(a, b):
+    (va, sa), (vb, sb) = a, b
+    assert sa.keys() == sb.keys()
+    for x, y in zip(va, vb):
+        np.testing.assert_array_equal(x, y, strict=True)
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], strict=True)
+
+
+def _run(scenario, key, engine, monkeypatch, dtype=np.float32):
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    with optim.Graph().as_default():
+        return scenario(_make(key), np.random.default_rng(1), dtype)
+
+
+def _plain_steps(opt, rng, dtype):
+    variables = _variables(dtype)
+    for _ in range(6):
+        grads = [rng.normal(size=v.shape).astype(dtype) for v in variables]
+        opt.apply_gradients(zip(grads, variables))
+    homes = {np.asarray(v.array).base is not None and id(np.asarray(v.array).base)
+             for v in variables}
+    return _state(variables, opt), homes
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("key", sorted(FLAT))
+def test_flat_steps_equal_per_variable_steps(key, dtype, engine, monkeypatch):
+    (expected, homes_off) = _run(_plain_steps, key, "off", monkeypatch, dtype)
+    (got, homes) = _run(_plain_steps, key, engine, monkeypatch, dtype)
+    _same(got, expected)
+    assert len(homes) == 1 and False not in homes  # re-homed into one buffer
+    assert False in homes_off or len(homes_off) > 1  # off: each variable keeps its own
+
+
+def _joining_and_skipping(opt, rng, dtype):
+    a, b, c, d = _variables(dtype)
+    seen = []
+    plan = [[a, b], [a, b], [a, b, c], [a, None, c], [a, b, c, d], [None, b, None, d],
+            [a, b, c, d]]
+    for step in plan:
+        pairs = [(None if v is None else rng.normal(size=v.shape).astype(dtype),
+                  w if v is None else v) for v, w in zip(step, [a, b, c, d])]
+        opt.apply_gradients(pairs)
+        seen.append(_state([a, b, c, d], opt))
+    return seen
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("key", ["AdamOptimizer", "MomentumOptimizer", "RMSPropOptimizer-centered"])
+def test_variables_joining_later_and_none_gradients(key, engine, monkeypatch):
+    expected = _run(_joining_and_skipping, key, "off", monkeypatch)
+    got = _run(_joining_and_skipping, key, engine, monkeypatch)
+    for g, e in zip(got, expected):
+        _same(g, e)
+
+
+def _with_sparse(opt, rng, dtype):
+    table = optim.Variable(rng.normal(size=(6, 3)).astype(dtype), name="table")
+    dense = optim.Variable(rng.normal(size=(4,)).astype(dtype), name="dense")
+    for _ in range(4):
+        rows = optim.IndexedSlices(rng.normal(size=(2, 3)).astype(dtype), np.array([1, 4]),
+                                   dense_shape=(6, 3))
+        opt.apply_gradients([(rows, table), (rng.normal(size=4).astype(dtype), dense)])
+    return _state([table, dense], opt)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("key", ["AdamOptimizer", "MomentumOptimizer", "AdagradOptimizer"])
+def test_sparse_gradients_beside_dense_ones(key, engine, monkeypatch):
+    _same(_run(_with_sparse, key, engine, monkeypatch), _run(_with_sparse, key, "off",
+                                                             monkeypatch))
+
+
+def _assign_and_constraints(opt, rng, dtype):
+    w = optim.Variable(rng.normal(size=(5,)).astype(dtype), name="w",
+                       constraint=lambda x: np.clip(x, -0.5, 0.5))
+    u = optim.Variable(rng.normal(size=(2, 2)).astype(dtype), name="u")
+    for step in range(5):
+        opt.apply_gradients([(rng.normal(size=5).astype(dtype), w),
+                             (rng.normal(size=(2, 2)).astype(dtype), u)])
+        if step == 2:
+            u.assign(np.full((2, 2), 3.0, dtype))  # through the view
+    return _state([w, u], opt)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_assign_through_the_view_and_constraints(engine, monkeypatch):
+    expected = _run(_assign_and_constraints, "AdamOptimizer", "off", monkeypatch)
+    got = _run(_assign_and_constraints, "AdamOptimizer", engine, monkeypatch)
+    _same(got, expected)
+    assert np.all(np.abs(got[0][0]) <= 0.5)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_load_state_dict_copies_into_the_views_and_resume_is_bit_identical(engine, monkeypatch):
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    rng = np.random.default_rng(3)
+    grads = [[rng.normal(size=s).astype(np.float32) for s in [(3, 4), (5,), (), (2, 1, 3)]]
+             for _ in range(8)]
+    with optim.Graph().as_default():
+        variables = _variables()
+        opt = optim.train.AdamOptimizer(0.01)
+        for g in grads:
+            opt.apply_gradients(zip(g, variables))
+        expected = _state(variables, opt)
+    with optim.Graph().as_default():
+        variables = _variables()
+        opt = optim.train.AdamOptimizer(0.01)
+        for g in grads[:4]:
+            opt.apply_gradients(zip(g, variables))
+        saved, values = opt.state_dict(), [v.numpy() for v in variables]
+        live = opt.get_slot(variables[0], "m")
+        for g in grads[4:6]:  # wander off, then come back to step 4
+            opt.apply_gradients(zip(g, variables))
+        opt.load_state_dict(saved, var_list=variables)
+        for v, x in zip(variables, values):
+            v.assign(x)
+        assert opt.get_slot(variables[0], "m") is live  # copied into the slot's own array
+        for g in grads[4:]:
+            opt.apply_gradients(zip(g, variables))
+        assert np.shares_memory(live, opt.get_slot(variables[0], "m"))
+        _same(_state(variables, opt), expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_one_variable_shared_by_two_optimizers(engine, monkeypatch):
+    def scenario(opt, rng, dtype):
+        a, b, c, _ = _variables(dtype)
+        other = optim.train.MomentumOptimizer(0.1, momentum=0.9)
+        for _ in range(4):
+            opt.apply_gradients([(rng.normal(size=a.shape).astype(dtype), a),
+                                 (rng.normal(size=b.shape).astype(dtype), b)])
+            other.apply_gradients([(rng.normal(size=b.shape).astype(dtype), b),
+                                   (rng.normal(size=c.shape).astype(dtype), c)])
+        return _state([a, b, c], opt), _state([a, b, c], other)
+
+    expected = _run(scenario, "AdamOptimizer", "off", monkeypatch)
+    got = _run(scenario, "AdamOptimizer", engine, monkeypatch)
+    for g, e in zip(got, expected):
+        _same(g, e)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_mixed_dtypes_get_one_arena_each_and_pickling_works(engine, monkeypatch):
+    import pickle
+
+    def scenario(opt, rng, dtype):
+        a = optim.Variable(rng.normal(size=4).astype(np.float32), name="a")
+        b = optim.Variable(rng.normal(size=3), name="b")
+        for i in range(6):
+            opt.apply_gradients([(rng.normal(size=4).astype(np.float32), a),
+                                 (rng.normal(size=3), b)])
+            if i == 2:  # unpickled where the names are free: the slots find their variables
+                blob = pickle.dumps((opt, a, b))
+                with optim.Graph().as_default():
+                    opt, a, b = pickle.loads(blob)
+        return _state([a, b], opt)
+
+    _same(_run(scenario, "AdamOptimizer", engine, monkeypatch),
+          _run(scenario, "AdamOptimizer", "off", monkeypatch))
+
+
+def test_adamw_with_exclusions_stays_per_variable(monkeypatch):
+    def scenario(opt, rng, dtype):
+        variables = _variables(dtype)
+        for _ in range(4):
+            grads = [rng.normal(size=v.shape).astype(dtype) for v in variables]
+            opt.apply_gradients(zip(grads, variables))
+        shared = any(np.shares_memory(variables[0].array, v.array) for v in variables[1:])
+        return _state(variables, opt), shared
+
+    monkeypatch.setenv("OPTIM_ENGINE", "numpy")
+    with optim.Graph().as_default():
+        opt = optim.train.AdamWOptimizer(learning_rate=0.01, weight_decay=0.1,
+                                         exclude_from_weight_decay=["v1"])
+        got, shared = scenario(opt, np.random.default_rng(1), np.float32)
+    monkeypatch.setenv("OPTIM_ENGINE", "off")
+    with optim.Graph().as_default():
+        opt = optim.train.AdamWOptimizer(learning_rate=0.01, weight_decay=0.1,
+                                         exclude_from_weight_decay=["v1"])
+        expected, _ = scenario(opt, np.random.default_rng(1), np.float32)
+    _same(got, expected)
+    assert not shared  # not re-homed: the decay differs per variable
+
+
+def test_a_subclass_with_its_own_update_is_never_fused(monkeypatch):
+    class Halved(optim.train.GradientDescentOptimizer):
+        def _apply_dense(self, grad, var):
+            super()._apply_dense(grad * np.float32(0.5), var)
+
+    assert Halved.flat_kernel is None
+    assert optim.train.GradientDescentOptimizer.flat_kernel == "gradient_descent"
+    monkeypatch.setenv("OPTIM_ENGINE", "numpy")
+    with optim.Graph().as_default():
+        w = optim.Variable(np.ones(3, np.float32), name="w")
+        opt = Halved(0.1)
+        opt.apply_gradients([(np.ones(3, np.float32), w)])
+        np.testing.assert_array_equal(w.value, np.float32(1) - np.float32(0.1) * np.float32(0.5))
+
+
+def test_engine_off_never_rehomes(monkeypatch):
+    monkeypatch.setenv("OPTIM_ENGINE", "off")
+    with optim.Graph().as_default():
+        variables = _variables()
+        arrays = [v.array for v in variables]
+        opt = optim.train.AdamOptimizer(0.01)
+        opt.apply_gradients((np.ones(v.shape, np.float32), v) for v in variables)
+        assert all(v.array is a for v, a in zip(variables, arrays))
+
+
+def test_bad_engine_setting_raises_before_any_change(monkeypatch):
+    monkeypatch.setenv("OPTIM_ENGINE", "fastest")
+    with optim.Graph().as_default():
+        w = optim.Variable(np.ones(3, np.float32), name="w")
+        opt = optim.train.AdamOptimizer(0.01)
+        with pytest.raises(ValueError, match=r"\$OPTIM_ENGINE must be one of"):
+            opt.apply_gradients([(np.ones(3, np.float32), w)])
+        np.testing.assert_array_equal(w.value, 1.0)
+        assert opt.get_slot_names() == [] and opt.iterations == 0

@@ -87,6 +87,8 @@ class AdadeltaOptimizer(Optimizer):
         Zeiler, "ADADELTA: An Adaptive Learning Rate Method", 2012.
     """
 
+    flat_kernel = "adadelta"  # optim.engine: one call over every variable of a dtype
+
     # Lazy (TF's SparseApplyAdadelta): only the touched rows and their slots change.
     sparse_updates = "lazy_rows"
     kernel_slots = ("accum", "accum_update")

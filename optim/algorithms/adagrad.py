@@ -89,6 +89,8 @@ class AdagradOptimizer(Optimizer):
         Stochastic Optimization", JMLR 2011.
     """
 
+    flat_kernel = "adagrad"  # optim.engine: one call over every variable of a dtype
+
     # Only the touched rows move (TF's SparseApplyAdagrad); a zero row would not change anyway.
     sparse_updates = "lazy_rows"
     kernel_slots = ("accumulator",)

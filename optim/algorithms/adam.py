@@ -131,6 +131,8 @@ class AdamOptimizer(Optimizer):
         Reddi, Kale and Kumar, "On the Convergence of Adam and Beyond", 2018 (AMSGrad).
     """
 
+    flat_kernel = "adam"  # optim.engine: one call over every variable of a dtype
+
     # Its own sparse rule, TF's AdamOptimizer._apply_sparse: decay m and v on the whole tensor,
     # scatter-add the rows, step the whole tensor. Dense-equivalent in meaning, but it rounds
     # differently from the dense kernel on zero rows (m * beta1, not m + (0 - m) * (1 - beta1)).
@@ -267,6 +269,8 @@ class AdamWOptimizer(AdamOptimizer):
         Loshchilov and Hutter, "Decoupled Weight Decay Regularization", 2019.
     """
 
+    flat_kernel = "adamw"  # when every variable decays (see _flat_ready)
+
     def __init__(
         self,
         weight_decay: Any = 0.004,
@@ -306,6 +310,10 @@ class AdamWOptimizer(AdamOptimizer):
         ``weight_decay_scale="none"`` (the order of :func:`optim.engine` ``adamw``)."""
         lr = self._get_hyper("learning_rate", dtype) if self._scale_by_lr else None
         return super()._step_scalars(dtype) + (self._get_hyper("weight_decay", dtype), lr)
+
+    def _flat_ready(self, var_list: list[Variable]) -> bool:
+        # One kernel decays every element: only when no variable of this apply is excluded.
+        return all(self._decays(var) for var in var_list)
 
     def _decay(self, var: Variable) -> None:
         # Per variable (exclusions, decay_var_list), so AdamW keeps its _apply_* overrides.

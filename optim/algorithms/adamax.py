@@ -88,6 +88,8 @@ class AdamaxOptimizer(Optimizer):
         Kingma and Ba, "Adam: A Method for Stochastic Optimization", 2014, section 7.1.
     """
 
+    flat_kernel = "adamax"  # optim.engine: one call over every variable of a dtype
+
     # Its own sparse rule, Keras 2's lazy order: m_rows * beta1 + values * (1 - beta1), which
     # rounds differently from the dense kernel's m += (grad - m) * (1 - beta1) on the rows.
     sparse_updates = "custom"

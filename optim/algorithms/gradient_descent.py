@@ -44,6 +44,8 @@ class GradientDescentOptimizer(Optimizer):
         exact rate.
     """
 
+    flat_kernel = "gradient_descent"  # optim.engine: one call over every variable of a dtype
+
     # Its own sparse rule: linear in the gradient, so repeated rows simply subtract twice
     # (TF's scatter_sub), without summing duplicates first.
     sparse_updates = "custom"

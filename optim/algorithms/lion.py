@@ -81,6 +81,8 @@ class LionOptimizer(Optimizer):
         Chen et al., "Symbolic Discovery of Optimization Algorithms", 2023.
     """
 
+    flat_kernel = "lion"  # optim.engine: one call over every variable of a dtype
+
     # Lazy: only the touched rows move, and only their momentum is updated.
     sparse_updates = "lazy_rows"
     kernel_slots = ("momentum",)

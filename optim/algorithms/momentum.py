@@ -81,6 +81,8 @@ class MomentumOptimizer(Optimizer):
         learning", 2013.
     """
 
+    flat_kernel = "momentum"  # optim.engine: one call over every variable of a dtype
+
     # Only the touched rows move; untouched rows keep their accumulator (TF's sparse rule),
     # with SparseApplyMomentum's order of operations (``rows=True``).
     sparse_updates = "lazy_rows"
@@ -107,6 +109,9 @@ class MomentumOptimizer(Optimizer):
 
     def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any]:
         return self._get_hyper("learning_rate", dtype), self._get_hyper("momentum", dtype)
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (*scalars, self._use_nesterov)
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         (accum,) = slots

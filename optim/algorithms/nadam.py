@@ -111,6 +111,8 @@ class NadamOptimizer(Optimizer):
         Dozat, "Incorporating Nesterov Momentum into Adam", 2016.
     """
 
+    flat_kernel = "nadam"  # optim.engine: one call over every variable of a dtype
+
     sparse_updates = "dense_equivalent"
     kernel_slots = ("m", "v")
     kernel_scratch = 2

@@ -98,6 +98,8 @@ class RMSPropOptimizer(Optimizer):
         (the centered form).
     """
 
+    flat_kernel = "rmsprop"  # optim.engine: one call over every variable of a dtype
+
     # Lazy (TF's SparseApplyRMSProp): only the touched rows and their slots change.
     sparse_updates = "lazy_rows"
     kernel_slots = ("rms", "mg", "momentum")  # no "mg" slot unless centered: None

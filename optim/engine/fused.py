@@ -15,8 +15,8 @@ hands each apply's checked updates to :meth:`FusedEngine.apply`, which
 * gathers the group's gradients into the flat gradient buffer and runs the optimizer's
   ``_flat_update`` once.
 
-``OPTIM_ENGINE=off`` keeps every update on the per-variable path (see
-:mod:`optim.engine.kernels`).
+``OPTIM_ENGINE=off`` keeps every update on the per-variable path: the optimizer then does not
+call the engine at all (see :mod:`optim.engine.kernels`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 from ..variables import Variable
 from .arena import Arena
-from .kernels import ENV_VAR, engine_enabled, get_kernel
+from .kernels import ENV_VAR, get_kernel
 
 __all__ = ["FusedEngine"]
 
@@ -78,8 +78,6 @@ class FusedEngine:
         Returns:
             The pairs the per-variable path must update, in their original order.
         """
-        if not engine_enabled():
-            return list(updates)
         groups: dict[np.dtype, list[tuple[np.ndarray, Variable]]] = {}
         rest: list[tuple[Any, Variable]] = []
         for grad, var in updates:
