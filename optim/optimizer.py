@@ -75,8 +75,9 @@ its dense updates:
   others: their slots must not decay), updates that differ per variable (LAMB's trust ratio,
   Adafactor's factored slots, AdamW's exclusions via ``_flat_ready``) and the classes with no
   fused kernel yet (RAdam, AdagradDA, FTRL, the proximal ones) stay on the per-variable
-  kernels, which run on the same views. Variables joining later, restored slots or a variable re-homed by
-  another optimizer make the layout stale, and it is rebuilt on the next apply;
+  kernels, which run on the same views. Variables joining later, restored slots or a
+  variable re-homed by another optimizer make the layout stale, and it is rebuilt on the next
+  apply;
 - ``OPTIM_ENGINE=off`` turns it off (``numpy`` / ``numba`` choose the kernels).
 
 A subclass that overrides ``_kernel`` or ``_apply_dense`` without declaring ``flat_kernel``
@@ -1075,14 +1076,41 @@ class Optimizer:
         if self._clipping is not None:
             clipped = clip_gradients([grad for grad, _ in updates], **self._clipping)
             updates = [(grad, var) for grad, (_, var) in zip(clipped, updates)]
+        # The steady state of the flat engine: the same variables as its arena's, all dense.
+        # Their gradients are gathered now, so the non-finite check is one reduction.
+        held = None
+        engine = self._engine
+        if engine is not None and engine_enabled():
+            arena = engine.held(updates, self._slots)
+            if arena is not None and self._flat_ready([var for _, var in updates]):
+                held = arena, arena.gather([grad for grad, _ in updates])
         if self._nonfinite != "propagate":
-            bad = [var.name for grad, var in updates if not all_finite(grad)]
+            if held is not None and all_finite(held[1]):
+                bad = []
+            else:
+                bad = [var.name for grad, var in updates if not all_finite(grad)]
             if bad and not self._is_finite_step(bad, "gradient", global_step):
                 return
-        self._apply(updates, global_step, name)
+        self._apply(updates, global_step, name, held)
 
-    def _apply(self, updates: list[tuple[Any, Variable]], global_step, name) -> None:
-        """The update proper, on checked gradients: the hooks in their order."""
+    def _apply(
+        self, updates: list[tuple[Any, Variable]], global_step, name, held: Any = None
+    ) -> None:
+        """The update proper, on checked gradients: the hooks in their order.
+
+        ``held`` is ``(arena, flat gradient)`` when the flat engine's arena holds exactly these
+        variables and their slots, the gradients already gathered: the slots exist, so
+        ``_create_state`` has nothing to make, and the update is one kernel call.
+        """
+        if held is not None:
+            arena, flat_grad = held
+            self._prepare()
+            self._flat_update(self._engine.kernel(arena.dtype, arena.size), arena, flat_grad)
+            for _, var in updates:
+                if var.constraint is not None:
+                    np.copyto(var.array, var.constraint(var.array), casting="same_kind")
+            self._finish_apply(arena.variables, global_step, name)
+            return
         updated = [var for _, var in updates]
         if self._pending_slots:
             self._check_pending_slots_reachable(updated)
@@ -1107,6 +1135,10 @@ class Optimizer:
                 self._apply_sparse_duplicate_indices(grad, var)
             if var.constraint is not None:
                 np.copyto(var.array, var.constraint(var.array), casting="same_kind")
+        self._finish_apply(updated, global_step, name)
+
+    def _finish_apply(self, updated: list[Variable], global_step, name) -> None:
+        """``_finish``, then the step counts (the last thing an apply does)."""
         self._finish(updated, name or self._name)
         if self.step_state_name is not None:
             self._non_slot[self.step_state_name][...] = self._step_number()
@@ -1117,6 +1149,10 @@ class Optimizer:
 
     def _convert_gradient(self, grad: Any, var: Variable) -> Any:
         """Checks one non-None gradient against its variable: a dense array or IndexedSlices."""
+        if type(grad) is np.ndarray:  # the common case, checked with two comparisons
+            array = var.array
+            if grad.shape == array.shape and grad.dtype == array.dtype:
+                return grad
         if isinstance(grad, IndexedSlices):
             if self.sparse_updates is None:
                 raise NotImplementedError(

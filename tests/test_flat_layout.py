@@ -366,3 +366,30 @@ def test_bad_engine_setting_raises_before_any_change(monkeypatch):
             opt.apply_gradients([(np.ones(3, np.float32), w)])
         np.testing.assert_array_equal(w.value, 1.0)
         assert opt.get_slot_names() == [] and opt.iterations == 0
+
+
+def _big_steps(opt, rng, dtype):
+    """Variables adding up to more than PARALLEL_MIN_SIZE elements: the numba kernels run."""
+    from optim.engine.fused import PARALLEL_MIN_SIZE
+
+    shapes = [(200, 150), (7,), (), (PARALLEL_MIN_SIZE // 3,)]
+    variables = [optim.Variable(rng.normal(size=s).astype(dtype), name=f"b{i}")
+                 for i, s in enumerate(shapes)]
+    assert sum(v.size for v in variables) >= PARALLEL_MIN_SIZE
+    for _ in range(4):
+        grads = [rng.normal(size=v.shape).astype(dtype) for v in variables]
+        grads[0].flat[::97] = np.nan if dtype == np.float64 else grads[0].flat[::97]
+        opt.apply_gradients(zip(grads, variables))
+    return _state(variables, opt)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("key", sorted(FLAT))
+def test_large_arenas_equal_per_variable_steps(key, dtype, engine, monkeypatch):
+    def scenario(opt, rng, dtype):
+        opt = type(opt)(**FLAT[key], nonfinite="propagate")
+        return _big_steps(opt, rng, dtype)
+
+    _same(_run(scenario, key, engine, monkeypatch, dtype),
+          _run(scenario, key, "off", monkeypatch, dtype))

@@ -21,6 +21,7 @@ group make it stale, and the optimizer builds a new one, copying the current val
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +29,8 @@ import numpy as np
 from ..variables import Variable
 
 __all__ = ["Arena"]
+
+_ARRAY = operator.attrgetter("array")
 
 
 class Arena:
@@ -126,27 +129,28 @@ class Arena:
         Slot names the arena was not built with are not looked at (the engine builds an
         arena with every slot that all its variables have).
         """
+        # Identity checks in C loops (map): this runs before every fused step.
         mine = self.variables
-        if len(variables) != len(mine):
+        if len(variables) != len(mine) or not all(map(operator.is_, variables, mine)):
             return False
-        for var, own, view in zip(variables, mine, self._var_views):
-            if var is not own or var.array is not view:
-                return False
+        if not all(map(operator.is_, map(_ARRAY, mine), self._var_views)):
+            return False
         for slot_name, views in self._slot_views.items():
             table = slots.get(slot_name)
-            if table is None:
+            if table is None or not all(map(operator.is_, map(table.get, mine), views)):
                 return False
-            for var, view in zip(mine, views):
-                if table.get(var) is not view:
-                    return False
         return True
 
     def gather(self, grads: Sequence[np.ndarray]) -> np.ndarray:
-        """Copies the gradients (one per variable, in order) into the flat gradient buffer."""
+        """The flat gradient: the gradients (one per variable, in order) copied into the flat
+        gradient buffer, or, for a single variable, its own gradient raveled (no copy)."""
         if len(grads) == 1:
-            np.copyto(self._flat_grad_views[0], grads[0].reshape(-1))
+            flat = grads[0].reshape(-1)  # a view of a contiguous gradient: read, never written
+            if flat.dtype == self.dtype:
+                return flat
+            np.copyto(self._flat_grad_views[0], flat)
         else:
-            np.concatenate([g.reshape(-1) for g in grads], out=self.grad_buffer)
+            np.concatenate(grads, axis=None, out=self.grad_buffer)  # axis=None: each raveled
         return self.grad_buffer
 
     def segment(self, index: int) -> slice:

@@ -31,7 +31,10 @@ from ..variables import Variable
 from .arena import Arena
 from .kernels import ENV_VAR, get_kernel
 
-__all__ = ["FusedEngine"]
+__all__ = ["FusedEngine", "PARALLEL_MIN_SIZE"]
+
+#: Buffers smaller than this many elements take the numpy kernels (see FusedEngine.kernel).
+PARALLEL_MIN_SIZE = 1 << 15
 
 
 class FusedEngine:
@@ -52,13 +55,38 @@ class FusedEngine:
         """The arena of ``dtype``, if one was built."""
         return self._arenas.get(np.dtype(dtype))
 
-    def kernel(self, dtype: np.dtype) -> Callable[..., None]:
-        """The kernel for ``dtype`` (numba or numpy, see :func:`get_kernel`), cached."""
-        key = (dtype, os.environ.get(ENV_VAR, ""))
+    def kernel(self, dtype: np.dtype, size: int) -> Callable[..., None]:
+        """The kernel for a buffer of ``size`` elements of ``dtype``, cached.
+
+        numba's multithreaded kernel (see :func:`get_kernel`) for buffers of at least
+        :data:`PARALLEL_MIN_SIZE` elements; below that the blocked numpy kernel, whose result
+        is the same to the bit: a thread pool's fork and join costs more than such a step,
+        and far more when other processes keep the cores busy (a spinning OpenMP pool then
+        waits for a descheduled thread, milliseconds per call).
+        """
+        key = (dtype, size >= PARALLEL_MIN_SIZE, os.environ.get(ENV_VAR, ""))
         kernel = self._kernels.get(key)
         if kernel is None:
-            kernel = self._kernels[key] = get_kernel(self.kernel_name, dtype)
+            prefer = None if key[1] else "numpy"
+            kernel = self._kernels[key] = get_kernel(self.kernel_name, dtype, prefer)
         return kernel
+
+    def held(
+        self,
+        updates: Sequence[tuple[Any, Variable]],
+        slots: dict[str, dict[Variable, np.ndarray]],
+    ) -> Arena | None:
+        """The arena, when ``updates`` are dense gradients of exactly its variables, in its
+        order, and it still holds them and their slots (the steady state); else None."""
+        if not updates:
+            return None
+        arena = self._arenas.get(updates[0][1].dtype)
+        if arena is None or len(arena.variables) != len(updates):
+            return None
+        for grad, _ in updates:
+            if type(grad) is not np.ndarray:
+                return None
+        return arena if arena.holds([var for _, var in updates], slots) else None
 
     def apply(
         self,
@@ -94,7 +122,7 @@ class FusedEngine:
                     rest.extend(group)
                     continue
             grad_buffer = arena.gather([grad for grad, _ in group])
-            flat_update(self.kernel(dtype), arena, grad_buffer)
+            flat_update(self.kernel(dtype, arena.size), arena, grad_buffer)
         if rest and len(rest) < len(updates):
             order = {id(var): i for i, (_, var) in enumerate(updates)}
             rest.sort(key=lambda pair: order[id(pair[1])])
