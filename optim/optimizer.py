@@ -1091,26 +1091,24 @@ class Optimizer:
                 bad = [var.name for grad, var in updates if not all_finite(grad)]
             if bad and not self._is_finite_step(bad, "gradient", global_step):
                 return
-        self._apply(updates, global_step, name, held)
+        if held is None:
+            self._apply(updates, global_step, name)
+        else:
+            self._apply_held(updates, global_step, name, *held)
 
-    def _apply(
-        self, updates: list[tuple[Any, Variable]], global_step, name, held: Any = None
-    ) -> None:
-        """The update proper, on checked gradients: the hooks in their order.
+    def _apply_held(self, updates, global_step, name, arena: Any, flat_grad: np.ndarray) -> None:
+        """:meth:`_apply` when the flat engine's ``arena`` holds exactly these variables and
+        their slots, with the gradients gathered into ``flat_grad``: the slots exist, so
+        ``_create_state`` has nothing to make, and the update is one kernel call."""
+        self._prepare()
+        self._flat_update(self._engine.kernel(arena.dtype, arena.size), arena, flat_grad)
+        for _, var in updates:
+            if var.constraint is not None:
+                np.copyto(var.array, var.constraint(var.array), casting="same_kind")
+        self._finish_apply(arena.variables, global_step, name)
 
-        ``held`` is ``(arena, flat gradient)`` when the flat engine's arena holds exactly these
-        variables and their slots, the gradients already gathered: the slots exist, so
-        ``_create_state`` has nothing to make, and the update is one kernel call.
-        """
-        if held is not None:
-            arena, flat_grad = held
-            self._prepare()
-            self._flat_update(self._engine.kernel(arena.dtype, arena.size), arena, flat_grad)
-            for _, var in updates:
-                if var.constraint is not None:
-                    np.copyto(var.array, var.constraint(var.array), casting="same_kind")
-            self._finish_apply(arena.variables, global_step, name)
-            return
+    def _apply(self, updates: list[tuple[Any, Variable]], global_step, name) -> None:
+        """The update proper, on checked gradients: the hooks in their order."""
         updated = [var for _, var in updates]
         if self._pending_slots:
             self._check_pending_slots_reachable(updated)
