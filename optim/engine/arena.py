@@ -66,7 +66,6 @@ class Arena:
         "offsets",
         "_var_views",
         "_slot_views",
-        "_flat_grad_views",
     )
 
     def __init__(
@@ -101,9 +100,6 @@ class Arena:
         self.var_buffer = np.empty(size, dtype)
         self.grad_buffer = np.empty(size, dtype)
         self._var_views = self._views(self.var_buffer)
-        self._flat_grad_views = [
-            self.grad_buffer[a:b] for a, b in zip(offsets[:-1], offsets[1:])
-        ]
         self.slot_buffers = {}
         self._slot_views = {}
         for slot_name, table in slots.items():
@@ -148,7 +144,7 @@ class Arena:
             flat = grads[0].reshape(-1)  # a view of a contiguous gradient: read, never written
             if flat.dtype == self.dtype:
                 return flat
-            np.copyto(self._flat_grad_views[0], flat)
+            np.copyto(self.grad_buffer, flat)  # one variable: its segment is the buffer
         else:
             np.concatenate(grads, axis=None, out=self.grad_buffer)  # axis=None: each raveled
         return self.grad_buffer
