@@ -34,6 +34,7 @@ __all__ = [
     "ENV_VAR",
     "KERNEL_NAMES",
     "available",
+    "chosen_engine",
     "engine_enabled",
     "get_kernel",
     "load_numba",
@@ -96,6 +97,23 @@ def engine_enabled(prefer: str | None = None) -> bool:
     return _engine(prefer) != "off"
 
 
+def chosen_engine(dtype: Any = None, prefer: str | None = None) -> str:
+    """``"numba"`` or ``"numpy"``: the implementation :func:`get_kernel` gives for ``dtype``.
+
+    Raises:
+        ValueError: an unknown ``prefer`` or ``OPTIM_ENGINE`` value, or the engine is off.
+        TypeError: ``prefer`` not a string.
+    """
+    engine = _engine(prefer)
+    if engine == "off":
+        raise ValueError(f"The flat engine is off ({ENV_VAR}=off): no kernel is used.")
+    if engine == "auto":
+        if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
+            return "numpy"
+        return "numba" if available() else "numpy"
+    return engine
+
+
 def get_kernel(name: str, dtype: Any = None, prefer: str | None = None) -> Callable[..., None]:
     """The kernel ``name`` for buffers of ``dtype``, from numba or numpy.
 
@@ -116,16 +134,8 @@ def get_kernel(name: str, dtype: Any = None, prefer: str | None = None) -> Calla
     """
     if not isinstance(name, str) or name not in KERNEL_NAMES:
         raise ValueError(f"`name` must be one of {KERNEL_NAMES}, got {name!r}.")
-    engine = _engine(prefer)
-    if engine == "off":
-        raise ValueError(f"The flat engine is off ({ENV_VAR}=off): no kernel is used.")
-    if engine == "numpy":
+    if chosen_engine(dtype, prefer) == "numpy":
         return getattr(numpy_kernels, name)
-    if engine == "auto":
-        if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
-            return getattr(numpy_kernels, name)
-        if not available():
-            return getattr(numpy_kernels, name)
     module = load_numba()
     if dtype is not None and np.dtype(dtype) not in module.SUPPORTED_DTYPES:
         raise TypeError(
