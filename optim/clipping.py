@@ -28,6 +28,8 @@ __all__ = [
     "clip_by_norm",
     "global_norm",
     "clip_by_global_norm",
+    "global_clip_scale",
+    "global_norm_from_squares",
     "check_clip_options",
     "clip_gradients",
 ]
@@ -208,7 +210,38 @@ def _global_norm(values: list[np.ndarray]) -> np.floating:
     dtype = np.result_type(*values) if values else np.dtype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         squares = np.array([np.sum(np.square(v)) for v in values], dtype=dtype)
-        return np.sqrt(np.sum(squares, dtype=dtype))
+    return global_norm_from_squares(squares)
+
+
+def global_norm_from_squares(squares: np.ndarray) -> np.floating:
+    """The global norm from each tensor's sum of squares: ``sqrt(sum(squares))``, in
+    ``squares``' dtype, the last step of :func:`global_norm` (an overflow gives ``inf``).
+
+    The flat engine calls it with per-segment sums of one flat gradient buffer
+    (:func:`optim.engine.reductions.segment_square_sums`), which are the same numbers.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.sqrt(np.sum(squares, dtype=squares.dtype))
+
+
+def global_clip_scale(norm: Any, clip_norm: float, dtype: np.dtype) -> np.floating:
+    """The factor :func:`clip_by_global_norm` multiplies every tensor by, in ``dtype``.
+
+    ``clip_norm * min(1 / norm, 1 / clip_norm) + (norm - norm)``: ``clip_norm / norm`` when
+    the norm exceeds ``clip_norm``, 1 when it does not, NaN for an infinite or NaN norm.
+
+    Args:
+        norm: the global norm (a numpy scalar or number).
+        clip_norm: a finite number > 0 (checked by the caller).
+        dtype: the tensors' floating dtype.
+    """
+    # As in clip_by_norm: a clip_norm beyond the dtype's range is not rounded to inf.
+    work = np.dtype(np.float64) if clip_norm > float(np.finfo(dtype).max) else dtype
+    c = work.type(clip_norm)
+    one = work.type(1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        scale = c * np.minimum(one / work.type(norm), one / c) + (norm - norm)
+    return np.dtype(dtype).type(scale)
 
 
 def clip_by_global_norm(
@@ -275,12 +308,7 @@ def clip_by_global_norm(
         if float(use_norm) < 0:
             raise ValueError(f"`use_norm` must be >= 0, got {use_norm!r}.")
         norm = dtype.type(use_norm)
-    # As in clip_by_norm: a clip_norm beyond the dtype's range is not rounded to inf.
-    work = np.dtype(np.float64) if clip_norm > float(np.finfo(dtype).max) else dtype
-    c = work.type(clip_norm)
-    one = work.type(1)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        scale = c * np.minimum(one / work.type(norm), one / c) + (norm - norm)
+    scale = global_clip_scale(norm, clip_norm, dtype)
     clipped = [
         None if v is None else _like(t, np.multiply(v, v.dtype.type(scale), out=np.empty_like(v)))
         for t, v in zip(t_list, values)
