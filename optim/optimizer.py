@@ -120,6 +120,7 @@ import numpy as np
 from .clipping import check_clip_options, clip_gradients
 from .engine.fused import FusedEngine
 from .engine.kernels import engine_enabled
+from .engine.reductions import all_finite as finite_entries
 from .gradients import GradientSource, as_gradient_source, check_gradient
 from .sparse import IndexedSlices, check_indexed_slices, deduplicate
 from .validation import (
@@ -1049,6 +1050,33 @@ class Optimizer:
             ) from exc
         if not pairs:
             raise ValueError("No variables provided.")
+        # The steady state of the flat engine (the same variables as its arena's, all dense)
+        # is recognised in C loops; any other call is checked pair by pair.
+        engine = self._engine
+        steady = None
+        if engine is not None and engine_enabled():
+            steady = engine.steady(pairs, self._slots)
+            if steady is not None and not self._flat_ready(steady[0].variables):
+                steady = None
+        if steady is None:
+            updates = self._check_pairs(pairs)
+        if global_step is not None and not isinstance(global_step, Variable):
+            raise TypeError(f"`global_step` must be an optim.Variable, got {global_step!r}.")
+        if steady is not None:
+            self._apply_steady(*steady, global_step, name)
+            return
+        if self._clipping is not None:
+            clipped = clip_gradients([grad for grad, _ in updates], **self._clipping)
+            updates = [(grad, var) for grad, (_, var) in zip(clipped, updates)]
+        if self._nonfinite != "propagate":
+            bad = [var.name for grad, var in updates if not all_finite(grad)]
+            if bad and not self._is_finite_step(bad, "gradient", global_step):
+                return
+        self._apply(updates, global_step, name)
+
+    def _check_pairs(self, pairs: tuple[Any, ...]) -> list[tuple[Any, Variable]]:
+        """The ``(gradient, variable)`` updates of ``pairs``, checked (None gradients left
+        out, each gradient converted by :meth:`_convert_gradient`)."""
         updates = []
         for i, pair in enumerate(pairs):
             try:
@@ -1071,38 +1099,39 @@ class Optimizer:
             raise ValueError(
                 f"No gradients provided for any variable: {[v.name for _, v in pairs]}."
             )
-        if global_step is not None and not isinstance(global_step, Variable):
-            raise TypeError(f"`global_step` must be an optim.Variable, got {global_step!r}.")
-        if self._clipping is not None:
-            clipped = clip_gradients([grad for grad, _ in updates], **self._clipping)
-            updates = [(grad, var) for grad, (_, var) in zip(clipped, updates)]
-        # The steady state of the flat engine: the same variables as its arena's, all dense.
-        # Their gradients are gathered now, so the non-finite check is one reduction.
-        held = None
-        engine = self._engine
-        if engine is not None and engine_enabled():
-            arena = engine.held(updates, self._slots)
-            if arena is not None and self._flat_ready([var for _, var in updates]):
-                held = arena, arena.gather([grad for grad, _ in updates])
-        if self._nonfinite != "propagate":
-            if held is not None and all_finite(held[1]):
-                bad = []
-            else:
-                bad = [var.name for grad, var in updates if not all_finite(grad)]
-            if bad and not self._is_finite_step(bad, "gradient", global_step):
-                return
-        if held is None:
-            self._apply(updates, global_step, name)
-        else:
-            self._apply_held(updates, global_step, name, *held)
+        return updates
 
-    def _apply_held(self, updates, global_step, name, arena: Any, flat_grad: np.ndarray) -> None:
-        """:meth:`_apply` when the flat engine's ``arena`` holds exactly these variables and
-        their slots, with the gradients gathered into ``flat_grad``: the slots exist, so
-        ``_create_state`` has nothing to make, and the update is one kernel call."""
+    def _apply_steady(self, arena: Any, grads: list[np.ndarray], global_step, name) -> None:
+        """apply_gradients in the flat engine's steady state: ``arena`` holds exactly these
+        variables and their slots (so ``_create_state`` has nothing to make) and ``grads``
+        are their dense gradients, checked. Clipping by global norm and the non-finite check
+        are each one reduction over the flat gradient, and the update is one kernel call."""
+        engine = self._engine
+        clip = self._clipping
+        if clip is not None and clip["clipnorm"] is not None:
+            grads = clip_gradients(grads, **clip)  # each gradient by its own norm
+            clip = None
+        flat = arena.gather(grads, owned=clip is not None)
+        finite = None
+        if clip is not None:
+            if clip["global_clipnorm"] is not None:
+                norm = engine.clip_by_global_norm(arena, flat, clip["global_clipnorm"])
+                finite = math.isfinite(norm)  # a finite sum of squares has finite terms
+            else:  # clip_by_value's two ufuncs, with its bounds in the gradients' dtype
+                high = arena.dtype.type(clip["clipvalue"])
+                np.minimum(flat, high, out=flat)
+                np.maximum(flat, -high, out=flat)
+        if self._nonfinite != "propagate":
+            if finite is None:
+                finite = engine.all_finite(arena, flat)
+            if not finite:
+                views = [flat[arena.segment(i)] for i in range(len(arena.variables))]
+                bad = [var.name for var, g in zip(arena.variables, views) if not all_finite(g)]
+                if not self._is_finite_step(bad, "gradient", global_step):
+                    return
         self._prepare()
-        self._flat_update(self._engine.kernel(arena.dtype, arena.size), arena, flat_grad)
-        for _, var in updates:
+        self._flat_update(engine.kernel(arena.dtype, arena.size), arena, flat)
+        for var in arena.variables:
             if var.constraint is not None:
                 np.copyto(var.array, var.constraint(var.array), casting="same_kind")
         self._finish_apply(arena.variables, global_step, name)
@@ -1217,6 +1246,4 @@ def all_finite(grad: Any) -> bool:
     One sum in the common case: a finite sum implies finite entries.
     """
     values = grad.values if isinstance(grad, IndexedSlices) else grad
-    if math.isfinite(np.add.reduce(values, axis=None)):
-        return True
-    return bool(np.isfinite(values).all())
+    return finite_entries(values)

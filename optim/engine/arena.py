@@ -50,6 +50,7 @@ class Arena:
         slot_buffers: ``{slot_name: buffer}``, each 1-D of ``size`` elements.
         grad_buffer: the flat gradient buffer the gradients are gathered into.
         offsets: the segment boundaries (``len(variables) + 1`` entries).
+        shapes: the variables' shapes, in segment order (a list).
 
     Raises:
         ValueError: no variables, mixed dtypes or a slot of another shape or dtype (nothing
@@ -64,8 +65,10 @@ class Arena:
         "slot_buffers",
         "grad_buffer",
         "offsets",
+        "shapes",
         "_var_views",
         "_slot_views",
+        "_scratch",
     )
 
     def __init__(
@@ -97,8 +100,10 @@ class Arena:
         self.size = size
         self.variables = variables
         self.offsets = offsets
+        self.shapes = [var.shape for var in variables]
         self.var_buffer = np.empty(size, dtype)
         self.grad_buffer = np.empty(size, dtype)
+        self._scratch: np.ndarray | None = None
         self._var_views = self._views(self.var_buffer)
         self.slot_buffers = {}
         self._slot_views = {}
@@ -129,6 +134,12 @@ class Arena:
         mine = self.variables
         if len(variables) != len(mine) or not all(map(operator.is_, variables, mine)):
             return False
+        return self.intact(slots)
+
+    def intact(self, slots: dict[str, dict[Variable, np.ndarray]]) -> bool:
+        """Whether every variable is still homed on its segment and every slot table entry
+        of the arena's slot names is still its segment view."""
+        mine = self.variables
         if not all(map(operator.is_, map(_ARRAY, mine), self._var_views)):
             return False
         for slot_name, views in self._slot_views.items():
@@ -137,17 +148,28 @@ class Arena:
                 return False
         return True
 
-    def gather(self, grads: Sequence[np.ndarray]) -> np.ndarray:
-        """The flat gradient: the gradients (one per variable, in order) copied into the flat
-        gradient buffer, or, for a single variable, its own gradient raveled (no copy)."""
+    def gather(self, grads: Sequence[np.ndarray], *, owned: bool = False) -> np.ndarray:
+        """The flat gradient: the gradients (one per variable, in order, each of its
+        variable's shape and dtype) copied into the flat gradient buffer.
+
+        A single variable's contiguous gradient is used in place, raveled (no copy), unless
+        ``owned``: then the result is always the arena's own buffer, which the caller may
+        write (clipping scales it in place).
+        """
         if len(grads) == 1:
             flat = grads[0].reshape(-1)  # a view of a contiguous gradient: read, never written
-            if flat.dtype == self.dtype:
+            if not owned:
                 return flat
             np.copyto(self.grad_buffer, flat)  # one variable: its segment is the buffer
         else:
             np.concatenate(grads, axis=None, out=self.grad_buffer)  # axis=None: each raveled
         return self.grad_buffer
+
+    def scratch(self) -> np.ndarray:
+        """A buffer of the arena's size and dtype for temporaries (allocated on first use)."""
+        if self._scratch is None:
+            self._scratch = np.empty(self.size, self.dtype)
+        return self._scratch
 
     def segment(self, index: int) -> slice:
         """The slice of variable ``index``'s segment in every buffer."""

@@ -21,20 +21,28 @@ call the engine at all (see :mod:`optim.engine.kernels`).
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ..clipping import global_clip_scale, global_norm_from_squares
 from ..variables import Variable
 from .arena import Arena
 from .kernels import ENV_VAR, get_kernel
+from .reductions import all_finite, segment_square_sums
 
 __all__ = ["FusedEngine", "PARALLEL_MIN_SIZE"]
 
 #: Buffers smaller than this many elements take the numpy kernels (see FusedEngine.kernel).
 PARALLEL_MIN_SIZE = 1 << 15
+
+_GRADIENT = operator.itemgetter(0)
+_VARIABLE = operator.itemgetter(1)
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
 
 
 class FusedEngine:
@@ -71,22 +79,56 @@ class FusedEngine:
             kernel = self._kernels[key] = get_kernel(self.kernel_name, dtype, prefer)
         return kernel
 
-    def held(
-        self,
-        updates: Sequence[tuple[Any, Variable]],
-        slots: dict[str, dict[Variable, np.ndarray]],
-    ) -> Arena | None:
-        """The arena, when ``updates`` are dense gradients of exactly its variables, in its
-        order, and it still holds them and their slots (the steady state); else None."""
-        if not updates:
+    def steady(
+        self, pairs: Sequence[Any], slots: dict[str, dict[Variable, np.ndarray]]
+    ) -> tuple[Arena, list[np.ndarray]] | None:
+        """The steady state, recognised before any per-pair check: ``(arena, gradients)``
+        when ``pairs`` are exactly ``(gradient, variable)`` pairs of one arena's variables, in
+        its order, every gradient a dense ndarray of its variable's shape and dtype, and the
+        arena still holds the variables and their slots; else None (the caller then checks
+        pair by pair, which explains what is wrong, if anything is).
+
+        Every test is a C loop over the pairs (``map``), so a step of many small variables
+        does not pay a Python loop to validate them.
+        """
+        if not pairs:
             return None
-        arena = self._arenas.get(updates[0][1].dtype)
-        if arena is None or len(arena.variables) != len(updates):
-            return None
-        for grad, _ in updates:
-            if type(grad) is not np.ndarray:
+        try:
+            if set(map(len, pairs)) != {2}:
                 return None
-        return arena if arena.holds([var for _, var in updates], slots) else None
+        except TypeError:  # a pair without a length
+            return None
+        variables = list(map(_VARIABLE, pairs))
+        arena = self._arenas.get(getattr(variables[0], "dtype", None))
+        if arena is None or len(variables) != len(arena.variables):
+            return None
+        if not all(map(operator.is_, variables, arena.variables)):
+            return None
+        grads = list(map(_GRADIENT, pairs))
+        if set(map(type, grads)) != {np.ndarray} or set(map(_DTYPE, grads)) != {arena.dtype}:
+            return None
+        if list(map(_SHAPE, grads)) != arena.shapes or not arena.intact(slots):
+            return None
+        return arena, grads
+
+    def all_finite(self, arena: Arena, flat_grad: np.ndarray) -> bool:
+        """Whether the flat gradient is finite: one reduction, multithreaded (numba) from
+        :data:`PARALLEL_MIN_SIZE` elements on."""
+        return all_finite(flat_grad, parallel=arena.size >= PARALLEL_MIN_SIZE)
+
+    def clip_by_global_norm(self, arena: Arena, flat_grad: np.ndarray, clip_norm: float) -> Any:
+        """Scales ``flat_grad`` (the arena's own gradient buffer) in place as
+        :func:`optim.clipping.clip_by_global_norm` scales each gradient, and returns the norm.
+
+        The norm comes from each segment's pairwise sum of squares, the same sums the
+        per-gradient function takes, so the result is the same to the bit. A non-finite norm
+        makes every entry NaN, as there.
+        """
+        squares = segment_square_sums(flat_grad, arena.offsets, arena.scratch())
+        norm = global_norm_from_squares(squares)
+        scale = global_clip_scale(norm, clip_norm, arena.dtype)
+        np.multiply(flat_grad, scale, out=flat_grad)
+        return norm
 
     def apply(
         self,

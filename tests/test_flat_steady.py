@@ -1,0 +1,220 @@
+"""The flat engine's steady state: clipping and the non-finite check over the flat gradient.
+
+Once an optimizer's arena holds a step's variables, ``apply_gradients`` recognises the call
+without a per-pair loop, gathers the gradients into one buffer, clips them there and checks
+them with one reduction. Each test runs the same steps with the engine off (the per-variable
+path) and compares every variable and slot bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optim
+from optim.engine import reductions
+from optim.engine.fused import PARALLEL_MIN_SIZE, FusedEngine
+from optim.engine.kernels import available
+
+ENGINES = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not available(), reason="numba is not installed"))]
+CLIPPING = {
+    "none": {},
+    "global_clipnorm": {"global_clipnorm": 0.5},  # clips: the gradients' norm is larger
+    "global_clipnorm-loose": {"global_clipnorm": 1e6},  # scale 1
+    "clipvalue": {"clipvalue": 0.3},
+    "clipnorm": {"clipnorm": 0.7},
+}
+SHAPES = {
+    "small": [(3, 4), (5,), (), (2, 1, 3)],
+    "one": [(40,)],
+    "large": [(200, 150), (7,), (), (PARALLEL_MIN_SIZE // 3,)],  # numba's threads run
+    "large-one": [(PARALLEL_MIN_SIZE + 5,)],
+}
+
+
+def _variables(shapes, dtype, rng):
+    return [optim.Variable(rng.normal(size=s).astype(dtype), name=f"v{i}")
+            for i, s in enumerate(shapes)]
+
+
+def _state(variables, opt):
+    slots = {f"{v.name}/{s}": opt.get_slot(v, s).copy()
+             for v in variables for s in opt.get_slot_names()}
+    return [v.numpy() for v in variables], slots
+
+
+def _same(a, b):
+    (va, sa), (vb, sb) = a, b
+    assert sa.keys() == sb.keys()
+    for x, y in zip(va, vb):
+        np.testing.assert_array_equal(x, y, strict=True)
+    for k in sa:
+        np.testing.assert_array_equal(sa[k], sb[k], strict=True)
+
+
+def _run(engine, monkeypatch, make, shapes, dtype, steps=5, gradients=None):
+    """``steps`` applies of random gradients; returns the state, the optimizer and, per step,
+    whether the caller's gradients came back unchanged. Records in ``STEADY`` how many
+    applies took the steady state."""
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    STEADY.clear()
+    rng = np.random.default_rng(3)
+    with optim.Graph().as_default():
+        variables = _variables(shapes, dtype, rng)
+        opt = make()
+        given = []
+        for step in range(steps):
+            grads = [np.asarray(rng.normal(size=v.shape) * 2, dtype) for v in variables]
+            if gradients is not None:
+                gradients(step, grads)
+            kept = [g.copy() for g in grads]
+            opt.apply_gradients(zip(grads, variables))
+            given.append(all(np.array_equal(g, k, equal_nan=True) for g, k in zip(grads, kept)))
+        return _state(variables, opt), opt, given
+
+
+STEADY: list[bool] = []
+
+
+@pytest.fixture(autouse=True)
+def _spy_on_the_steady_state(monkeypatch):
+    original = FusedEngine.steady
+
+    def steady(self, pairs, slots):
+        found = original(self, pairs, slots)
+        STEADY.append(found is not None)
+        return found
+
+    monkeypatch.setattr(FusedEngine, "steady", steady)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", sorted(SHAPES))
+@pytest.mark.parametrize("clipping", sorted(CLIPPING))
+def test_clipped_steady_steps_equal_per_variable_steps(clipping, shapes, dtype, engine,
+                                                       monkeypatch):
+    def make():
+        return optim.train.AdamOptimizer(0.01, **CLIPPING[clipping])
+
+    expected, _, _ = _run("off", monkeypatch, make, SHAPES[shapes], dtype)
+    got, opt, untouched = _run(engine, monkeypatch, make, SHAPES[shapes], dtype)
+    assert STEADY == [True] * 4  # every step after the first (the engine exists from then on)
+    _same(got, expected)
+    assert all(untouched)  # the caller's gradients are never written, clipped or not
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("shapes", ["small", "large"])
+@pytest.mark.parametrize("clipping", ["none", "global_clipnorm", "clipvalue"])
+def test_nonfinite_steady_step_raises_and_changes_nothing(clipping, shapes, engine,
+                                                          monkeypatch):
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    rng = np.random.default_rng(0)
+    with optim.Graph().as_default():
+        variables = _variables(SHAPES[shapes], np.float32, rng)
+        opt = optim.train.MomentumOptimizer(0.1, 0.9, **CLIPPING[clipping])
+        for _ in range(2):
+            opt.apply_gradients([(rng.normal(size=v.shape).astype(np.float32), v)
+                                 for v in variables])
+        before = _state(variables, opt)
+        grads = [np.asarray(rng.normal(size=v.shape), np.float32) for v in variables]
+        grads[-1].flat[-1] = np.inf  # the last entry of the last variable
+        bad = variables[-1].name
+        # clipvalue turns an infinity into a finite bound: the step goes ahead, as per variable
+        if clipping == "clipvalue":
+            opt.apply_gradients(zip(grads, variables))
+            assert opt.iterations == 3
+            return
+        with pytest.raises(FloatingPointError) as info:
+            opt.apply_gradients(zip(grads, variables))
+        assert STEADY[-1]  # raised from the steady state's one reduction
+        _same(_state(variables, opt), before)
+        assert opt.iterations == 2
+        names = [v.name for v in variables]
+        if clipping == "global_clipnorm":  # every gradient became NaN: all are named
+            assert all(repr(n) in str(info.value) or n in str(info.value) for n in names)
+        else:
+            assert bad in str(info.value)
+            assert all(n not in str(info.value) for n in names if n != bad)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("policy", ["skip", "propagate"])
+def test_nonfinite_policies_in_the_steady_state_equal_per_variable(policy, engine,
+                                                                   monkeypatch):
+    def make():
+        return optim.train.AdamOptimizer(0.01, nonfinite=policy, global_clipnorm=1.0)
+
+    def poison(step, grads):
+        if step == 2:
+            grads[0].flat[0] = np.nan
+
+    expected, ref, _ = _run("off", monkeypatch, make, SHAPES["large"], np.float32,
+                            gradients=poison)
+    got, opt, _ = _run(engine, monkeypatch, make, SHAPES["large"], np.float32,
+                       gradients=poison)
+    _same(got, expected)
+    assert (opt.iterations, opt.skipped_steps) == (ref.iterations, ref.skipped_steps)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_malformed_calls_after_the_first_step_still_raise_clearly(engine, monkeypatch):
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    rng = np.random.default_rng(0)
+    with optim.Graph().as_default():
+        variables = _variables(SHAPES["small"], np.float32, rng)
+        opt = optim.train.AdamOptimizer(0.01)
+        grads = [np.ones(v.shape, np.float32) for v in variables]
+        opt.apply_gradients(zip(grads, variables))
+        before = _state(variables, opt)
+        with pytest.raises(TypeError, match=r"grads_and_vars\[1\].*pair"):
+            opt.apply_gradients([(grads[0], variables[0]), (grads[1], variables[1], 0)])
+        with pytest.raises(ValueError, match="v2"):
+            opt.apply_gradients([(g if i != 2 else np.ones(3, np.float32), v)
+                                 for i, (g, v) in enumerate(zip(grads, variables))])
+        with pytest.raises(TypeError, match="global_step"):
+            opt.apply_gradients(zip(grads, variables), global_step=3)
+        _same(_state(variables, opt), before)
+        # A float64 gradient for float32 variables is converted, as on the first step.
+        opt.apply_gradients([(g.astype(np.float64), v) for g, v in zip(grads, variables)])
+        assert opt.iterations == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("size", [0, 1, 17, 16384, 16385, PARALLEL_MIN_SIZE * 3 + 1])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_all_finite_agrees_with_isfinite_on_every_kind_of_entry(size, dtype, engine,
+                                                                monkeypatch):
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    rng = np.random.default_rng(size)
+    info = np.finfo(dtype)
+    special = np.array([np.nan, -np.nan, np.inf, -np.inf, info.max, -info.max, info.tiny,
+                        info.smallest_subnormal, -0.0, 0.0], dtype)
+    x = (rng.normal(size=size) * 1e3).astype(dtype)
+    assert reductions.all_finite(x, parallel=True) is True
+    for value in special:
+        for where in {0, size // 2, size - 1} if size else ():
+            y = x.copy()
+            y[where] = value
+            expected = bool(np.isfinite(y).all())
+            assert reductions.all_finite(y, parallel=True) is expected
+            assert reductions.all_finite(y) is expected
+    if size and dtype != np.float16:  # a NaN with another payload is still not finite
+        y = x.copy()
+        y.view(np.uint32 if dtype == np.float32 else np.uint64)[size - 1] |= (
+            np.uint32(0x7FC00001) if dtype == np.float32 else np.uint64(0x7FF8000000000001))
+        assert reductions.all_finite(y, parallel=True) is False
+
+
+def test_numba_count_of_nonfinite_entries():
+    numba_reductions = pytest.importorskip("optim.engine.numba_reductions")
+    x = np.zeros(100_003, np.float32)
+    x[[0, 5, 70_000, -1]] = [np.nan, np.inf, -np.inf, np.nan]
+    assert numba_reductions.count_nonfinite(x) == 4
+    assert numba_reductions.count_nonfinite(x.astype(np.float64)) == 4
+    with pytest.raises(TypeError, match="`buffer` must be float32 or float64"):
+        numba_reductions.count_nonfinite(x.astype(np.float16))
+    with pytest.raises(ValueError, match="`buffer` must be 1-D and C-contiguous"):
+        numba_reductions.count_nonfinite(x[::2])
