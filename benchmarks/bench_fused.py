@@ -12,6 +12,9 @@ What is measured, per row (optimizer x layout x dtype), in milliseconds per step
   after one ``apply_gradients``: the flat layout re-homes every variable into one buffer, so both
   ``Variable.value`` arrays must be views of one base array. The numba column also needs numba
   in ``sys.modules`` afterwards; the numpy column needs it absent.
+* ``numba nochk``: the numba column's optimizer with ``nonfinite="propagate"``: the step TF1
+  and torch take, with no check for NaN or infinity before the update (optim's default,
+  ``"raise"``, reads the gradient once more to leave everything unchanged on a bad step).
 * ``np loop``: a hand-written in-place numpy loop over the same arrays, written here from the
   update rule (not from optim's kernels). Before timing, each optim column must agree with it
   after 3 steps on a small case (``np.allclose``, rtol 1e-5 float32 / 1e-10 float64). If it does
@@ -97,8 +100,17 @@ SHAPES = ("1x1e7", "100x1e4", "1000x1e3", "10000x1e2")
 QUICK_SHAPES = ("1x1e7", "100x1e4")
 DTYPES = ("float32", "float64")
 QUICK_DTYPES = ("float32",)
-ENGINE_MODES = ("off", "numba", "numpy")
-MODE_KEYS = {"off": "per_var_ms", "numba": "flat_numba_ms", "numpy": "flat_numpy_ms"}
+ENGINE_MODES = ("off", "numba", "numpy", "nocheck")
+# "nocheck": the numba path with nonfinite="propagate", the step TF1 and torch take (no check
+# for NaN or infinity before the update); the default policy ("raise") reads the gradient once
+# more.
+MODE_ENGINE = {"off": "off", "numba": "numba", "numpy": "numpy", "nocheck": "numba"}
+MODE_KEYS = {
+    "off": "per_var_ms",
+    "numba": "flat_numba_ms",
+    "numpy": "flat_numpy_ms",
+    "nocheck": "flat_nocheck_ms",
+}
 TORCH_FORMS = (
     ("torch_loop", {"foreach": False}),
     ("torch_foreach", {"foreach": True}),
@@ -176,7 +188,7 @@ class Algo:
     name: str
     loads: int  # arrays read per element by the minimal one-pass step (params, grad, slots)
     stores: int  # arrays written per element (params, slots)
-    optim: Callable[[Any], Any]  # optim.train -> optimizer
+    optim: Callable[..., Any]  # (optim.train, **options) -> optimizer
     init: Callable[[list[np.ndarray]], dict[str, Any]]
     step: Callable[[list[np.ndarray], list[np.ndarray], dict[str, Any]], None]
     torch: tuple[str, dict[str, Any]] | None
@@ -186,35 +198,39 @@ class Algo:
 ALGOS: tuple[Algo, ...] = (
     Algo(
         "Adam", 4, 3,
-        lambda t: t.AdamOptimizer(1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8),
+        lambda t, **kw: t.AdamOptimizer(1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8, **kw),
         lambda ps: _slots(ps, m=0.0, v=0.0), _np_adam,
         ("Adam", {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8}),
         lambda ox: ox.adam(1e-3, b1=0.9, b2=0.999, eps=1e-8),
     ),
     Algo(
         "AdamW", 4, 3,
-        lambda t: t.AdamWOptimizer(weight_decay=0.01, learning_rate=1e-3, epsilon=1e-8),
+        lambda t, **kw: t.AdamWOptimizer(
+            weight_decay=0.01, learning_rate=1e-3, epsilon=1e-8, **kw
+        ),
         lambda ps: _slots(ps, m=0.0, v=0.0), _np_adamw,
         ("AdamW", {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01}),
         lambda ox: ox.adamw(1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.01),
     ),
     Algo(
         "Momentum", 3, 2,
-        lambda t: t.MomentumOptimizer(0.01, 0.9),
+        lambda t, **kw: t.MomentumOptimizer(0.01, 0.9, **kw),
         lambda ps: _slots(ps, a=0.0), _np_momentum,
         ("SGD", {"lr": 0.01, "momentum": 0.9}),
         lambda ox: ox.sgd(0.01, momentum=0.9),
     ),
     Algo(
         "Nesterov", 3, 2,
-        lambda t: t.MomentumOptimizer(0.01, 0.9, use_nesterov=True),
+        lambda t, **kw: t.MomentumOptimizer(0.01, 0.9, use_nesterov=True, **kw),
         lambda ps: _slots(ps, a=0.0), _np_nesterov,
         ("SGD", {"lr": 0.01, "momentum": 0.9, "nesterov": True}),
         lambda ox: ox.sgd(0.01, momentum=0.9, nesterov=True),
     ),
     Algo(
         "RMSProp", 4, 3,
-        lambda t: t.RMSPropOptimizer(0.01, decay=0.9, momentum=0.9, epsilon=1e-10),
+        lambda t, **kw: t.RMSPropOptimizer(
+            0.01, decay=0.9, momentum=0.9, epsilon=1e-10, **kw
+        ),
         lambda ps: _slots(ps, ms=1.0, mom=0.0), _np_rmsprop,
         ("RMSprop", {"lr": 0.01, "alpha": 0.9, "eps": 1e-10, "momentum": 0.9}),
         lambda ox: ox.rmsprop(
@@ -223,14 +239,14 @@ ALGOS: tuple[Algo, ...] = (
     ),
     Algo(
         "Adagrad", 3, 2,
-        lambda t: t.AdagradOptimizer(0.01, initial_accumulator_value=0.1),
+        lambda t, **kw: t.AdagradOptimizer(0.01, initial_accumulator_value=0.1, **kw),
         lambda ps: _slots(ps, acc=0.1), _np_adagrad,
         ("Adagrad", {"lr": 0.01, "initial_accumulator_value": 0.1, "eps": 0.0}),
         lambda ox: ox.adagrad(0.01, initial_accumulator_value=0.1, eps=0.0),
     ),
     Algo(
         "Lion", 3, 2,
-        lambda t: t.LionOptimizer(1e-4, beta1=0.9, beta2=0.99),
+        lambda t, **kw: t.LionOptimizer(1e-4, beta1=0.9, beta2=0.99, **kw),
         lambda ps: _slots(ps, m=0.0), _np_lion,
         None,
         lambda ox: ox.lion(1e-4, b1=0.9, b2=0.99, weight_decay=0.0),
@@ -384,8 +400,10 @@ def _same_math(optim: Any, algo: Algo, dtype: np.dtype) -> str | None:
 
 def _worker(args: argparse.Namespace) -> dict[str, Any]:
     mode = args.worker
-    if os.environ.get("OPTIM_ENGINE") != mode:
+    engine = MODE_ENGINE[mode]
+    if os.environ.get("OPTIM_ENGINE") != engine:
         raise SystemExit(f"worker {mode}: OPTIM_ENGINE is {os.environ.get('OPTIM_ENGINE')!r}")
+    options = {"nonfinite": "propagate"} if mode == "nocheck" else {}
     import optim
 
     result: dict[str, Any] = {
@@ -402,13 +420,13 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
             probe = _probe(optim, algo, dtype)
             result["probes"][f"{algo.name}/{dtype.name}"] = probe
             why = None
-            if mode == "off" and probe["flat"]:
+            if engine == "off" and probe["flat"]:
                 why = "OPTIM_ENGINE=off still re-homed the variables into one buffer"
-            elif mode != "off" and not probe["flat"]:
+            elif engine != "off" and not probe["flat"]:
                 why = "the optimizer does not run flat (its variables keep their own buffers)"
-            elif mode == "numba" and not probe["numba_loaded"]:
+            elif engine == "numba" and not probe["numba_loaded"]:
                 why = "it ran flat without importing numba"
-            elif mode == "numpy" and probe["numba_loaded"]:
+            elif engine == "numpy" and probe["numba_loaded"]:
                 why = "numba was imported under OPTIM_ENGINE=numpy"
             if why is None and not args.compile_only:
                 why = _same_math(optim, algo, dtype)
@@ -427,7 +445,7 @@ def _worker(args: argparse.Namespace) -> dict[str, Any]:
                 busy = _settle(args.wait_idle)
                 with optim.Graph().as_default():
                     variables = [optim.Variable(w, name=f"w{i}") for i, w in enumerate(initial)]
-                    opt = algo.optim(optim.train)
+                    opt = algo.optim(optim.train, **options)
                 gv = list(zip(grads, variables))
                 timing = _time_step(partial(opt.apply_gradients, gv), args.budget)
                 result["rows"].append(
@@ -464,7 +482,9 @@ def _run_worker(
         ]  # fmt: skip
         if compile_only:
             cmd.append("--_compile-only")
-        proc = subprocess.run(cmd, env=_subprocess_env(OPTIM_ENGINE=mode, **env), check=False)
+        proc = subprocess.run(
+            cmd, env=_subprocess_env(OPTIM_ENGINE=MODE_ENGINE[mode], **env), check=False
+        )
         if proc.returncode != 0 or not out.exists():
             return {"mode": mode, "error": f"the worker exited with code {proc.returncode}"}
         return json.loads(out.read_text())
@@ -744,6 +764,7 @@ COLUMNS = (
     ("floor", "floor_ms"),
     ("per-var", "per_var_ms"),
     ("flat numba", "flat_numba_ms"),
+    ("numba nochk", "flat_nocheck_ms"),
     ("flat numpy", "flat_numpy_ms"),
     ("np loop", "numpy_loop_ms"),
     ("t loop", "torch_loop_ms"),
@@ -754,8 +775,10 @@ COLUMNS = (
 RATIOS = (
     ("per-var /fused", "per_var_ms", "torch_fused_ms"),
     ("numba /fused", "flat_numba_ms", "torch_fused_ms"),
+    ("nochk /fused", "flat_nocheck_ms", "torch_fused_ms"),
     ("per-var /floor", "per_var_ms", "floor_ms"),
     ("numba /floor", "flat_numba_ms", "floor_ms"),
+    ("nochk /floor", "flat_nocheck_ms", "floor_ms"),
     ("numpy /floor", "flat_numpy_ms", "floor_ms"),
     ("fused /floor", "torch_fused_ms", "floor_ms"),
 )
