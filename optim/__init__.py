@@ -8,7 +8,8 @@ from . import clipping, datasets, nn, plotting, pytree, schedules, train, traini
 from .accumulation import GradientAccumulationOptimizer
 from .algorithms import *  # noqa: F403
 from .algorithms import __all__ as _algorithms
-from .backend import AutogradBackend, get_backend
+from .backend import get_backend, set_backend, use_backend
+from .backends.autograd import AutogradBackend
 from .checkpoint import (
     CheckpointError,
     CheckpointManager,
@@ -118,4 +119,6 @@ __all__ = [
     "hessian",
     "AutogradBackend",
     "get_backend",
+    "set_backend",
+    "use_backend",
 ]

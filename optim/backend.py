@@ -1,209 +1,247 @@
-"""The autodiff engine behind optim, kept behind one small interface.
+"""The autodiff engine behind optim: the :class:`Backend` protocol and the choice of engine.
 
-Everything in optim that differentiates goes through :class:`Backend`. The only implementation is
-:class:`AutogradBackend` (HIPS autograd, reverse mode). Another engine can be added by writing a
-class with the same methods; no optimizer and no gradient source needs to change.
+Everything in optim that differentiates goes through a backend; the engines live in
+:mod:`optim.backends` (``"autograd"``, HIPS autograd, the default; ``"jax"``, optional, installed
+with ``pip install "optim[jax]"``). The one value-and-gradient path of both worlds,
+:func:`optim.gradients.value_and_gradients`, calls the active backend.
 
-The interface:
+Choosing the engine:
 
-``trace(fun, args) -> Trace``
-    Runs ``fun(*tracers)`` once, recording the operations applied to each positional argument.
+* globally: ``optim.set_backend("jax")``;
+* for a block: ``with optim.use_backend("jax"): ...`` (per thread and per asyncio task);
+* for one call: ``optim.minimize(..., backend="jax")``.
+
+Importing optim never imports jax: an engine is loaded the first time it is named.
+
+The protocol (what an engine implements; ``constants`` are extra positional arguments that are
+not differentiated, ``key`` says whether ``fun`` may be compiled):
+
+``trace(fun, args, constants=(), key=None) -> Trace``
+    Runs ``fun(*args, *constants)`` once, recording what is done with each of ``args``.
 ``Trace.value``
-    The forward value (unboxed).
+    The forward value (not traced).
 ``Trace.gradients(cotangent) -> list``
-    One backward pass: the vector-Jacobian product of ``cotangent`` with respect to each
-    argument, or ``None`` for an argument the output does not depend on (no recorded path).
-``gradient_trace(fun, args) -> (value, gradients, Trace)``
-    Second order at one point for a scalar ``fun``: the trace of the flat gradient, whose every
-    backward pass with a vector ``p`` gives ``H @ p`` (many products for one trace).
-``hessian_vector_product(fun, args, vectors) -> (value, gradients, products)``
-    Second order for a scalar ``fun``: the value, the gradient and ``H @ v`` per argument
-    (``None`` where there is no path), from one forward-over-reverse pass.
+    One backward pass: the vector-Jacobian product of ``cotangent`` with respect to each of
+    ``args``, or ``None`` for an argument the output does not reach (an engine that cannot tell
+    gives zeros).
+``value_and_gradients(fun, args, constants=(), key=None) -> (value, gradients)``
+    For a scalar ``fun``: the value and the gradients (a cotangent of one), in one pass.
+``second_order(fun, args, constants=(), key=None) -> SecondOrder``
+    For a scalar ``fun`` at one point: ``.value``, ``.gradients`` and ``.hvp(vectors)``, the
+    Hessian-vector products ``H @ v`` per argument (``None`` where there is no path); many
+    products at one point share the work of the first.
+``primitive(fun, make_vjp, name) -> callable``
+    An operation with a hand-written gradient: ``fun(*args)`` runs on plain values and
+    ``make_vjp(argnums, ans, args, kwargs)`` returns ``g -> [cotangent per index of argnums]``
+    (``None``: zeros). :func:`optim.custom_gradient` and :mod:`optim.nn` are built on it.
+``override_gradients(rules)``, ``is_primitive(fun)``
+    A context manager under which each primitive ``fun`` of ``rules`` differentiates by its rule
+    (a ``make_vjp`` as above): :func:`optim.gradient_override_map`.
+``stop_gradient(x)``, ``is_traced(x)``, ``unbox(x)``
+    The identity that cuts the backward path; whether ``x`` is being traced; its plain value.
+``explain_failure(exc) -> str | None``, ``is_trace_failure(exc) -> bool``
+    Why the engine could not follow a function (in words for the user), and whether ``exc`` is
+    such a failure rather than an error of the function itself.
+``scope()``
+    A context manager entered for the duration of a ``use_backend`` block (jax: float64 on).
 ``defer_operators_to(cls)``
     Makes a traced value on the left of a binary operator (``traced + other``) leave the
     operation to ``other``'s reflected operator when ``other`` is a ``cls`` (how ``x @ W + b``
     traces with Variables ``W`` and ``b``).
+``name``, ``numpy``, ``numpy_hint``
+    The engine's name, its array namespace (``autograd.numpy``, ``jax.numpy``), and how a user
+    imports it, for messages.
+
+``key`` is ``None`` for a function that may read mutable state (the TF world's closures read
+``Variable.value``): it is run as it is, every time. A hashable ``key`` declares ``fun`` a pure
+function of its arguments, identified by ``key``: an engine may compile it once per key and
+argument shapes (jax jit-compiles; autograd ignores it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import contextvars
+import importlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-import autograd.numpy as anp
-import numpy as np
-from autograd.core import VJPNode, add_outgrads
-from autograd.tracer import getval, isbox, new_box, toposort, trace_stack
+__all__ = [
+    "Backend",
+    "Trace",
+    "SecondOrder",
+    "BACKEND_NAMES",
+    "get_backend",
+    "set_backend",
+    "use_backend",
+]
 
-__all__ = ["Backend", "Trace", "AutogradBackend", "get_backend"]
+#: The engines optim knows, by name: module in optim.backends, class.
+_ENGINES = {
+    "autograd": ("optim.backends.autograd", "AutogradBackend"),
+    "jax": ("optim.backends.jax", "JaxBackend"),
+}
+
+#: The names :func:`set_backend`, :func:`use_backend` and ``minimize(backend=)`` accept.
+BACKEND_NAMES = tuple(_ENGINES)
+
+DEFAULT_BACKEND = "autograd"
 
 
 class Trace(Protocol):
+    """One recorded forward pass (see the module docs)."""
+
     value: Any
 
     def gradients(self, cotangent: Any) -> list[Any]: ...
 
 
+class SecondOrder(Protocol):
+    """Value, gradients and Hessian-vector products of a scalar function at one point."""
+
+    value: Any
+    gradients: list[Any]
+
+    def hvp(self, vectors: Sequence[Any]) -> list[Any]: ...
+
+
 class Backend(Protocol):
+    """An autodiff engine (see the module docs for each method's contract)."""
+
     name: str
+    numpy: Any
+    numpy_hint: str
 
-    def trace(self, fun: Callable[..., Any], args: Sequence[Any]) -> Trace: ...
+    def trace(
+        self, fun: Callable[..., Any], args: Sequence[Any], constants: Sequence[Any] = (),
+        key: Any = None,
+    ) -> Trace: ...  # fmt: skip
 
-    def gradient_trace(
-        self, fun: Callable[..., Any], args: Sequence[Any]
-    ) -> tuple[Any, list[Any], Trace]: ...
+    def value_and_gradients(
+        self, fun: Callable[..., Any], args: Sequence[Any], constants: Sequence[Any] = (),
+        key: Any = None,
+    ) -> tuple[Any, list[Any]]: ...  # fmt: skip
 
-    def hessian_vector_product(
-        self, fun: Callable[..., Any], args: Sequence[Any], vectors: Sequence[Any]
-    ) -> tuple[Any, list[Any], list[Any]]: ...
+    def second_order(
+        self, fun: Callable[..., Any], args: Sequence[Any], constants: Sequence[Any] = (),
+        key: Any = None,
+    ) -> SecondOrder: ...  # fmt: skip
+
+    def primitive(self, fun: Callable[..., Any], make_vjp: Callable, name: str) -> Callable: ...
+
+    def is_primitive(self, fun: Any) -> bool: ...
+
+    def override_gradients(self, rules: dict) -> contextlib.AbstractContextManager: ...
+
+    def stop_gradient(self, x: Any) -> Any: ...
+
+    def is_traced(self, x: Any) -> bool: ...
+
+    def unbox(self, x: Any) -> Any: ...
+
+    def explain_failure(self, exc: BaseException) -> str | None: ...
+
+    def is_trace_failure(self, exc: BaseException) -> bool: ...
+
+    def scope(self) -> contextlib.AbstractContextManager: ...
 
     def defer_operators_to(self, cls: type) -> None: ...
 
 
-class _AutogradTrace:
-    __slots__ = ("value", "_end_node", "_roots")
-
-    def __init__(self, value: Any, end_node: Any, roots: list[Any]) -> None:
-        self.value = value
-        self._end_node = end_node
-        self._roots = roots
-
-    def gradients(self, cotangent: Any) -> list[Any]:
-        grads: list[Any] = [None] * len(self._roots)
-        if self._end_node is None:
-            return grads
-        root_index = {node: i for i, node in enumerate(self._roots)}
-        outgrads = {self._end_node: (cotangent, False)}
-        for node in toposort(self._end_node):
-            outgrad = outgrads.pop(node)
-            index = root_index.get(node)
-            if index is not None:
-                grads[index] = outgrad[0]
-                continue
-            for parent, ingrad in zip(node.parents, node.vjp(outgrad[0])):
-                outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
-        return grads
+_instances: dict[str, Any] = {}
+_load_lock = threading.Lock()
+_default = {"name": DEFAULT_BACKEND}
+_active: contextvars.ContextVar[str | None] = contextvars.ContextVar("optim_backend", default=None)
 
 
-class AutogradBackend:
-    """Reverse-mode autodiff with HIPS autograd.
+def check_backend_name(name: Any, what: str = "backend") -> str:
+    """Validates an engine name; returns it.
 
-    Unlike ``autograd.grad``, one trace carries a separate root node per argument, so a single
-    backward pass yields every argument's gradient and tells an unreached argument (``None``)
-    from a zero gradient.
+    Raises:
+        TypeError: not a string.
+        ValueError: not one of :data:`BACKEND_NAMES`.
     """
-
-    name = "autograd"
-
-    def trace(self, fun: Callable[..., Any], args: Sequence[Any]) -> _AutogradTrace:
-        trace_stack.top += 1
-        trace_id = trace_stack.top
-        try:
-            roots = [VJPNode.new_root() for _ in args]
-            boxes = [new_box(arg, trace_id, root) for arg, root in zip(args, roots)]
-            out = fun(*boxes)
-        finally:
-            trace_stack.top -= 1
-        if isbox(out) and out._trace == trace_id:
-            return _AutogradTrace(out._value, out._node, roots)
-        if isinstance(out, np.ndarray) and out.dtype == object and any(map(isbox, out.flat)):
-            # np.array([w[0], w[1]]) packs tracers into an object array: no path would lead
-            # back to the arguments, and every gradient would silently be None.
-            raise TypeError(
-                "The function returned a numpy object array of ArrayBox tracers (np.array or "
-                "np.asarray of traced entries), which autograd cannot differentiate."
-            )
-        return _AutogradTrace(out, None, roots)
-
-    def gradient_trace(self, fun, args):
-        """The value, the gradients and a trace of the flat gradient, for second order.
-
-        Returns ``(value, gradients, trace)``: ``trace.value`` is every argument's gradient
-        raveled and concatenated (zeros where there is no path), and each
-        ``trace.gradients(p)`` is one backward pass giving ``H @ p`` per argument (reverse over
-        reverse; the Hessian is symmetric). Many products at one point cost one trace.
-        """
-        first: dict[str, Any] = {}
-
-        def flat_gradient(*xs: Any) -> Any:
-            inner = self.trace(fun, xs)
-            grads = inner.gradients(anp.ones_like(getval(inner.value)))
-            first["value"] = getval(inner.value)
-            first["grads"] = [None if g is None else getval(g) for g in grads]
-            parts = [
-                anp.zeros(anp.size(x)) if g is None else anp.ravel(g) for g, x in zip(grads, xs)
-            ]
-            return anp.concatenate(parts)
-
-        outer = self.trace(flat_gradient, args)
-        return first["value"], first["grads"], outer
-
-    def hessian_vector_product(self, fun, args, vectors):
-        """Reverse over reverse: the gradient of ``sum_i <grad_i(x), v_i>``."""
-        first: dict[str, Any] = {}
-
-        def grad_dot_vectors(*xs: Any) -> Any:
-            inner = self.trace(fun, xs)
-            grads = inner.gradients(anp.ones_like(getval(inner.value)))
-            first["value"], first["grads"] = (
-                getval(inner.value),
-                [None if g is None else getval(g) for g in grads],
-            )
-            terms = [anp.sum(g * v) for g, v in zip(grads, vectors) if g is not None]
-            return sum(terms[1:], terms[0]) if terms else 0.0
-
-        outer = self.trace(grad_dot_vectors, args)
-        products = outer.gradients(anp.ones_like(getval(outer.value)))
-        return first["value"], first["grads"], products
+    if not isinstance(name, str):
+        raise TypeError(f"`{what}` must be one of {BACKEND_NAMES}, got {name!r}.")
+    if name not in _ENGINES:
+        raise ValueError(f"`{what}` must be one of {BACKEND_NAMES}, got {name!r}.")
+    return name
 
 
-    def defer_operators_to(self, cls: type) -> None:
-        """Makes autograd's traced arrays return NotImplemented from binary operators whose
-        right operand is a ``cls``, so that Python calls ``cls``'s reflected operator.
-
-        autograd's ``ArrayBox.__add__`` (and the other forward operators) would hand such an
-        operand to the raw numpy function, which sees neither the tracer inside it nor a way
-        back; the reflected operator of ``cls`` can unwrap it first. Only operands of the
-        registered classes are affected. Idempotent.
-        """
-        if cls not in _DEFER_TO:
-            _DEFER_TO.append(cls)
-            _defer_state["types"] = tuple(_DEFER_TO)
-        _install_deferring_operators()
-
-
-# Forward binary operators of autograd's ArrayBox (the reflected ones are only reached once the
-# left operand gave up, so they need nothing).
-_FORWARD_OPERATORS = (
-    "__add__", "__sub__", "__mul__", "__truediv__", "__mod__", "__pow__", "__matmul__",
-    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
-)  # fmt: skip
-_DEFER_TO: list[type] = []
-_defer_state: dict[str, tuple[type, ...]] = {"types": ()}
+def _load(name: str) -> Any:
+    backend = _instances.get(name)
+    if backend is not None:
+        return backend
+    with _load_lock:
+        backend = _instances.get(name)
+        if backend is None:
+            module_name, class_name = _ENGINES[name]
+            module = importlib.import_module(module_name)  # may raise ImportError (jax missing)
+            backend = getattr(module, class_name)()
+            _instances[name] = backend
+    return backend
 
 
-def _install_deferring_operators() -> None:
-    from autograd.numpy.numpy_boxes import ArrayBox
+def get_backend(name: str | None = None) -> Any:
+    """The active autodiff backend, or the engine called ``name``.
 
-    for name in _FORWARD_OPERATORS:
-        original = ArrayBox.__dict__.get(name)
-        if original is None or getattr(original, "_optim_defers", False):
-            continue
+    Args:
+        name: ``None`` for the active one (the innermost :func:`use_backend` block of this
+            thread, else the :func:`set_backend` default, else autograd), or an engine name.
 
-        def operator(self: Any, other: Any, _original: Any = original) -> Any:
-            if isinstance(other, _defer_state["types"]):
-                return NotImplemented
-            return _original(self, other)
-
-        operator._optim_defers = True  # type: ignore[attr-defined]
-        operator.__name__ = name
-        operator.__wrapped__ = original  # type: ignore[attr-defined]
-        setattr(ArrayBox, name, operator)
-
-
-_BACKEND = AutogradBackend()
+    Raises:
+        ValueError: an unknown name.
+        ImportError: the engine's package is not installed (``pip install "optim[jax]"``).
+    """
+    if name is None:
+        name = _active.get() or _default["name"]
+    else:
+        check_backend_name(name)
+    return _load(name)
 
 
-def get_backend() -> AutogradBackend:
-    """The active autodiff backend."""
-    return _BACKEND
+def set_backend(name: str) -> None:
+    """Makes the engine called ``name`` the default of every thread (``"autograd"`` or ``"jax"``).
+
+    A :func:`use_backend` block or ``minimize(backend=...)`` still takes precedence.
+
+    Raises:
+        TypeError, ValueError: ``name`` is not one of :data:`BACKEND_NAMES`.
+        ImportError: the engine's package is not installed; the default is unchanged.
+
+    Example:
+        >>> optim.set_backend("jax")
+    """
+    check_backend_name(name)
+    _load(name)  # fail here, before anything changes
+    _default["name"] = name
+
+
+@contextlib.contextmanager
+def use_backend(name: str | None) -> Iterator[Any]:
+    """Within the block, the engine called ``name`` is the active one (this thread only).
+
+    The block also enters the engine's :meth:`scope` (for jax: float64 enabled, so float64
+    arrays stay float64). ``None`` keeps the active engine and enters its scope.
+
+    Yields:
+        The backend.
+
+    Raises:
+        TypeError, ValueError: ``name`` is not one of :data:`BACKEND_NAMES` (or None).
+        ImportError: the engine's package is not installed.
+
+    Example:
+        >>> with optim.use_backend("jax"):
+        ...     res = optim.minimize(fun, x0)
+    """
+    if name is not None:
+        check_backend_name(name)
+    backend = get_backend(name)
+    token = _active.set(backend.name)
+    try:
+        with backend.scope():
+            yield backend
+    finally:
+        _active.reset(token)

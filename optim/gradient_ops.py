@@ -10,7 +10,11 @@ These change what reverse-mode autodiff records for one operation, with TF's nam
 * :func:`stop_gradient` is the identity forward and cuts the path backward: a variable reached
   only through it gets ``None`` from ``compute_gradients``.
 
-Thread safety: the override map edits autograd's process-wide gradient registry. A
+The mechanics belong to the active backend (:meth:`optim.backend.Backend.primitive`,
+``override_gradients``, ``stop_gradient``); this module holds TF's semantics: the checks of what
+a gradient function returns, the registry of named rules and the lock of the override map.
+
+Thread safety: the override map edits the backend's process-wide gradient registry. A
 ``gradient_override_map`` block holds a process-wide re-entrant lock from entry to exit, so
 blocks in different threads run one after another and never see each other's overrides; code
 that traces in *another* thread while a block is active, outside any block, does see the
@@ -26,9 +30,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
-from autograd.core import VJPNode, defvjp_argnums, primitive_vjps, vspace
-from autograd.extend import primitive
-from autograd.tracer import isbox, notrace_primitive, notrace_primitives
+
+from .backend import get_backend
 
 __all__ = [
     "custom_gradient",
@@ -55,7 +58,8 @@ def _fn_name(f: Callable[..., Any]) -> str:
 def _input_gradients(
     grads: Any, args: tuple[Any, ...], argnums: tuple[int, ...], who: str
 ) -> list[Any]:
-    """Checks the gradients a rule returned (one per input) and picks those autograd needs."""
+    """Checks the gradients a rule returned (one per input) and picks those the backend needs
+    (``None`` stays ``None``: the backend makes it a zero)."""
     if len(args) == 1 and not isinstance(grads, (list, tuple)):
         grads = (grads,)
     if not isinstance(grads, (list, tuple)) or len(grads) != len(args):
@@ -67,7 +71,7 @@ def _input_gradients(
     for i in argnums:
         g = grads[i]
         if g is None:
-            picked.append(vspace(args[i]).zeros())
+            picked.append(None)
             continue
         expected = np.shape(args[i])
         if np.shape(g) != expected:
@@ -106,7 +110,6 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
     name = _fn_name(f)
     pending = threading.local()
 
-    @primitive
     def forward(*args: Any) -> Any:
         out = f(*args)
         if not (isinstance(out, tuple) and len(out) == 2 and callable(out[1])):
@@ -115,11 +118,6 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
                 f"got {type(out).__name__}."
             )
         value, grad_fn = out
-        if isbox(value):
-            raise TypeError(
-                f"custom_gradient function {name} computed its value from a traced variable it "
-                "was not given; pass the variable's value in as an argument: f(W.value, ...)."
-            )
         pending.grad_fn = grad_fn
         return value
 
@@ -127,12 +125,18 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
         grad_fn = pending.grad_fn  # set by this call's forward; cleared when the call returns
         return lambda g: _input_gradients(grad_fn(g), args, argnums, f"custom_gradient {name}")
 
-    defvjp_argnums(forward, make_vjp)
+    ops: dict[str, Callable[..., Any]] = {}  # one operation per backend, made on first use
 
     @functools.wraps(f)
     def wrapper(*args: Any) -> Any:
+        backend = get_backend()
+        op = ops.get(backend.name)
+        if op is None:
+            op = ops[backend.name] = backend.primitive(
+                forward, make_vjp, f"custom_gradient function {name}"
+            )
         try:
-            return forward(*args)
+            return op(*args)
         finally:
             pending.__dict__.pop("grad_fn", None)
 
@@ -191,9 +195,6 @@ def _rule_vjp(rule_name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return make_vjp
 
 
-_MISSING = object()
-
-
 @contextlib.contextmanager
 def gradient_override_map(op_type_map: Mapping[Callable[..., Any], str]) -> Iterator[None]:
     """Within the block, the listed ``autograd.numpy`` functions differentiate by named rules.
@@ -216,11 +217,12 @@ def gradient_override_map(op_type_map: Mapping[Callable[..., Any], str]) -> Iter
         raise TypeError(
             f"`op_type_map` must be a dict of autograd function -> str, got {op_type_map!r}."
         )
+    backend = get_backend()
     for fun, rule_name in op_type_map.items():
-        if not (callable(fun) and getattr(fun, "_is_autograd_primitive", False)):
+        if not backend.is_primitive(fun):
             raise TypeError(
-                "`op_type_map` keys must be autograd.numpy functions (autograd primitives), "
-                f"got {fun!r}."
+                f"`op_type_map` keys must be {backend.name}.numpy functions ({backend.name} "
+                f"primitives), got {fun!r}."
             )
         if not isinstance(rule_name, str):
             raise TypeError(f"`op_type_map` values must be strings, got {rule_name!r}.")
@@ -229,25 +231,13 @@ def gradient_override_map(op_type_map: Mapping[Callable[..., Any], str]) -> Iter
                 f"No gradient registered under the name {rule_name!r} (known: "
                 f"{sorted(_REGISTRY)}); register one with optim.RegisterGradient."
             )
-    notrace = notrace_primitives[VJPNode]
-    with _OVERRIDE_LOCK:
-        saved = [(fun, primitive_vjps.get(fun, _MISSING), fun in notrace) for fun in op_type_map]
-        try:
-            for fun, rule_name in op_type_map.items():
-                primitive_vjps[fun] = _rule_vjp(rule_name, _REGISTRY[rule_name])
-                notrace.discard(fun)
-            yield
-        finally:
-            for fun, vjp, was_notrace in reversed(saved):
-                if vjp is _MISSING:
-                    primitive_vjps.pop(fun, None)
-                else:
-                    primitive_vjps[fun] = vjp
-                if was_notrace:
-                    notrace.add(fun)
+    rules = {
+        fun: _rule_vjp(rule_name, _REGISTRY[rule_name]) for fun, rule_name in op_type_map.items()
+    }
+    with _OVERRIDE_LOCK, backend.override_gradients(rules):
+        yield
 
 
-@notrace_primitive
 def stop_gradient(x: Any) -> Any:
     """Returns ``x`` unchanged; no gradient flows back through it (``tf.stop_gradient``)."""
-    return x
+    return get_backend().stop_gradient(x)

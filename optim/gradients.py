@@ -25,8 +25,8 @@ zeros where autodiff returns ``None``.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,15 @@ from .backend import get_backend
 from .variables import Variable, substituted
 
 __all__ = [
+    "value_and_gradients",
+    "second_order",
+    "dense_hessian",
+    "explain_trace_error",
+    "explained_failures",
+    "is_trace_failure",
+    "check_loss_value",
+    "check_gradient",
+    "GRADIENT_HINT",
     "hessian_vector_product",
     "hessian",
     "GradientSource",
@@ -89,8 +98,12 @@ class NonScalarLossError(ValueError):
         self.dtype = dtype
 
 
-def _check_loss_value(value: Any, grad_loss: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validates a loss value; returns it as an array and the cotangent to pull back.
+def check_loss_value(value: Any, grad_loss: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validates a loss value (TF world); returns it as an array and the cotangent to pull back.
+
+    Args:
+        value: the loss's forward value.
+        grad_loss: TF's upstream gradient of the loss, or None (the loss must be a scalar).
 
     Raises:
         TypeError: a value that is not floating-point.
@@ -177,94 +190,157 @@ def _scale(grads: list, cotangent: np.ndarray) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# Autodiff
+# The one autodiff path of both worlds
 
-
-_HINT = (
+#: The way around a trace failure, in the TF world's keywords.
+GRADIENT_HINT = (
     "To go on, pass your own gradient (gradient=fn, returning one array per variable) or ask "
     "for finite differences (gradient='3-point')."
 )
 
-_TRACE_ERRORS: list[tuple[type[BaseException], re.Pattern, str]] = [
-    (
-        TypeError,
-        re.compile(r"'ArrayBox' object does not support item assignment"),
-        "the loss assigns into an array that depends on a variable (`x[i] = ...`). autograd "
-        "cannot record writes into an array; build the array with np.stack, np.concatenate or "
-        "np.where instead.",
-    ),
-    (
-        TypeError,
-        re.compile(r"(float|int|complex)\(\) argument must be .*'ArrayBox'"),
-        "the loss converts a traced value into a Python number (float(), int() or .item()), "
-        "which cuts it off from the gradient. Keep it an array and use autograd.numpy functions.",
-    ),
-    (
-        TypeError,
-        re.compile(r"numpy object array of ArrayBox tracers"),
-        "the function builds a numpy array out of traced entries (np.array([w[0], w[1]])), "
-        "which keeps no gradient. Use np.stack([w[0], w[1]]) instead.",
-    ),
-    (
-        TypeError,
-        re.compile(r"must be real number, not ArrayBox"),
-        "the loss passes a traced value to a function that needs a Python number (the math "
-        "module's math.exp, math.log...). Use the autograd.numpy function (np.exp) instead.",
-    ),
-    (
-        ValueError,
-        re.compile(r"setting an array element with a sequence"),
-        "the loss writes a traced value into a plain numpy array (for example "
-        "`b = np.zeros(n); b[0] = w[0]`). Build the array with np.stack or np.concatenate.",
-    ),
-    (
-        TypeError,
-        re.compile(r"returned NotImplemented from __array_ufunc__.*out="),
-        "the loss runs an in-place numpy operation on a traced value (`out=` or `b += w` into "
-        "a plain array). Write it out of place: `b = b + w`.",
-    ),
-    (
-        NotImplementedError,
-        re.compile(r"VJP of (asarray|array) wrt"),
-        "the loss calls np.asarray / np.array on a traced value, which autograd cannot "
-        "differentiate. Pass the value on as it is, or combine values with np.stack.",
-    ),
-    (
-        NotImplementedError,
-        re.compile(r"VJP of (\w+) wrt argnums"),
-        "autograd has no gradient rule for a function the loss calls. Register one with "
-        "autograd.extend.defvjp.",
-    ),
-    (
-        AttributeError,
-        re.compile(r"'ArrayBox' object has no attribute '(\w+)'"),
-        "the loss calls an ndarray method that autograd does not forward (for example "
-        "`a.dot(b)` or `a.copy()`). Call the autograd.numpy function instead (np.dot(a, b)).",
-    ),
-]
 
+def explain_trace_error(exc: BaseException, hint: str = GRADIENT_HINT) -> BaseException | None:
+    """An exception of the same type that says why autodiff failed and what to do, or None.
 
-def explain_trace_error(exc: BaseException, hint: str = _HINT) -> BaseException | None:
-    """An exception of the same type that says why autograd failed and what to do, or None.
+    The active backend recognizes its own failures (:meth:`optim.backend.Backend.explain_failure`).
 
     Args:
         exc: what the traced function raised.
         hint: the way around it, in the caller's terms (the TF world's ``gradient=`` by
             default; the scipy world names ``jac=``).
     """
+    backend = get_backend()
+    cause = backend.explain_failure(exc)
+    if cause is None:
+        return None
     text = str(exc)
-    for exc_type, pattern, cause in _TRACE_ERRORS:
-        if isinstance(exc, exc_type) and pattern.search(text):
-            message = f"Cannot differentiate the loss: {cause} {hint} (autograd said: {text})"
-            try:
-                return type(exc)(message)
-            except Exception:  # an exception class with an unusual constructor
+    message = f"Cannot differentiate the loss: {cause} {hint} ({backend.name} said: {text})"
+    try:
+        return type(exc)(message)
+    except Exception:  # an exception class with an unusual constructor
+        for exc_type in type(exc).__mro__:
+            if exc_type.__module__ == "builtins":
                 return exc_type(message)
-    return None
+        return RuntimeError(message)
+
+
+def is_trace_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says that autodiff could not follow the function (not a user error).
+
+    True for the failures :func:`explain_trace_error` knows and for any other error that names
+    the active backend's tracer, the sign that plain Python or numpy code met a traced value:
+    the same function runs fine on arrays.
+    """
+    return get_backend().is_trace_failure(exc)
+
+
+@contextlib.contextmanager
+def explained_failures(hint: str = GRADIENT_HINT) -> Iterator[None]:
+    """Re-raises autodiff's failures inside the block explained (:func:`explain_trace_error`),
+    chained to the original error; any other error passes unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        explained = explain_trace_error(exc, hint)
+        if explained is None:
+            raise
+        raise explained from exc
+
+
+def value_and_gradients(
+    fun: Callable[..., Any],
+    args: Sequence[Any],
+    constants: Sequence[Any] = (),
+    seed: Callable[[Any], tuple[Any, Any]] | None = None,
+    key: Any = None,
+    hint: str = GRADIENT_HINT,
+) -> tuple[Any, list[Any]]:
+    """The value of ``fun(*args, *constants)`` and its gradients with respect to ``args``.
+
+    The one value-and-gradient path: the TF world (a closure whose Variables read ``args``
+    through ``.value``: :class:`Autodiff`, ``ExternalOptimizerInterface``) and the scipy world
+    (``fun(x, *args)`` on a pytree's leaves: ``optim.minimize`` with scipy's methods and with
+    optim's) both call it, through the active backend.
+
+    Args:
+        fun: the function; with ``seed=None`` it returns a scalar.
+        args: the arguments to differentiate with respect to (arrays).
+        constants: further positional arguments, not differentiated.
+        seed: ``seed(value) -> (value, cotangent)`` checks the forward value and gives the
+            cotangent to pull back (the TF world's ``grad_loss``); ``None``: a cotangent of one.
+        key: ``None`` when ``fun`` may read mutable state (never compiled), or a hashable that
+            identifies the pure function ``fun`` (see :mod:`optim.backend`).
+        hint: the way around a trace failure, in the caller's terms.
+
+    Returns:
+        ``(value, gradients)``: the forward value (or what ``seed`` made of it), and one
+        gradient per argument, ``None`` where the output does not reach it (autograd; jax gives
+        zeros).
+
+    Raises:
+        The backend's failures explained (:func:`explain_trace_error`), the errors of ``fun``
+        and of ``seed``.
+    """
+    backend = get_backend()
+    if seed is None:
+        with explained_failures(hint):
+            return backend.value_and_gradients(fun, args, constants, key)
+    with explained_failures(hint):
+        trace = backend.trace(fun, args, constants, key)
+    value, cotangent = seed(trace.value)
+    return value, trace.gradients(cotangent)
+
+
+def second_order(
+    fun: Callable[..., Any],
+    args: Sequence[Any],
+    constants: Sequence[Any] = (),
+    key: Any = None,
+    hint: str = GRADIENT_HINT,
+) -> Any:
+    """Value, gradients and Hessian-vector products of a scalar ``fun`` at one point.
+
+    Arguments as :func:`value_and_gradients`. Returns the backend's
+    :class:`optim.backend.SecondOrder`: ``.value``, ``.gradients`` (``None`` where there is no
+    path) and ``.hvp(vectors)``, ``H @ v`` per argument for one vector per argument. autograd
+    traces the gradient once and differentiates it again (reverse over reverse); jax compiles
+    the gradient's forward-mode derivative (forward over reverse).
+    """
+    with explained_failures(hint):
+        return get_backend().second_order(fun, args, constants, key)
+
+
+def dense_hessian(point: Any, args: Sequence[Any], dtype: Any = np.float64) -> np.ndarray:
+    """The dense Hessian over the flattened, concatenated ``args``, one product per column.
+
+    Args:
+        point: a :class:`optim.backend.SecondOrder` of :func:`second_order` at ``args``.
+        args: the arguments (their shapes and dtypes give the layout and the basis vectors).
+        dtype: the matrix's dtype.
+
+    Returns:
+        ``H`` of shape ``(n, n)``, ``H[:, j] = H @ e_j``; zeros where there is no path.
+    """
+    shapes = [np.shape(a) for a in args]
+    dtypes = [np.result_type(a) for a in args]
+    sizes = [int(np.prod(s)) for s in shapes]
+    n = sum(sizes)
+    offsets = np.cumsum(sizes)[:-1]
+    H = np.zeros((n, n), dtype=dtype)
+    for j in range(n):
+        basis = np.zeros(n)
+        basis[j] = 1
+        parts = np.split(basis, offsets)
+        vectors = [part.reshape(s).astype(d) for part, s, d in zip(parts, shapes, dtypes)]
+        products = point.hvp(vectors)
+        H[:, j] = np.concatenate(
+            [np.zeros(size) if p is None else np.ravel(p) for p, size in zip(products, sizes)]
+        )
+    return H
 
 
 class Autodiff(GradientSource):
-    """Reverse-mode automatic differentiation through the backend (autograd).
+    """Automatic differentiation through the active backend (autograd by default).
 
     The loss runs once with each variable's ``value`` replaced by a tracer; one backward pass
     then gives every gradient. A variable the loss never reaches gets ``None``.
@@ -275,15 +351,11 @@ class Autodiff(GradientSource):
             with substituted(var_list, values):
                 return loss()
 
-        try:
-            trace = get_backend().trace(traced_loss, [v.array for v in var_list])
-        except Exception as exc:
-            explained = explain_trace_error(exc)
-            if explained is None:
-                raise
-            raise explained from exc
-        value, cotangent = _check_loss_value(trace.value, grad_loss)
-        grads = trace.gradients(cotangent)
+        value, grads = value_and_gradients(
+            traced_loss,
+            [v.array for v in var_list],
+            seed=lambda out: check_loss_value(out, grad_loss),
+        )
         out = []
         for g, v in zip(grads, var_list):
             if g is not None:
@@ -293,14 +365,21 @@ class Autodiff(GradientSource):
             out.append(g)
         return _loss_output(value), out
 
+    def _second_order(self, loss: Callable[[], Any], var_list: Sequence[Variable]) -> Any:
+        def traced_loss(*values: Any) -> Any:
+            with substituted(var_list, values):
+                return loss()
+
+        return second_order(traced_loss, [v.array for v in var_list])
+
     def hessian_vector_product(
         self, loss: Callable[[], Any], var_list: Sequence[Variable], vectors: Sequence[Any]
     ) -> list[np.ndarray | None]:
         """``H @ v`` for the loss's Hessian over ``var_list``, one product per variable.
 
         ``vectors`` holds one array per variable (its shape). The cost is about that of two
-        gradients (reverse over reverse); no Hessian is formed. ``None`` marks a variable the
-        loss does not reach.
+        gradients (see :func:`second_order`); no Hessian is formed. ``None`` marks a variable
+        the loss does not reach.
         """
         if len(vectors) != len(var_list):
             raise ValueError(
@@ -309,14 +388,7 @@ class Autodiff(GradientSource):
         vectors = [
             check_gradient(v, var, "hessian_vector_product") for v, var in zip(vectors, var_list)
         ]
-
-        def traced_loss(*values: Any) -> Any:
-            with substituted(var_list, values):
-                return loss()
-
-        _, _, products = get_backend().hessian_vector_product(
-            traced_loss, [v.array for v in var_list], vectors
-        )
+        products = self._second_order(loss, var_list).hvp(vectors)
         return [
             None if p is None else np.asarray(p, dtype=var.dtype).reshape(var.shape)
             for p, var in zip(products, var_list)
@@ -325,25 +397,12 @@ class Autodiff(GradientSource):
     def hessian(self, loss: Callable[[], Any], var_list: Sequence[Variable]) -> np.ndarray:
         """The dense Hessian over the concatenated, flattened variables (for small problems).
 
-        Built from one Hessian-vector product per parameter, so it costs ``n`` of them.
+        One traced gradient, then one Hessian-vector product per parameter
+        (:func:`dense_hessian`).
         """
-        sizes = [v.size for v in var_list]
-        n = sum(sizes)
         dtype = np.result_type(*[v.dtype for v in var_list])
-        H = np.zeros((n, n), dtype=dtype)
-        for j in range(n):
-            basis = np.zeros(n, dtype=dtype)
-            basis[j] = 1
-            parts = np.split(basis, np.cumsum(sizes)[:-1])
-            products = self.hessian_vector_product(
-                loss,
-                var_list,
-                [p.reshape(v.shape).astype(v.dtype) for p, v in zip(parts, var_list)],
-            )
-            H[:, j] = np.concatenate(
-                [np.zeros(v.size) if p is None else p.ravel() for p, v in zip(products, var_list)]
-            )
-        return H
+        point = self._second_order(loss, var_list)
+        return dense_hessian(point, [v.array for v in var_list], dtype)
 
 
 class UserGradient(GradientSource):
@@ -361,7 +420,7 @@ class UserGradient(GradientSource):
         self.fn = fn
 
     def value_and_gradients(self, loss, var_list, grad_loss=None):
-        value, cotangent = _check_loss_value(loss(), grad_loss)
+        value, cotangent = check_loss_value(loss(), grad_loss)
         grads = _check_gradient_list(self.fn(), var_list, "The `gradient` function")
         return _loss_output(value), _scale(grads, cotangent)
 
@@ -379,7 +438,7 @@ class LossWithGradient(GradientSource):
                 "With gradient=True the loss must return a (value, gradients) pair, "
                 f"got {type(out).__name__}."
             )
-        value, cotangent = _check_loss_value(out[0], grad_loss)
+        value, cotangent = check_loss_value(out[0], grad_loss)
         grads = _check_gradient_list(out[1], var_list, "The loss (gradient=True)")
         return _loss_output(value), _scale(grads, cotangent)
 
@@ -418,7 +477,7 @@ class FiniteDifferences(GradientSource):
         return ((x + h) - x) if self.method != "cs" else h  # exactly representable steps
 
     def value_and_gradients(self, loss, var_list, grad_loss=None):
-        value, cotangent = _check_loss_value(loss(), grad_loss)
+        value, cotangent = check_loss_value(loss(), grad_loss)
         f0 = value.astype(np.float64)
         grads = []
         for var in var_list:

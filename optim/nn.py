@@ -1,9 +1,10 @@
 """Fused loss ops with hand-written gradients, named after ``tf.nn``.
 
 TensorFlow implements its classification losses as single fused kernels rather than as chains of
-``exp``, ``log`` and ``sum``. This module does the same on top of autograd: every public function
-below validates its arguments and then calls exactly one autograd primitive, whose forward pass is
-one numerically stable numpy expression and whose vector-Jacobian product is written out by hand.
+``exp``, ``log`` and ``sum``. This module does the same on top of the autograd backend: every
+public function below validates its arguments and then calls exactly one primitive
+(:meth:`optim.backend.Backend.primitive`), whose forward pass is one numerically stable numpy
+expression and whose vector-Jacobian product is written out by hand.
 Tracing ``log(softmax(x))`` through autograd's generic rules overflows for logits around ``1e4``
 (``exp`` gives ``inf`` and the gradient becomes ``nan``); the fused ops here stay finite.
 
@@ -22,12 +23,13 @@ Conventions shared by every op:
 
 Example:
     >>> import numpy as np
-    >>> from autograd import grad
     >>> from optim import nn
+    >>> from optim.gradients import value_and_gradients
     >>> logits = np.array([[2.0, 1.0, 0.1]], dtype=np.float32)
     >>> labels = np.array([0])
     >>> loss = lambda x: np.mean(nn.sparse_softmax_cross_entropy_with_logits(labels, x))
-    >>> grad(loss)(logits).dtype
+    >>> value, (grad,) = value_and_gradients(loss, [logits])
+    >>> grad.dtype
     dtype('float32')
 """
 
@@ -36,11 +38,10 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 import numpy.typing as npt
-from autograd.extend import defvjp, primitive
-from autograd.tracer import getval, isbox
+
+from .backend import get_backend
 
 __all__ = [
     "l2_loss",
@@ -50,6 +51,34 @@ __all__ = [
     "softmax_cross_entropy_with_logits",
     "sparse_softmax_cross_entropy_with_logits",
 ]
+
+
+# The engine of these primitives (their jax forms are issue 11, points 4 and 5), its array
+# namespace (for the gradients, so that they can be differentiated again) and its tracer tests.
+_ENGINE = get_backend("autograd")
+anp = _ENGINE.numpy
+getval = _ENGINE.unbox
+isbox = _ENGINE.is_traced
+
+
+def _primitive(fun: Any, *makers: Any, argnums: Any = None) -> Any:
+    """``fun`` as a primitive of the engine, with one VJP maker per differentiable argument.
+
+    ``makers[k](ans, *args)`` returns ``g -> cotangent`` for argument ``argnums[k]`` (by default
+    ``0, 1, ...``); differentiating with respect to another argument raises NotImplementedError.
+    """
+    positions = range(len(makers)) if argnums is None else argnums
+    by_argnum = dict(zip(positions, makers))
+    name = fun.__name__
+
+    def make_vjp(argnums: tuple[int, ...], ans: Any, args: tuple, kwargs: dict) -> Any:
+        missing = [i for i in argnums if i not in by_argnum]
+        if missing:
+            raise NotImplementedError(f"VJP of {name} wrt argnum {missing[0]} not defined")
+        vjps = [by_argnum[i](ans, *args, **kwargs) for i in argnums]
+        return lambda g: [vjp(g) for vjp in vjps]
+
+    return _ENGINE.primitive(fun, make_vjp, f"optim.nn primitive {name}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -167,7 +196,6 @@ def _log_softmax_value(x: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log1p(np.sum(rest, axis=axis, keepdims=True))
 
 
-@primitive
 def _log_softmax(logits, axis):
     return _log_softmax_value(np.asarray(logits), axis)
 
@@ -182,10 +210,9 @@ def _log_softmax_vjp(ans, logits, axis):
     return vjp
 
 
-defvjp(_log_softmax, _log_softmax_vjp)
+_log_softmax = _primitive(_log_softmax, _log_softmax_vjp)
 
 
-@primitive
 def _softmax(logits, axis):
     x = np.asarray(logits)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -203,10 +230,9 @@ def _softmax_vjp(ans, logits, axis):
     return vjp
 
 
-defvjp(_softmax, _softmax_vjp)
+_softmax = _primitive(_softmax, _softmax_vjp)
 
 
-@primitive
 def _sigmoid(x):
     x = np.asarray(x)
     e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
@@ -218,10 +244,9 @@ def _sigmoid_vjp(ans, x):
     return lambda g: _cast(g, dtype) * ans * (1 - ans)
 
 
-defvjp(_sigmoid, _sigmoid_vjp)
+_sigmoid = _primitive(_sigmoid, _sigmoid_vjp)
 
 
-@primitive
 def _softmax_xent(labels, logits, axis):
     x = np.asarray(logits)
     z = np.asarray(labels).astype(x.dtype, copy=False)
@@ -249,10 +274,9 @@ def _softmax_xent_logits_vjp(ans, labels, logits, axis):
     return vjp
 
 
-defvjp(_softmax_xent, _softmax_xent_labels_vjp, _softmax_xent_logits_vjp)
+_softmax_xent = _primitive(_softmax_xent, _softmax_xent_labels_vjp, _softmax_xent_logits_vjp)
 
 
-@primitive
 def _sparse_softmax_xent(labels, logits):
     log_probs = _log_softmax_value(np.asarray(logits), -1)
     return -np.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
@@ -273,10 +297,11 @@ def _sparse_softmax_xent_logits_vjp(ans, labels, logits):
     return vjp
 
 
-defvjp(_sparse_softmax_xent, _sparse_softmax_xent_logits_vjp, argnums=[1])
+_sparse_softmax_xent = _primitive(
+    _sparse_softmax_xent, _sparse_softmax_xent_logits_vjp, argnums=[1]
+)
 
 
-@primitive
 def _sigmoid_xent(labels, logits):
     x = np.asarray(logits)
     z = np.asarray(labels).astype(x.dtype, copy=False)
@@ -300,10 +325,9 @@ def _sigmoid_xent_logits_vjp(ans, labels, logits):
     return vjp
 
 
-defvjp(_sigmoid_xent, _sigmoid_xent_labels_vjp, _sigmoid_xent_logits_vjp)
+_sigmoid_xent = _primitive(_sigmoid_xent, _sigmoid_xent_labels_vjp, _sigmoid_xent_logits_vjp)
 
 
-@primitive
 def _l2_loss(t):
     t = np.asarray(t)
     return np.sum(t * t) / 2
@@ -314,7 +338,7 @@ def _l2_loss_vjp(ans, t):
     return lambda g: _cast(g, dtype) * t
 
 
-defvjp(_l2_loss, _l2_loss_vjp)
+_l2_loss = _primitive(_l2_loss, _l2_loss_vjp)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,9 +24,9 @@ PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "optim"
 
 # (module path relative to optim/, attribute): why it is allowed.
 ALLOWED = {
-    ("backend.py", "_trace"): "autograd's ArrayBox attribute: the box's trace id",
-    ("backend.py", "_value"): "autograd's ArrayBox attribute: the boxed value",
-    ("backend.py", "_node"): "autograd's ArrayBox attribute: the box's VJP node",
+    ("backends/autograd.py", "_trace"): "autograd's ArrayBox attribute: the box's trace id",
+    ("backends/autograd.py", "_value"): "autograd's ArrayBox attribute: the boxed value",
+    ("backends/autograd.py", "_node"): "autograd's ArrayBox attribute: the box's VJP node",
 }
 
 

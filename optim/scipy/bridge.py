@@ -17,17 +17,17 @@ import scipy.optimize
 from scipy.optimize import Bounds, OptimizeResult, OptimizeWarning
 
 from ..backend import get_backend
-from ..gradients import FINITE_DIFFERENCE_METHODS
-from ..pytree import TreeDef
-from .arguments import STOP_MESSAGE, wants_intermediate_result
-from .evaluation import (
+from ..gradients import (
+    FINITE_DIFFERENCE_METHODS,
+    dense_hessian,
     explained_failures,
     is_trace_failure,
-    scalar_output,
-    short_repr,
-    trace_explained,
-    zeros_for_none,
+    second_order,
+    value_and_gradients,
 )
+from ..pytree import TreeDef
+from .arguments import STOP_MESSAGE, wants_intermediate_result
+from .evaluation import SCIPY_HINT, LeafFunction, scalar_output, short_repr, zeros_for_none
 
 __all__ = ["ScipyProblem", "minimize_scipy"]
 
@@ -37,9 +37,9 @@ _USES_HESSP = {"newton-cg", "trust-ncg", "trust-krylov", "trust-constr"}
 _USES_HESS = {"dogleg", "trust-exact"}
 # Methods that cannot run without second-order information (scipy raises otherwise).
 _NEEDS_HESSIAN = {"dogleg", "trust-exact", "trust-ncg", "trust-krylov"}
-# How many points' gradient traces are kept for Hessian products (each holds a recorded
-# gradient computation, a few times the memory of x).
-_GRADIENT_TRACES_KEPT = 3
+# How many points' second-order information is kept for Hessian products (with autograd, each
+# holds a recorded gradient computation, a few times the memory of x).
+_POINTS_KEPT = 3
 # Methods that use the Jacobians of their constraints.
 _USES_CONSTRAINT_JACOBIANS = {"slsqp", "trust-constr"}
 
@@ -68,17 +68,18 @@ class ScipyProblem:
     def __init__(self, fun: Callable, treedef: TreeDef, args: tuple, float64_leaves: bool):
         self.fun = fun
         self.treedef = treedef
+        self.leaf_fun = LeafFunction(fun, treedef)
         self.args = args
         self.float64_leaves = float64_leaves
         self.nfev = self.njev = self.nhev = self.nit = 0
         self.last: tuple[np.ndarray, float] | None = None
         self.last_grad: tuple[np.ndarray, np.ndarray] | None = None
-        # One point each: autodiff's value and gradient, and the traced gradient that Hessian
-        # products and rows are taken from. scipy asks for several things at one x (the value
-        # and gradient, then one Hessian product per CG step): fun runs once for each.
+        # One point each: autodiff's value and gradient, and the second-order information that
+        # Hessian products and rows are taken from. scipy asks for several things at one x (the
+        # value and gradient, then one Hessian product per CG step): fun runs once for each.
         self._value_and_grad_at: tuple[bytes, float, np.ndarray] | None = None
-        self._gradient_traces: dict[bytes, tuple] = {}  # the last few points, oldest first
-        #: Hessian information by autodiff is in use: gradients come from the gradient trace.
+        self._points: dict[bytes, Any] = {}  # the last few points, oldest first
+        #: Hessian information by autodiff is in use: gradients come from the second-order point.
         self.second_order = False
 
     def leaves(self, x: np.ndarray) -> list[np.ndarray]:
@@ -115,14 +116,6 @@ class ScipyProblem:
         self._remember(x, value)
         return value
 
-    def _traced_fun(self, args: tuple) -> Callable:
-        treedef, fun = self.treedef, self.fun
-
-        def traced(*leaves: Any) -> Any:
-            return scalar_output(fun(treedef.unflatten(leaves), *args))
-
-        return traced
-
     def value_and_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
         """One autodiff pass: the value and the flat float64 gradient (scipy's ``jac=True``).
 
@@ -134,13 +127,14 @@ class ScipyProblem:
         if memo is not None and memo[0] == key:
             return memo[1], memo[2].copy()
         leaves = self.leaves(x)
-        if self.second_order:  # the trace Hessian products at this x will be taken from
-            value, grads, _ = self._gradient_trace(x, args)
-            value = np.asarray(value)
+        if self.second_order:  # the point Hessian products at this x will be taken from
+            point = self._second_order(x, args)
+            value, grads = np.asarray(point.value), point.gradients
         else:
-            trace = trace_explained(self._traced_fun(args), leaves)
-            value = np.asarray(trace.value)
-            grads = trace.gradients(np.ones((), value.dtype if value.dtype.kind == "f" else float))
+            value, grads = value_and_gradients(
+                self.leaf_fun, leaves, args, key=self.leaf_fun.key, hint=SCIPY_HINT
+            )
+            value = np.asarray(value)
         flat = self.treedef.ravel_leaves(zeros_for_none(grads, leaves))
         self._remember(x, value[()], flat)
         self._value_and_grad_at = (key, float(value), flat.copy())
@@ -150,7 +144,7 @@ class ScipyProblem:
         """Tries autodiff at ``x`` (kept for scipy's first call): None, or why it failed.
 
         Only failures of the trace itself are returned (see
-        :func:`optim.scipy.evaluation.is_trace_failure`); any other error of ``fun`` is raised,
+        :func:`optim.gradients.is_trace_failure`); any other error of ``fun`` is raised,
         as scipy would raise it.
         """
         try:
@@ -220,50 +214,42 @@ class ScipyProblem:
 
         return flat_hess
 
-    def _gradient_trace(self, x: np.ndarray, args: tuple) -> tuple[Any, list, Any]:
-        """``(value, gradients, trace of the flat gradient)`` at ``x``, one trace per point.
+    def _second_order(self, x: np.ndarray, args: tuple) -> Any:
+        """The backend's second-order information at ``x`` (:func:`optim.gradients.second_order`).
 
-        Each backward pass through the trace with a vector ``p`` gives ``H(x) @ p``: the value,
-        the gradient and every Hessian product at one ``x`` cost one run of ``fun`` in all. The
-        last few points are kept, since trust-region methods come back to the centre of the
-        region after trying a step.
+        Its value, gradient and every Hessian product at one ``x`` cost one run of ``fun`` with
+        autograd (one trace of the gradient, one backward pass per product). The last few points
+        are kept, since trust-region methods come back to the centre of the region after trying
+        a step.
         """
         key = _key(x, args)
-        traces = self._gradient_traces
-        if key in traces:
-            return traces[key]
-        with explained_failures():
-            result = get_backend().gradient_trace(self._traced_fun(args), self.leaves(x))
-        traces[key] = result
-        if len(traces) > _GRADIENT_TRACES_KEPT:
-            del traces[next(iter(traces))]
-        return result
+        points = self._points
+        if key in points:
+            return points[key]
+        point = second_order(
+            self.leaf_fun, self.leaves(x), args, key=self.leaf_fun.key, hint=SCIPY_HINT
+        )
+        points[key] = point
+        if len(points) > _POINTS_KEPT:
+            del points[next(iter(points))]
+        return point
 
     def hessp(self, x: np.ndarray, p: np.ndarray, *args: Any) -> np.ndarray:
         """``H(x) @ p`` by autodiff, with scipy's argument order ``(x, p, *args)``."""
         self.nhev += 1
-        _, _, trace = self._gradient_trace(x, args)
-        vector = np.asarray(p, dtype=np.asarray(trace.value).dtype)
-        return self.treedef.ravel_leaves(zeros_for_none(trace.gradients(vector), self.leaves(x)))
+        point = self._second_order(x, args)
+        vectors = self.treedef.split(np.asarray(p, dtype=np.float64))
+        return self.treedef.ravel_leaves(zeros_for_none(point.hvp(vectors), self.leaves(x)))
 
     def hess(self, x: np.ndarray, *args: Any) -> np.ndarray:
-        """The dense Hessian by autodiff: one traced gradient, then one backward pass per row."""
+        """The dense Hessian by autodiff: one product per column (:func:`dense_hessian`)."""
         self.nhev += 1
-        _, _, trace = self._gradient_trace(x, args)
-        leaves = self.leaves(x)
-        n = self.treedef.size
-        dtype = np.asarray(trace.value).dtype
-        rows = []
-        for j in range(n):
-            basis = np.zeros(n, dtype=dtype)
-            basis[j] = 1
-            rows.append(self.treedef.ravel_leaves(zeros_for_none(trace.gradients(basis), leaves)))
-        return np.stack(rows)
+        return dense_hessian(self._second_order(x, args), self.leaves(x))
 
     def constraint_jacobian(self, cfun: Callable) -> Callable:
         """The autodiff Jacobian ``(m, n)`` (``(n,)`` for a scalar) of a constraint function."""
         treedef = self.treedef
-
+        leaf_fun = LeafFunction(cfun, treedef, what=None)
         memo: list[Any] = [None]  # (key, Jacobian) at the last point
 
         def jacobian(x: np.ndarray, *args: Any) -> np.ndarray:
@@ -271,7 +257,8 @@ class ScipyProblem:
             if memo[0] is not None and memo[0][0] == key:
                 return memo[0][1].copy()
             leaves = self.leaves(x)
-            trace = trace_explained(lambda *ls: cfun(treedef.unflatten(ls), *args), leaves)
+            with explained_failures(SCIPY_HINT):
+                trace = get_backend().trace(leaf_fun, leaves, args, key=leaf_fun.key)
             value = np.asarray(trace.value)
             if value.ndim == 0:
                 out = treedef.ravel_leaves(
@@ -302,7 +289,7 @@ def _wrap_constraints(
         x0: the flat start, where each autodiff Jacobian is tried first.
         autodiff: give dict constraints without ``'jac'`` an autodiff Jacobian (the methods
             that use constraint Jacobians: SLSQP, trust-constr).
-        demand: ``jac="autodiff"``: a constraint autograd cannot follow raises instead of
+        demand: ``jac="autodiff"``: a constraint autodiff cannot follow raises instead of
             getting scipy's finite differences.
 
     Returns:
@@ -513,7 +500,7 @@ def minimize_scipy(
         warnings.warn(
             f"autodiff could not follow {' and '.join(fell_back)}, so scipy's finite "
             "differences are used, as scipy.optimize.minimize does with jac=None. For exact "
-            "gradients, write the function with autograd.numpy (import autograd.numpy as np), "
+            f"gradients, write the function with {get_backend().numpy_hint}, "
             "or pass jac=callable; jac='autodiff' raises instead of falling back.",
             OptimizeWarning,
             stacklevel=4,

@@ -1,30 +1,28 @@
-"""Evaluating the user's functions: the scalar check, the explained autodiff trace, gradients.
+"""Evaluating the user's functions: the scalar check, the leaf function, gradients as arrays.
 
 Shared by the first-order loop, the scipy bridge and the TF contrib interface, so that a
-``fun`` returning a vector, or an autograd failure, reads the same through every door.
+``fun`` returning a vector, or an autodiff failure, reads the same through every door. The
+gradients themselves come from the one path of both worlds,
+:func:`optim.gradients.value_and_gradients`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import numbers
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import autograd.numpy as anp
 import numpy as np
 
 from ..backend import get_backend
-from ..gradients import explain_trace_error
+from ..pytree import TreeDef
 
 __all__ = [
     "SCIPY_HINT",
     "NON_SCALAR_MESSAGE",
-    "explained_failures",
-    "is_trace_failure",
+    "LeafFunction",
     "scalar_output",
     "short_repr",
-    "trace_explained",
     "zeros_for_none",
 ]
 
@@ -64,7 +62,7 @@ def scalar_output(out: Any, what: str = "fun") -> Any:
         return out
     size = int(np.prod(shape))
     if size == 1:
-        return anp.reshape(out, ())
+        return get_backend().numpy.reshape(out, ())
     shown_dtype = np.dtype(dtype) if dtype is not None else "unknown"
     prefix = f"{NON_SCALAR_MESSAGE} " if what == "fun" else ""  # scipy's words for its `fun`
     raise ValueError(
@@ -79,42 +77,40 @@ def short_repr(x: Any) -> str:
     return text if len(text) <= 160 else text[:160] + "...)"
 
 
-def is_trace_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` says that autodiff could not follow the function (not a user error).
+class LeafFunction:
+    """``fun(x, *args)`` as a function of ``x``'s leaves: ``leaves, *args -> scalar``.
 
-    True for the failures :func:`optim.gradients.explain_trace_error` knows and for any other
-    error that names autograd's tracer (``ArrayBox``), the sign that plain Python or numpy code
-    met a traced value: the same function runs fine on arrays.
-    """
-    return explain_trace_error(exc) is not None or "ArrayBox" in str(exc)
-
-
-def trace_explained(fun: Callable, args: Sequence[Any], hint: str = SCIPY_HINT):
-    """``get_backend().trace(fun, args)`` with autograd's failures explained.
+    What the scipy world hands to :func:`optim.gradients.value_and_gradients`: the leaves are
+    the arguments to differentiate, ``args`` the constants, and the output passes
+    :func:`scalar_output`. Pure as long as ``fun`` is, so :attr:`key` (the function, the
+    layout and the name) identifies it for a compiling backend: one compilation serves every
+    call with the same ``fun`` and ``x0`` layout.
 
     Args:
-        fun: the function to trace.
-        args: its positional arguments, each traced.
-        hint: the way around a failure, named in the explanation (scipy's ``jac=`` by default).
-
-    Raises:
-        The explanation of :func:`optim.gradients.explain_trace_error` (chained to the original
-        error) when it has one, else the original error.
+        fun: the user's function.
+        treedef: the layout of ``x``.
+        what: the function named in error messages; ``None`` for a function whose output is
+            passed on unchecked (a constraint's values).
     """
-    with explained_failures(hint):
-        return get_backend().trace(fun, args)
 
+    __slots__ = ("fun", "treedef", "what", "key")
 
-@contextlib.contextmanager
-def explained_failures(hint: str = SCIPY_HINT) -> Iterator[None]:
-    """Re-raises autograd's failures inside the block explained (see :func:`trace_explained`)."""
-    try:
-        yield
-    except Exception as exc:
-        explained = explain_trace_error(exc, hint)
-        if explained is None:
-            raise
-        raise explained from exc
+    def __init__(self, fun: Callable, treedef: TreeDef, what: str | None = "fun") -> None:
+        self.fun = fun
+        self.treedef = treedef
+        self.what = what
+        key: Any = (fun, treedef, what)
+        try:
+            hash(key)
+        except TypeError:  # an unhashable callable: a key of its own, never shared
+            key = (object(), treedef, what)
+        self.key = key
+
+    def __call__(self, *leaves_and_args: Any) -> Any:
+        n = self.treedef.num_leaves
+        x = self.treedef.unflatten(leaves_and_args[:n])
+        out = self.fun(x, *leaves_and_args[n:])
+        return out if self.what is None else scalar_output(out, self.what)
 
 
 def zeros_for_none(grads: Sequence[Any], leaves: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -45,18 +45,22 @@ from typing import Any
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning
 
+from ..backend import get_backend
 from ..gradients import (
     Autodiff,
     FiniteDifferences,
     LossWithGradient,
     UserGradient,
+    check_loss_value,
     explain_trace_error,
+    is_trace_failure,
+    value_and_gradients,
 )
 from ..optimizer import Optimizer
 from ..pytree import TreeDef
 from ..variables import Graph, Variable, get_or_create_global_step
 from .arguments import AUTODIFF, STOP_MESSAGE, wants_intermediate_result
-from .evaluation import SCIPY_HINT, is_trace_failure, scalar_output, short_repr, zeros_for_none
+from .evaluation import SCIPY_HINT, LeafFunction, scalar_output, short_repr, zeros_for_none
 from .registry import constructor_parameters, display_name, spec_name
 
 __all__ = ["minimize_first_order", "tol_into_options", "warn_second_order"]
@@ -286,11 +290,30 @@ def minimize_first_order(
 
     njev = 0
     may_fall_back = jac is None and isinstance(source, Autodiff)
+    # Autodiff takes fun itself, on the variables' arrays (the one gradient path, compiled by a
+    # compiling backend): fun runs once per evaluation, counted here rather than by its calls.
+    leaf_fun = LeafFunction(fun, treedef)
+    pure_evaluations = 0
+
+    def gradients_of_fun() -> tuple[Any, list]:
+        nonlocal pure_evaluations
+        pure_evaluations += 1
+        value, grads = value_and_gradients(
+            leaf_fun, [v.array for v in variables], args, key=leaf_fun.key, hint=SCIPY_HINT
+        )
+        check_loss_value(value, None)
+        return value, [
+            None if g is None else np.asarray(g).astype(v.dtype, copy=False)
+            for g, v in zip(grads, variables)
+        ]
 
     def evaluate() -> tuple[float, list[np.ndarray]]:
         nonlocal njev, source
         try:
-            value, grads = source.value_and_gradients(loss, variables)
+            if type(source) is Autodiff:
+                value, grads = gradients_of_fun()
+            else:
+                value, grads = source.value_and_gradients(loss, variables)
         except Exception as exc:
             cause = exc.__cause__ if exc.__cause__ is not None else exc
             if not (isinstance(source, Autodiff) and is_trace_failure(cause)):
@@ -302,7 +325,7 @@ def minimize_first_order(
                 f"autodiff could not follow fun ({type(cause).__name__}: {cause}), so "
                 "forward finite differences (jac='2-point') are used, as scipy.optimize."
                 "minimize does with jac=None. For exact gradients, write fun with "
-                "autograd.numpy (import autograd.numpy as np), or pass jac=callable; "
+                f"{get_backend().numpy_hint}, or pass jac=callable; "
                 "jac='autodiff' raises instead of falling back.",
                 OptimizeWarning,
                 stacklevel=stacklevel + 2,
@@ -414,7 +437,7 @@ def minimize_first_order(
         fun=f,
         jac=snapshot(g),
         nit=nit,
-        nfev=counted_fun.count,
+        nfev=counted_fun.count + pure_evaluations,
         njev=njev,
         status=status,
         success=status == 0,

@@ -15,10 +15,11 @@ import numpy as np
 import scipy.optimize
 from scipy.optimize import OptimizeResult
 
+from ..gradients import value_and_gradients
 from ..validation import resolve_var_list_for_gradients
 from ..variables import Variable, substituted
 from .arguments import bound_array
-from .evaluation import scalar_output, trace_explained, zeros_for_none
+from .evaluation import SCIPY_HINT, scalar_output, zeros_for_none
 from .method import scipy_method
 from .registry import resolve_method
 
@@ -35,10 +36,8 @@ def _closure_value_and_grads(closure, var_list, values, what):
         with substituted(var_list, vals):
             return scalar_output(closure(), what)
 
-    trace = trace_explained(traced, values)
-    value = np.asarray(trace.value)
-    grads = trace.gradients(np.ones((), value.dtype if value.dtype.kind == "f" else float))
-    return value[()], zeros_for_none(grads, values)
+    value, grads = value_and_gradients(traced, values, hint=SCIPY_HINT)
+    return np.asarray(value)[()], zeros_for_none(grads, values)
 
 
 class ExternalOptimizerInterface:

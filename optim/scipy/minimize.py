@@ -135,7 +135,7 @@ def minimize(
             ``"momentum"``).
 
     Example:
-        >>> import autograd.numpy as np
+        >>> np = optim.get_backend().numpy        # autograd.numpy by default
         >>> def fun(p):
         ...     return np.sum((p["w"] - 1.0) ** 2) + (p["b"] + 2.0) ** 2
         >>> res = optim.minimize(fun, {"w": np.zeros(3), "b": 0.0})       # BFGS, autodiff
