@@ -71,6 +71,11 @@ its dense updates:
 - each step gathers the gradients into one flat gradient buffer and makes one kernel call per
   dtype with the same step scalars, in the same order of operations: results are
   bit-identical to the per-variable path (numba and numpy alike);
+- in the steady state (dense gradients for exactly the arena's variables, in its order) the
+  call is recognised without a Python loop over the pairs, clipping by global norm is one
+  reduction over the flat gradient (each segment's pairwise sum of squares, the same sums as
+  per gradient, so the same bits) and so is the non-finite check (numba's multithreaded count
+  for large buffers); ``clipnorm`` still clips gradient by gradient, before the gather;
 - sparse gradients, a step in which only part of the variables have gradients (TF1 skips the
   others: their slots must not decay), updates that differ per variable (LAMB's trust ratio,
   Adafactor's factored slots, AdamW's exclusions via ``_flat_ready``) and the classes with no
