@@ -68,6 +68,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 __all__ = [
+    "check_backend_name",
     "Backend",
     "Trace",
     "SecondOrder",
@@ -158,6 +159,10 @@ _active: contextvars.ContextVar[str | None] = contextvars.ContextVar("optim_back
 def check_backend_name(name: Any, what: str = "backend") -> str:
     """Validates an engine name; returns it.
 
+    Args:
+        name: the name to check.
+        what: the argument named in the message.
+
     Raises:
         TypeError: not a string.
         ValueError: not one of :data:`BACKEND_NAMES`.
@@ -197,7 +202,7 @@ def get_backend(name: str | None = None) -> Any:
     if name is None:
         name = _active.get() or _default["name"]
     else:
-        check_backend_name(name)
+        check_backend_name(name, "name")
     return _load(name)
 
 
@@ -213,7 +218,7 @@ def set_backend(name: str) -> None:
     Example:
         >>> optim.set_backend("jax")
     """
-    check_backend_name(name)
+    check_backend_name(name, "name")
     _load(name)  # fail here, before anything changes
     _default["name"] = name
 
@@ -237,7 +242,7 @@ def use_backend(name: str | None) -> Iterator[Any]:
         ...     res = optim.minimize(fun, x0)
     """
     if name is not None:
-        check_backend_name(name)
+        check_backend_name(name, "name")
     backend = get_backend(name)
     token = _active.set(backend.name)
     try:

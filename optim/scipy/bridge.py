@@ -26,7 +26,7 @@ from ..gradients import (
     value_and_gradients,
 )
 from ..pytree import TreeDef
-from .arguments import STOP_MESSAGE, wants_intermediate_result
+from .arguments import AUTODIFF, STOP_MESSAGE, wants_intermediate_result
 from .evaluation import SCIPY_HINT, LeafFunction, scalar_output, short_repr, zeros_for_none
 
 __all__ = ["ScipyProblem", "minimize_scipy"]
@@ -442,7 +442,14 @@ def minimize_scipy(
         no count of its own.
     """
     meth = method.lower() if isinstance(method, str) else "_custom"
-    demand = jac == "autodiff"
+    demand = jac == AUTODIFF
+    demand_hess = isinstance(hess, str) and hess == AUTODIFF
+    if demand_hess:
+        if hessp is not None:
+            raise ValueError(
+                f"`hess` must not be 'autodiff' when `hessp` is given, got hessp={hessp!r}."
+            )
+        hess = None
     if demand and meth in _GRADIENT_FREE:
         warnings.warn(
             f"Method {method} does not use gradient information (jac).",
@@ -461,7 +468,7 @@ def minimize_scipy(
     if autodiff:
         failure = problem.probe_autodiff(x0)
         if failure is not None:
-            if demand:
+            if demand or demand_hess:
                 raise failure
             fell_back.append(f"fun ({_first_line(failure)})")
             autodiff = problem.second_order = False
@@ -480,11 +487,17 @@ def minimize_scipy(
         hess = problem.user_hess(hess)
     if callable(hessp):
         hessp = problem.user_hessp(hessp)
-    if hess is None and hessp is None and (autodiff or (meth in _NEEDS_HESSIAN and not fell_back)):
+    if (
+        hess is None
+        and hessp is None
+        and (autodiff or demand_hess or (meth in _NEEDS_HESSIAN and not fell_back))
+    ):
         if meth in _USES_HESS:
             hess, supplied_second_order = problem.hess, True
         elif meth in _USES_HESSP:
             hessp, supplied_second_order = problem.hessp, True
+        elif demand_hess:
+            hess = AUTODIFF  # scipy warns that the method does not use it, as for any hess
     if hess is not None:
         kwargs["hess"] = hess
     if hessp is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from scipy.optimize import OptimizeResult
 
+from ..backend import check_backend_name, use_backend
 from .arguments import check_callback, check_jac, check_x0, standardize_bounds
 from .bridge import minimize_scipy
 from .evaluation import short_repr
@@ -33,6 +34,7 @@ def minimize(
     tol: float | None = None,
     callback: Callable[..., Any] | None = None,
     options: dict[str, Any] | None = None,
+    backend: str | None = None,
 ) -> OptimizeResult:
     """``scipy.optimize.minimize`` over pytrees, with autodiff gradients and optim's optimizers.
 
@@ -79,15 +81,18 @@ def minimize(
             in float32: ``fun`` then receives float64 leaves. With optim optimizers they are
             :class:`optim.FiniteDifferences`, with steps sized for each leaf's dtype.
         hess: as scipy (a callable ``hess(x, *args)`` returns an ``(n, n)`` matrix over the flat
-            layout of ``x``, see :mod:`optim.pytree`). When neither ``hess`` nor ``hessp`` is
-            given, dogleg and trust-exact get a dense autodiff Hessian (one traced gradient,
-            then one backward pass per row), with ``jac=None`` and also with a user ``jac``
+            layout of ``x``, see :mod:`optim.pytree`), or ``"autodiff"``: Hessian information
+            by autodiff for every method that uses it, also with a user ``jac``, and an error
+            instead of a fallback when autodiff cannot follow ``fun``. When neither ``hess``
+            nor ``hessp`` is given, dogleg and trust-exact get a dense autodiff Hessian (one
+            Hessian-vector product per column), with ``jac=None`` and also with a user ``jac``
             (they cannot run without one).
         hessp: as scipy: ``hessp(x, p, *args)``, ``p`` and the result shaped like ``x``. When
             neither ``hess`` nor ``hessp`` is given, trust-ncg and trust-krylov always, and
-            Newton-CG and trust-constr with ``jac=None``, get autodiff Hessian-vector products
-            (reverse over reverse: the gradient is traced once per point, and each product is
-            one backward pass through that trace).
+            Newton-CG and trust-constr with ``jac=None`` (or ``hess="autodiff"``), get autodiff
+            Hessian-vector products (autograd: reverse over reverse, the gradient traced once
+            per point and each product one backward pass through that trace; jax: forward over
+            reverse, compiled once).
         bounds: ``scipy.optimize.Bounds`` (scalars or arrays over the flat layout), a sequence
             of ``n`` ``(low, high)`` pairs (flat layout; one pair for every entry of an array
             ``x0``, as scipy broadcasts it), or a pytree of ``(low, high)`` pairs
@@ -124,12 +129,13 @@ def minimize(
         ``success=False``; it does not raise.
 
     Raises:
-        ValueError: ``x0`` not finite, bounds of the wrong shape or with low > high, an
-            unknown ``method`` (the message lists the valid ones), a ``fun`` returning a
-            non-scalar, a ``jac`` of the wrong shape, bad loop options, constraints given to
-            an optim optimizer. Where scipy raises for the same input, the message starts
-            with scipy's own words ("Unknown solver ...", "The user-provided objective
-            function must return a scalar value.", the two bounds messages), then says more.
+        ValueError: an unknown ``backend``; ``x0`` not finite, bounds of the wrong shape or with
+            low > high, an unknown ``method`` (the message lists the valid ones), a ``fun``
+            returning a non-scalar, a ``jac`` of the wrong shape, bad loop options, constraints
+            given to an optim optimizer. Where scipy raises for the same input, the message starts
+            with scipy's own words ("Unknown solver ...", "The user-provided objective function
+            must return a scalar value.", the two bounds messages), then says more.
+        ImportError: ``backend="jax"`` without jax installed (``pip install "optim[jax]"``).
         TypeError: a non-callable ``fun``, ``jac``, ``callback``; a ``jac`` or ``hessp``
             returning another structure; a missing required hyperparameter (``momentum`` for
             ``"momentum"``).
@@ -144,45 +150,48 @@ def minimize(
         >>> res.x["b"]
         array(-2.)
     """
-    if not callable(fun):
-        raise TypeError(f"`fun` must be callable, got {fun!r}.")
-    if not isinstance(args, tuple):
-        args = (args,)
-    kind, spec = resolve_method(method, constraints, bounds)
-    leaves0, treedef = check_x0(x0)
-    check_jac(jac)
-    check_callback(callback)
-    if options is None:
-        options = {}
-    elif not isinstance(options, dict):
-        raise TypeError(f"`options` must be a dict or None, got {options!r}.")
-    options = dict(options)
-    std_bounds = standardize_bounds(bounds, treedef)
-    if kind == "scipy":
-        return minimize_scipy(
-            fun,
-            leaves0,
-            treedef,
-            args,
-            spec,
-            jac,
-            hess,
-            hessp,
-            std_bounds,
-            bounds,
-            constraints,
-            tol,
-            callback,
-            options,
+    if backend is not None:
+        check_backend_name(backend)
+    with use_backend(backend):  # the whole call, fun's own evaluations included
+        if not callable(fun):
+            raise TypeError(f"`fun` must be callable, got {fun!r}.")
+        if not isinstance(args, tuple):
+            args = (args,)
+        kind, spec = resolve_method(method, constraints, bounds)
+        leaves0, treedef = check_x0(x0)
+        check_jac(jac)
+        check_callback(callback)
+        if options is None:
+            options = {}
+        elif not isinstance(options, dict):
+            raise TypeError(f"`options` must be a dict or None, got {options!r}.")
+        options = dict(options)
+        std_bounds = standardize_bounds(bounds, treedef)
+        if kind == "scipy":
+            return minimize_scipy(
+                fun,
+                leaves0,
+                treedef,
+                args,
+                spec,
+                jac,
+                hess,
+                hessp,
+                std_bounds,
+                bounds,
+                constraints,
+                tol,
+                callback,
+                options,
+            )
+        if constraints:
+            raise ValueError(
+                f"`constraints` must be empty for the optim optimizer {spec_name(spec)!r} "
+                f"(first-order methods take bounds only); use 'SLSQP' or 'trust-constr', got "
+                f"{short_repr(constraints)}."
+            )
+        warn_second_order(spec, hess, hessp, stacklevel=3)
+        tol_into_options(options, tol)
+        return minimize_first_order(
+            fun, leaves0, treedef, args, spec, jac, std_bounds, callback, options, stacklevel=3
         )
-    if constraints:
-        raise ValueError(
-            f"`constraints` must be empty for the optim optimizer {spec_name(spec)!r} "
-            f"(first-order methods take bounds only); use 'SLSQP' or 'trust-constr', got "
-            f"{short_repr(constraints)}."
-        )
-    warn_second_order(spec, hess, hessp, stacklevel=3)
-    tol_into_options(options, tol)
-    return minimize_first_order(
-        fun, leaves0, treedef, args, spec, jac, std_bounds, callback, options, stacklevel=3
-    )
