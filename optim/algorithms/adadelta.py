@@ -6,43 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import adadelta_update
 from ..optimizer import Optimizer
 from ..validation import POSITIVE, UNIT
 from ..variables import Variable
-from .moments import decay_second_moment
 
 __all__ = ["AdadeltaOptimizer"]
-
-
-def _adadelta(
-    var: np.ndarray,
-    accum: np.ndarray,
-    accum_update: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    rho: Any,
-    epsilon: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """TF kernel ``ApplyAdadelta``, in place.
-
-    ``accum = accum * rho + grad² * (1 - rho)``,
-    ``update = sqrt(accum_update + epsilon) * rsqrt(accum + epsilon) * grad``,
-    ``var -= update * lr``, ``accum_update = accum_update * rho + update² * (1 - rho)``.
-    """
-    update, tmp = scratch
-    one_minus_rho = 1 - rho
-    decay_second_moment(accum, grad, rho, one_minus_rho, tmp)
-    np.add(accum_update, epsilon, out=update)
-    np.sqrt(update, out=update)
-    np.add(accum, epsilon, out=tmp)
-    np.sqrt(tmp, out=tmp)
-    np.reciprocal(tmp, out=tmp)
-    np.multiply(update, tmp, out=update)
-    np.multiply(update, grad, out=update)
-    np.multiply(update, lr, out=tmp)
-    np.subtract(var, tmp, out=var)
-    decay_second_moment(accum_update, update, rho, one_minus_rho, tmp)
 
 
 class AdadeltaOptimizer(Optimizer):
@@ -113,9 +82,15 @@ class AdadeltaOptimizer(Optimizer):
             self._zeros_slot(var, "accum", self._name)
             self._zeros_slot(var, "accum_update", self._name)
 
-    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
-        return tuple(self._get_hyper(k, dtype) for k in ("learning_rate", "rho", "epsilon"))
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(lr, rho, 1 - rho, epsilon)`` in ``dtype``."""
+        lr, rho, epsilon = (self._get_hyper(k, dtype) for k in ("learning_rate", "rho", "epsilon"))
+        return lr, rho, 1 - rho, epsilon
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        lr, rho, _, epsilon = scalars
+        return lr, rho, epsilon  # the fused kernel's arguments
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         accum, accum_update = slots
-        _adadelta(var, accum, accum_update, grad, *scalars, scratch)
+        adadelta_update(var, accum, accum_update, grad, scratch, *scalars)

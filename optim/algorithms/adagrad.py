@@ -6,38 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import adagrad_update
 from ..optimizer import Optimizer
 from ..validation import NONNEGATIVE, POSITIVE, check_real
 from ..variables import Variable
 
 __all__ = ["AdagradOptimizer"]
-
-
-def _adagrad(
-    var: np.ndarray,
-    accum: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    epsilon: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """TF kernels ``ApplyAdagrad`` (``epsilon is None``) and ``ApplyAdagradV2``, in place.
-
-    ``accum += grad * grad``, then ``var -= grad * lr * rsqrt(accum)`` or, with an epsilon,
-    ``var -= grad * lr / (sqrt(accum) + epsilon)``, in the kernels' order of operations.
-    """
-    step, denom = scratch
-    np.multiply(grad, grad, out=step)
-    np.add(accum, step, out=accum)
-    np.multiply(grad, lr, out=step)
-    np.sqrt(accum, out=denom)
-    if epsilon is None:
-        np.divide(1, denom, out=denom)  # rsqrt
-        np.multiply(step, denom, out=step)
-    else:
-        np.add(denom, epsilon, out=denom)
-        np.divide(step, denom, out=step)
-    np.subtract(var, step, out=var)
 
 
 class AdagradOptimizer(Optimizer):
@@ -128,4 +102,4 @@ class AdagradOptimizer(Optimizer):
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         (accum,) = slots
-        _adagrad(var, accum, grad, *scalars, scratch)
+        adagrad_update(var, accum, grad, scratch, *scalars)

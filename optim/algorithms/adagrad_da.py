@@ -6,48 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import adagrad_da_update
 from ..optimizer import Optimizer
 from ..validation import NONNEGATIVE, POSITIVE, check_global_step, check_real
 from ..variables import Variable
 
 __all__ = ["AdagradDAOptimizer"]
-
-
-def _adagrad_da(
-    var: np.ndarray,
-    grad_accum: np.ndarray,
-    grad_sq_accum: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    l1: Any,
-    l2: Any,
-    step: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """TF kernel ``ApplyAdagradDA``, in place; ``step`` is T = global_step + 1.
-
-    ``ga += grad; gga += grad**2``, then ``var`` is recomputed from the accumulators alone::
-
-        var = -lr * sign(ga) * max(|ga| - T*l1, 0) / (l2*(T*lr) + sqrt(gga))   # l1 > 0
-        var = -(lr * ga) / (l2*(T*lr) + sqrt(gga))                             # l1 == 0
-    """
-    num, denom = scratch
-    np.add(grad_accum, grad, out=grad_accum)
-    np.multiply(grad, grad, out=num)
-    np.add(grad_sq_accum, num, out=grad_sq_accum)
-    np.sqrt(grad_sq_accum, out=denom)
-    np.add(denom, l2 * (step * lr), out=denom)
-    if l1 > 0:
-        np.abs(grad_accum, out=num)
-        np.subtract(num, step * l1, out=num)
-        np.maximum(num, 0, out=num)
-        np.sign(grad_accum, out=var)
-        np.multiply(var, -lr, out=var)
-        np.multiply(var, num, out=var)
-    else:
-        np.multiply(grad_accum, lr, out=var)
-        np.negative(var, out=var)
-    np.divide(var, denom, out=var)
 
 
 class AdagradDAOptimizer(Optimizer):
@@ -166,4 +130,4 @@ class AdagradDAOptimizer(Optimizer):
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         grad_accum, grad_sq_accum = slots
-        _adagrad_da(var, grad_accum, grad_sq_accum, grad, *scalars, scratch)
+        adagrad_da_update(var, grad_accum, grad_sq_accum, grad, scratch, *scalars)

@@ -9,66 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import adam_step, adam_update, decay_weights
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
 from ..validation import BETA, NONNEGATIVE, check_bool
 from ..variables import Variable
-from .moments import update_first_moment, update_second_moment
 
 __all__ = ["AdamOptimizer", "AdamWOptimizer"]
-
-def _adam(
-    var: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    vhat: np.ndarray | None,
-    grad: np.ndarray,
-    alpha: Any,
-    beta1: Any,
-    beta2: Any,
-    epsilon: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """TF kernels ``ApplyAdam`` (``vhat is None``) and ``ApplyAdamWithAmsgrad``, in place.
-
-    ``m += (grad - m) * (1 - beta1)``, ``v += (grad² - v) * (1 - beta2)``, with AMSGrad
-    ``vhat = max(vhat, v)``, then ``var -= (m * alpha) / (sqrt(v or vhat) + epsilon)``, where
-    ``alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`` comes from the caller.
-    """
-    tmp = scratch[0]
-    update_first_moment(m, grad, 1 - beta1, tmp)
-    update_second_moment(v, grad, 1 - beta2, tmp)
-    _adam_step(var, m, v, vhat, alpha, epsilon, scratch)
-
-
-def _adam_step(
-    var: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    vhat: np.ndarray | None,
-    alpha: Any,
-    epsilon: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """``vhat = max(vhat, v)`` (AMSGrad), then ``var -= (m * alpha) / (sqrt(v or vhat) + eps)``."""
-    tmp, denom = scratch
-    if vhat is not None:
-        np.maximum(vhat, v, out=vhat)
-        v = vhat
-    np.sqrt(v, out=denom)
-    np.add(denom, epsilon, out=denom)
-    np.multiply(m, alpha, out=tmp)
-    np.divide(tmp, denom, out=tmp)
-    np.subtract(var, tmp, out=var)
-
-
-def _decay_weights(var: np.ndarray, weight_decay: Any, lr: Any, scratch: np.ndarray) -> None:
-    """``var -= var * weight_decay * lr`` (Keras 3's order), or ``var -= var * weight_decay``
-    when ``lr`` is None (TF contrib), in place."""
-    np.multiply(var, weight_decay, out=scratch)
-    if lr is not None:
-        np.multiply(scratch, lr, out=scratch)
-    np.subtract(var, scratch, out=var)
 
 
 class AdamOptimizer(Optimizer):
@@ -170,34 +117,45 @@ class AdamOptimizer(Optimizer):
                 self._zeros_slot(var, "vhat", self._name)
 
     def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
-        """``(alpha, beta1, beta2, epsilon)`` in ``dtype``, with TF's kernel's
-        ``alpha = lr * sqrt(1 - beta2_power) / (1 - beta1_power)``."""
+        """``(alpha, beta1, beta2, epsilon, 1 - beta1, 1 - beta2)`` in ``dtype``, with TF's
+        kernel's ``alpha = lr * sqrt(1 - beta2_power) / (1 - beta1_power)``; the first four
+        are the fused kernel's arguments."""
         one = dtype.type(1)
         beta1_power = dtype.type(self._get_non_slot_variable("beta1_power"))
         beta2_power = dtype.type(self._get_non_slot_variable("beta2_power"))
         lr = self._get_hyper("learning_rate", dtype)
+        beta1 = self._get_hyper("beta1", dtype)
+        beta2 = self._get_hyper("beta2", dtype)
         return (
             lr * np.sqrt(one - beta2_power) / (one - beta1_power),
-            self._get_hyper("beta1", dtype),
-            self._get_hyper("beta2", dtype),
+            beta1,
+            beta2,
             self._get_hyper("epsilon", dtype),
+            one - beta1,
+            one - beta2,
         )
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        return scalars[:4]
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         m, v, vhat = slots
-        alpha, beta1, beta2, epsilon = scalars[:4]
-        _adam(var, m, v, vhat, grad, alpha, beta1, beta2, epsilon, scratch)
+        alpha, _, _, epsilon, one_minus_beta1, one_minus_beta2 = scalars[:6]
+        adam_update(
+            var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon
+        )
 
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         # TF's Python sparse path (see sparse_updates above).
-        alpha, beta1, beta2, epsilon = self._scalars(var.dtype)[:4]
+        scalars = self._scalars(var.dtype)
+        alpha, beta1, beta2, epsilon, one_minus_beta1, one_minus_beta2 = scalars[:6]
         m, v, vhat = self._kernel_slot_arrays(var)
         rows, values = grad.indices, grad.values
         np.multiply(m, beta1, out=m)
-        m[rows] += values * (1 - beta1)
+        m[rows] += values * one_minus_beta1
         np.multiply(v, beta2, out=v)
-        v[rows] += (values * values) * (1 - beta2)
-        _adam_step(var.array, m, v, vhat, alpha, epsilon, self._scratch(var, 2))
+        v[rows] += (values * values) * one_minus_beta2
+        adam_step(var.array, m, v, vhat, self._scratch(var, 2), alpha, epsilon)
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
         for power, beta in (("beta1_power", "beta1"), ("beta2_power", "beta2")):
@@ -306,10 +264,13 @@ class AdamWOptimizer(AdamOptimizer):
         return self._decay_vars is None or var in self._decay_vars
 
     def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
-        """Adam's four, then ``(weight_decay, lr)`` with ``lr`` None for
-        ``weight_decay_scale="none"`` (the order of :func:`optim.engine` ``adamw``)."""
+        """Adam's six, then ``(weight_decay, lr)`` with ``lr`` None for
+        ``weight_decay_scale="none"``."""
         lr = self._get_hyper("learning_rate", dtype) if self._scale_by_lr else None
         return super()._step_scalars(dtype) + (self._get_hyper("weight_decay", dtype), lr)
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        return scalars[:4] + scalars[6:]  # the order of optim.engine's adamw
 
     def _flat_ready(self, var_list: list[Variable]) -> bool:
         # One kernel decays every element: only when no variable of this apply is excluded.
@@ -318,9 +279,8 @@ class AdamWOptimizer(AdamOptimizer):
     def _decay(self, var: Variable) -> None:
         # Per variable (exclusions, decay_var_list), so AdamW keeps its _apply_* overrides.
         if self._decays(var):
-            weight_decay, lr = self._scalars(var.dtype)[4:]
-            (scratch,) = self._scratch(var)
-            _decay_weights(var.array, weight_decay, lr, scratch)
+            weight_decay, lr = self._scalars(var.dtype)[6:]
+            decay_weights(var.array, self._scratch(var), weight_decay, lr)
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
         self._decay(var)

@@ -6,39 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import adamax_update
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
 from ..validation import BETA
 from ..variables import Variable
-from .moments import update_first_moment
 
 __all__ = ["AdamaxOptimizer"]
-
-def _adamax(
-    var: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    grad: np.ndarray,
-    lr_t: Any,
-    beta1: Any,
-    beta2: Any,
-    epsilon: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """TF kernel ``ApplyAdaMax``, in place.
-
-    ``m += (grad - m) * (1 - beta1)``, ``v = max(beta2 * v, |grad|)``,
-    ``var -= lr_t * (m / (v + epsilon))`` with ``lr_t = lr / (1 - beta1^t)`` from the caller.
-    """
-    tmp, denom = scratch
-    update_first_moment(m, grad, 1 - beta1, tmp)
-    np.multiply(v, beta2, out=v)
-    np.absolute(grad, out=tmp)
-    np.maximum(v, tmp, out=v)
-    np.add(v, epsilon, out=denom)
-    np.divide(m, denom, out=tmp)
-    np.multiply(tmp, lr_t, out=tmp)
-    np.subtract(var, tmp, out=var)
 
 
 class AdamaxOptimizer(Optimizer):
@@ -120,26 +94,34 @@ class AdamaxOptimizer(Optimizer):
             self._zeros_slot(var, "m", self._name)
             self._zeros_slot(var, "v", self._name)
 
-    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any, Any]:
-        """``(lr_t, beta1, beta2, epsilon)`` in ``dtype``, ``lr_t = lr / (1 - beta1_power)``."""
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(lr_t, beta1, beta2, epsilon, 1 - beta1)`` in ``dtype``, with
+        ``lr_t = lr / (1 - beta1_power)``; the first four are the fused kernel's arguments."""
+        one = dtype.type(1)
         beta1_power = dtype.type(self._get_non_slot_variable("beta1_power"))
+        beta1 = self._get_hyper("beta1", dtype)
         return (
-            self._get_hyper("learning_rate", dtype) / (dtype.type(1) - beta1_power),
-            self._get_hyper("beta1", dtype),
+            self._get_hyper("learning_rate", dtype) / (one - beta1_power),
+            beta1,
             self._get_hyper("beta2", dtype),
             self._get_hyper("epsilon", dtype),
+            one - beta1,
         )
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        return scalars[:4]
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         m, v = slots
-        _adamax(var, m, v, grad, *scalars, scratch)
+        lr_t, _, beta2, epsilon, one_minus_beta1 = scalars
+        adamax_update(var, m, v, grad, scratch, lr_t, one_minus_beta1, beta2, epsilon)
 
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         # Lazy, in Keras 2's order (see sparse_updates above).
-        lr_t, beta1, beta2, epsilon = self._scalars(var.dtype)
+        lr_t, beta1, beta2, epsilon, one_minus_beta1 = self._scalars(var.dtype)
         m, v = self._kernel_slot_arrays(var)
         rows, values = grad.indices, grad.values
-        m_rows = m[rows] * beta1 + values * (1 - beta1)
+        m_rows = m[rows] * beta1 + values * one_minus_beta1
         v_rows = np.maximum(v[rows] * beta2, np.abs(values))
         m[rows] = m_rows
         v[rows] = v_rows

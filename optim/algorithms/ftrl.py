@@ -6,75 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import ftrl_update
 from ..optimizer import Optimizer
 from ..validation import NONNEGATIVE, NONPOSITIVE, POSITIVE, check_real
 from ..variables import Variable
 
 __all__ = ["FtrlOptimizer"]
-
-def _bool_view(buffer: np.ndarray) -> np.ndarray:
-    """A boolean array shaped like ``buffer`` that reuses its (contiguous) memory."""
-    flat = buffer.reshape(-1)
-    return flat.view(np.bool_)[: flat.size].reshape(buffer.shape)
-
-
-def _ftrl(
-    var: np.ndarray,
-    accum: np.ndarray,
-    linear: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    l1: Any,
-    l2: Any,
-    l2_shrinkage: Any,
-    lr_power: Any,
-    scratch: tuple[np.ndarray, np.ndarray, np.ndarray],
-    mask: np.ndarray,
-) -> None:
-    """TF kernels ``ApplyFtrl`` (``l2_shrinkage == 0``) and ``ApplyFtrlV2``, in place.
-
-    With ``p = -lr_power`` (``sqrt`` when ``lr_power == -0.5``, as the kernel special-cases)::
-
-        gs      = grad + 2*l2_shrinkage * var            # V2 only
-        new     = accum + grad * grad                    # the raw gradient, not gs
-        linear += gs - (new**p - accum**p) / lr * var
-        var     = (l1*sign(linear) - linear) / (new**p / lr + 2*l2)  if |linear| > l1 else 0
-        accum  += grad * grad
-
-    ``mask`` is a boolean scratch array shaped like ``var``.
-    """
-    power, tmp, shrunk = scratch
-    sqrt = lr_power == -0.5
-    np.multiply(grad, grad, out=power)
-    np.add(accum, power, out=power)
-    if sqrt:
-        np.sqrt(power, out=power)
-        np.sqrt(accum, out=tmp)
-    else:
-        np.power(power, -lr_power, out=power)
-        np.power(accum, -lr_power, out=tmp)
-    np.subtract(power, tmp, out=tmp)
-    np.divide(tmp, lr, out=tmp)
-    np.multiply(tmp, var, out=tmp)
-    if l2_shrinkage > 0:
-        np.multiply(var, 2 * l2_shrinkage, out=shrunk)
-        np.add(grad, shrunk, out=shrunk)
-        np.subtract(shrunk, tmp, out=tmp)
-    else:
-        np.subtract(grad, tmp, out=tmp)
-    np.add(linear, tmp, out=linear)
-    # quadratic = new**p / lr + 2*l2; x = l1*sign(linear) - linear; var = x / quadratic or 0.
-    np.divide(power, lr, out=power)
-    np.add(power, 2 * l2, out=power)
-    np.sign(linear, out=tmp)
-    np.multiply(tmp, l1, out=tmp)
-    np.subtract(tmp, linear, out=tmp)
-    np.abs(linear, out=shrunk)
-    np.greater(shrunk, l1, out=mask)
-    var.fill(0)
-    np.divide(tmp, power, out=var, where=mask)
-    np.multiply(grad, grad, out=tmp)
-    np.add(accum, tmp, out=accum)
 
 
 class FtrlOptimizer(Optimizer):
@@ -211,5 +148,4 @@ class FtrlOptimizer(Optimizer):
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         accum, linear = slots
-        *floats, mask = scratch
-        _ftrl(var, accum, linear, grad, *scalars, tuple(floats), _bool_view(mask))
+        ftrl_update(var, accum, linear, grad, scratch, *scalars)

@@ -6,17 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import gradient_descent_update
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
 from ..variables import Variable
 
 __all__ = ["GradientDescentOptimizer"]
-
-
-def _gradient_descent(var: np.ndarray, grad: np.ndarray, lr: Any, scratch: np.ndarray) -> None:
-    """``var -= lr * grad`` in place (TF kernel ``ApplyGradientDescent``)."""
-    np.multiply(grad, lr, out=scratch)
-    np.subtract(var, scratch, out=var)
 
 
 class GradientDescentOptimizer(Optimizer):
@@ -65,8 +60,7 @@ class GradientDescentOptimizer(Optimizer):
         return (self._get_hyper("learning_rate", dtype),)
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
-        (lr,) = scalars
-        _gradient_descent(var, grad, lr, scratch[0])
+        gradient_descent_update(var, grad, scratch, *scalars)
 
     def _apply_sparse_duplicate_indices(self, grad: IndexedSlices, var: Variable) -> None:
         (lr,) = self._scalars(var.dtype)

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import decay_first_moment, decay_second_moment
 from ..optimizer import Optimizer
 from ..validation import BETA, NONNEGATIVE
 from ..variables import Variable
-from .moments import decay_first_moment, decay_second_moment
 
 __all__ = ["LAMBOptimizer"]
 

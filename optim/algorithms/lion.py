@@ -6,38 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import lion_update
 from ..optimizer import Optimizer
 from ..validation import UNIT, Interval
 from ..variables import Variable
-from .moments import decay_first_moment
 
 __all__ = ["LionOptimizer"]
 
 _BETA1 = Interval(0.0, 1.0, low_open=True)
-
-
-def _lion(
-    var: np.ndarray,
-    m: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    beta1: Any,
-    beta2: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """One Lion step in place, in Keras 3's order of operations.
-
-    ``var -= lr * sign(m * beta1 + grad * (1 - beta1))``, then
-    ``m = m * beta2 + grad * (1 - beta2)``.
-    """
-    step, tmp = scratch
-    np.multiply(m, beta1, out=step)
-    np.multiply(grad, 1 - beta1, out=tmp)
-    np.add(step, tmp, out=step)
-    np.sign(step, out=tmp)  # not in place: numpy's in-place sign is ~10x slower
-    np.multiply(tmp, lr, out=step)
-    np.subtract(var, step, out=var)
-    decay_first_moment(m, grad, beta2, 1 - beta2, tmp)
 
 
 class LionOptimizer(Optimizer):
@@ -106,9 +82,15 @@ class LionOptimizer(Optimizer):
         for var in var_list:
             self._zeros_slot(var, "momentum", self._name)
 
-    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, Any, Any]:
-        return tuple(self._get_hyper(k, dtype) for k in ("learning_rate", "beta1", "beta2"))
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(lr, beta1, 1 - beta1, beta2, 1 - beta2)`` in ``dtype``."""
+        lr, beta1, beta2 = (self._get_hyper(k, dtype) for k in ("learning_rate", "beta1", "beta2"))
+        return lr, beta1, 1 - beta1, beta2, 1 - beta2
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        lr, beta1, _, beta2, _ = scalars
+        return lr, beta1, beta2  # the fused kernel's arguments
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         (m,) = slots
-        _lion(var, m, grad, *scalars, scratch)
+        lion_update(var, m, grad, scratch, *scalars)

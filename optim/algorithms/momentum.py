@@ -6,44 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import momentum_update
 from ..optimizer import Optimizer
 from ..validation import check_bool
 from ..variables import Variable
 
 __all__ = ["MomentumOptimizer"]
-
-
-def _momentum(
-    var: np.ndarray,
-    accum: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    momentum: Any,
-    use_nesterov: bool,
-    scratch: tuple[np.ndarray, np.ndarray],
-    sparse: bool = False,
-) -> None:
-    """TF kernels ``ApplyMomentum`` / ``SparseApplyMomentum``, in place.
-
-    ``accum = accum * momentum + grad``, then ``var -= accum * lr`` or, with Nesterov,
-    ``var -= grad * lr + accum * momentum * lr``. The dense kernel multiplies by ``momentum``
-    then ``lr``; the sparse one by the product ``lr * momentum``; each order is kept so float32
-    results match TF bit for bit.
-    """
-    np.multiply(accum, momentum, out=accum)
-    np.add(accum, grad, out=accum)
-    step, tmp = scratch
-    if use_nesterov:
-        np.multiply(grad, lr, out=step)
-        if sparse:
-            np.multiply(accum, lr * momentum, out=tmp)
-        else:
-            np.multiply(accum, momentum, out=tmp)
-            np.multiply(tmp, lr, out=tmp)
-        np.add(step, tmp, out=step)
-    else:
-        np.multiply(accum, lr, out=step)
-    np.subtract(var, step, out=var)
 
 
 class MomentumOptimizer(Optimizer):
@@ -116,4 +84,4 @@ class MomentumOptimizer(Optimizer):
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         (accum,) = slots
         lr, momentum = scalars
-        _momentum(var, accum, grad, lr, momentum, self._use_nesterov, scratch, sparse=rows)
+        momentum_update(var, accum, grad, scratch, lr, momentum, self._use_nesterov, rows)

@@ -6,49 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import nadam_update
 from ..optimizer import Optimizer
 from ..validation import BETA, NONNEGATIVE
 from ..variables import Variable
-from .moments import decay_first_moment, decay_second_moment
 
 __all__ = ["NadamOptimizer"]
-
-def _nadam(
-    var: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    beta1: Any,
-    beta2: Any,
-    epsilon: Any,
-    u_t: Any,
-    u_t1: Any,
-    one_minus_product: Any,
-    one_minus_product_next: Any,
-    one_minus_beta2_power: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """Keras 2 ``Nadam._resource_apply_dense``, in place, in its order of operations.
-
-    ``m = beta1 * m + (1 - beta1) * grad``, ``v = beta2 * v + (1 - beta2) * grad²``,
-    ``m_bar = (1 - u_t) * grad / (1 - P_t) + u_t1 * m / (1 - P_t * u_t1)``,
-    ``var -= lr * m_bar / (sqrt(v / (1 - beta2^t)) + epsilon)``.
-    """
-    m_bar, tmp = scratch
-    np.divide(grad, one_minus_product, out=m_bar)
-    np.multiply(m_bar, 1 - u_t, out=m_bar)
-    decay_first_moment(m, grad, beta1, 1 - beta1, tmp)
-    np.divide(m, one_minus_product_next, out=tmp)
-    np.multiply(tmp, u_t1, out=tmp)
-    np.add(m_bar, tmp, out=m_bar)
-    decay_second_moment(v, grad, beta2, 1 - beta2, tmp)
-    np.divide(v, one_minus_beta2_power, out=tmp)
-    np.sqrt(tmp, out=tmp)
-    np.add(tmp, epsilon, out=tmp)
-    np.multiply(m_bar, lr, out=m_bar)
-    np.divide(m_bar, tmp, out=m_bar)
-    np.subtract(var, m_bar, out=var)
 
 
 class NadamOptimizer(Optimizer):
@@ -145,7 +108,8 @@ class NadamOptimizer(Optimizer):
 
     def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
         """``(lr, beta1, beta2, epsilon, u_t, u_t1, 1 - P_t, 1 - P_t1, 1 - beta2**t)`` in
-        ``dtype``, the momentum schedule computed as Keras does."""
+        ``dtype`` (the fused kernel's arguments), the momentum schedule computed as Keras
+        does, then ``(1 - beta1, 1 - beta2, 1 - u_t)``."""
         one = dtype.type(1)
         t = dtype.type(self._step_number())
         beta1 = self._get_hyper("beta1", dtype)
@@ -165,11 +129,21 @@ class NadamOptimizer(Optimizer):
             one - product,
             one - product * u_t1,
             one - beta2**t,
+            one - beta1,
+            one - beta2,
+            one - u_t,
         )
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        return scalars[:9]
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         m, v = slots
-        _nadam(var, m, v, grad, *scalars, scratch)
+        lr, beta1, beta2, epsilon, _, u_t1, omp, ompn, omb2p, omb1, omb2, omu = scalars
+        nadam_update(
+            var, m, v, grad, scratch, lr, beta1, omb1, beta2, omb2, epsilon,
+            u_t1, omu, omp, ompn, omb2p,
+        )  # fmt: skip
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
         cache = self._get_non_slot_variable("momentum_cache")

@@ -7,71 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import proximal_adagrad_update, proximal_gradient_descent_update
 from ..optimizer import Optimizer
 from ..validation import NONNEGATIVE, POSITIVE, check_real
 from ..variables import Variable
 
 __all__ = ["ProximalGradientDescentOptimizer", "ProximalAdagradOptimizer"]
-
-
-def _proximal_gradient_descent(
-    var: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    l1: Any,
-    l2: Any,
-    scratch: tuple[np.ndarray],
-) -> None:
-    """TF kernel ``ApplyProximalGradientDescent``, in place.
-
-    ``prox = var - grad * lr``, then
-    ``var = sign(prox) * max(|prox| - lr*l1, 0) / (1 + l2*lr)`` if ``l1 > 0``, else
-    ``var = prox / (1 + l2*lr)``.
-    """
-    (tmp,) = scratch
-    np.multiply(grad, lr, out=tmp)
-    np.subtract(var, tmp, out=var)
-    denom = 1 + l2 * lr
-    if l1 > 0:
-        np.abs(var, out=tmp)
-        np.subtract(tmp, lr * l1, out=tmp)
-        np.maximum(tmp, 0, out=tmp)
-        np.copysign(tmp, var, out=var)  # = sign(var) * tmp as tmp >= 0; in-place sign is slow
-    np.divide(var, denom, out=var)
-
-
-def _proximal_adagrad(
-    var: np.ndarray,
-    accum: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    l1: Any,
-    l2: Any,
-    scratch: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> None:
-    """TF kernel ``ApplyProximalAdagrad``, in place.
-
-    ``accum += grad**2; eta = lr * rsqrt(accum); prox = var - grad * eta``, then
-    ``var = sign(prox) * max(|prox| - eta*l1, 0) / (1 + l2*eta)`` if ``l1 > 0``, else
-    ``var = prox / (1 + l2*eta)``.
-    """
-    eta, tmp, shrink = scratch
-    np.multiply(grad, grad, out=tmp)
-    np.add(accum, tmp, out=accum)
-    np.sqrt(accum, out=eta)
-    np.divide(1, eta, out=eta)  # rsqrt
-    np.multiply(eta, lr, out=eta)
-    np.multiply(grad, eta, out=tmp)
-    np.subtract(var, tmp, out=var)
-    if l1 > 0:
-        np.multiply(eta, l1, out=shrink)
-        np.abs(var, out=tmp)
-        np.subtract(tmp, shrink, out=tmp)
-        np.maximum(tmp, 0, out=tmp)
-        np.copysign(tmp, var, out=var)  # = sign(var) * tmp as tmp >= 0; in-place sign is slow
-    np.multiply(eta, l2, out=eta)
-    np.add(eta, 1, out=eta)
-    np.divide(var, eta, out=var)
 
 
 def _proximal_scalars(self: Optimizer, dtype: np.dtype) -> tuple[Any, Any, Any]:
@@ -144,7 +85,7 @@ class ProximalGradientDescentOptimizer(Optimizer):
     _step_scalars = _proximal_scalars
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
-        _proximal_gradient_descent(var, grad, *scalars, scratch)
+        proximal_gradient_descent_update(var, grad, scratch, *scalars)
 
 
 class ProximalAdagradOptimizer(Optimizer):
@@ -227,4 +168,4 @@ class ProximalAdagradOptimizer(Optimizer):
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         (accum,) = slots
-        _proximal_adagrad(var, accum, grad, *scalars, scratch)
+        proximal_adagrad_update(var, accum, grad, scratch, *scalars)

@@ -6,56 +6,15 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import radam_update
 from ..optimizer import Optimizer
 from ..validation import BETA, NONNEGATIVE
 from ..variables import Variable
-from .moments import update_first_moment
 
 __all__ = ["RAdamOptimizer"]
 
 _FLOAT64 = np.dtype(np.float64)
 _RHO_THRESHOLD = 5.0
-
-
-def _radam(
-    var: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    one_minus_beta1: Any,
-    beta2: Any,
-    one_minus_beta2: Any,
-    epsilon: Any,
-    bias_correction1: Any,
-    sqrt_bias_correction2: Any,
-    rect: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """One RAdam step in place, in ``torch.optim.RAdam``'s order of operations.
-
-    ``m += (grad - m) * (1 - beta1)``; ``v = v * beta2 + (1 - beta2) * grad * grad``; then
-    ``var -= m / bias_correction1 * lr * (1 / (sqrt(v) + epsilon) * sqrt_bias_correction2) * rect``
-    when ``rect`` is not None (the rectified step), else ``var -= m / bias_correction1 * lr``.
-    """
-    step, tmp = scratch
-    update_first_moment(m, grad, one_minus_beta1, tmp)  # torch's lerp_, the same rounding
-    # v in torch's mul_(beta2).addcmul_(grad, grad, 1 - beta2) order: (grad * (1 - beta2)) *
-    # grad rounds differently from the shared helpers' grad**2 * (1 - beta2), so it stays here.
-    np.multiply(grad, one_minus_beta2, out=tmp)
-    np.multiply(tmp, grad, out=tmp)
-    np.multiply(v, beta2, out=v)
-    np.add(v, tmp, out=v)
-    np.divide(m, bias_correction1, out=step)
-    np.multiply(step, lr, out=step)
-    if rect is not None:
-        np.sqrt(v, out=tmp)
-        np.add(tmp, epsilon, out=tmp)
-        np.reciprocal(tmp, out=tmp)  # torch's `scalar / tensor` is `tensor.reciprocal() * scalar`
-        np.multiply(tmp, sqrt_bias_correction2, out=tmp)
-        np.multiply(step, tmp, out=step)
-        np.multiply(step, rect, out=step)
-    np.subtract(var, step, out=var)
 
 
 class RAdamOptimizer(Optimizer):
@@ -187,4 +146,4 @@ class RAdamOptimizer(Optimizer):
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         m, v = slots
-        _radam(var, m, v, grad, *scalars, scratch)
+        radam_update(var, m, v, grad, scratch, *scalars)

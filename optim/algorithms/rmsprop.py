@@ -6,47 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.numpy_kernels import rmsprop_update
 from ..optimizer import Optimizer
 from ..validation import UNIT, check_bool
 from ..variables import Variable
-from .moments import update_first_moment, update_second_moment
 
 __all__ = ["RMSPropOptimizer"]
-
-
-def _rmsprop(
-    var: np.ndarray,
-    ms: np.ndarray,
-    mg: np.ndarray | None,
-    mom: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    rho: Any,
-    momentum: Any,
-    epsilon: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """TF kernels ``ApplyRMSProp`` (``mg is None``) and ``ApplyCenteredRMSProp``, in place.
-
-    ``ms += (grad² - ms) * (1 - rho)``; centered: ``mg += (grad - mg) * (1 - rho)``;
-    ``mom = mom * momentum + (grad * lr) / sqrt(ms [- mg²] + epsilon)``; ``var -= mom``.
-    """
-    tmp, denom = scratch
-    one_minus_rho = 1 - rho
-    update_second_moment(ms, grad, one_minus_rho, tmp)
-    if mg is None:
-        np.add(ms, epsilon, out=denom)
-    else:
-        update_first_moment(mg, grad, one_minus_rho, tmp)
-        np.square(mg, out=denom)
-        np.subtract(ms, denom, out=denom)
-        np.add(denom, epsilon, out=denom)
-    np.sqrt(denom, out=denom)
-    np.multiply(grad, lr, out=tmp)
-    np.divide(tmp, denom, out=tmp)
-    np.multiply(mom, momentum, out=mom)
-    np.add(mom, tmp, out=mom)
-    np.subtract(var, mom, out=var)
 
 
 class RMSPropOptimizer(Optimizer):
@@ -131,9 +96,16 @@ class RMSPropOptimizer(Optimizer):
             self._zeros_slot(var, "momentum", self._name)
 
     def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(lr, rho, momentum, epsilon, 1 - rho)`` in ``dtype`` (``rho`` is ``decay``); the
+        first four are the fused kernel's arguments."""
         names = ("learning_rate", "decay", "momentum", "epsilon")
-        return tuple(self._get_hyper(k, dtype) for k in names)
+        lr, rho, momentum, epsilon = (self._get_hyper(k, dtype) for k in names)
+        return lr, rho, momentum, epsilon, 1 - rho
+
+    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
+        return scalars[:4]
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         ms, mg, mom = slots
-        _rmsprop(var, ms, mg, mom, grad, *scalars, scratch)
+        lr, _, momentum, epsilon, one_minus_rho = scalars
+        rmsprop_update(var, ms, mg, mom, grad, scratch, lr, one_minus_rho, momentum, epsilon)

@@ -1,12 +1,22 @@
-"""Fused flat-buffer update kernels in pure numpy, run block by block.
+"""The update rules of optim, written once, and their fused flat-buffer kernels in pure numpy.
 
-Each kernel updates one flat buffer of one dtype (a variable arena) and its slot buffers in
-place, from one flat gradient buffer that it never writes. It runs exactly the sequence of
-numpy ufuncs of the optimizer's per-variable kernel (the TF kernel order documented in
-``optim/algorithms``), but over cache-sized blocks of ``block`` elements: each block's
-temporaries live in small scratch buffers that stay in L1/L2, so a step makes one pass over
-memory per array instead of one per ufunc. Every ufunc is elementwise and correctly rounded,
-so the results are bit-identical to the per-variable path, whatever the block size.
+Two layers live here:
+
+- **The ufunc sequences** (``adam_update``, ``momentum_update``, ... and the moment helpers
+  ``update_first_moment`` and friends): each optimizer family's update rule, written once as
+  a sequence of in-place numpy ufuncs in its reference's order of operations (TF, Keras or
+  PyTorch, as each optimizer in ``optim/algorithms`` documents). They take arrays of any
+  shape. The per-variable kernels of ``optim/algorithms`` call them on one variable (or on
+  gathered rows), and the kernels of this module call them block by block. This module is
+  their home so that the dependency runs one way: ``optim.algorithms`` imports
+  ``optim.engine``, and nothing in ``optim.engine`` imports an optimizer.
+- **The fused kernels** (``adam``, ``momentum``, ...): each updates one flat buffer of one
+  dtype (a variable arena) and its slot buffers in place, from one flat gradient buffer that
+  it never writes, by running its sequence over cache-sized blocks of ``block`` elements: each
+  block's temporaries live in small scratch buffers that stay in L1/L2, so a step makes one
+  pass over memory per array instead of one per ufunc. Every ufunc is elementwise and
+  correctly rounded, so the results are bit-identical to the per-variable path, whatever the
+  block size.
 
 The contract shared with :mod:`optim.engine.numba_kernels` (same names, same signatures):
 
@@ -37,18 +47,40 @@ __all__ = [
     "DEFAULT_BLOCK",
     "KERNEL_NAMES",
     "adadelta",
+    "adadelta_update",
     "adagrad",
+    "adagrad_da_update",
+    "adagrad_update",
     "adam",
+    "adam_step",
+    "adam_update",
     "adamax",
+    "adamax_update",
     "adamw",
+    "adamw_update",
     "as_scalar",
     "as_scalars",
+    "bool_view",
     "check_buffers",
+    "decay_first_moment",
+    "decay_second_moment",
+    "decay_weights",
+    "ftrl_update",
     "gradient_descent",
+    "gradient_descent_update",
     "lion",
+    "lion_update",
     "momentum",
+    "momentum_update",
     "nadam",
+    "nadam_update",
+    "proximal_adagrad_update",
+    "proximal_gradient_descent_update",
+    "radam_update",
     "rmsprop",
+    "rmsprop_update",
+    "update_first_moment",
+    "update_second_moment",
 ]
 
 DEFAULT_BLOCK = 65536
@@ -201,35 +233,145 @@ def _blocked(
             body(*views, tuple(t[: stop - start] for t in temps), *scalars)
 
 
-# -- block bodies: the per-variable kernels' ufunc sequences ---------------------------------
-def _gradient_descent_body(var, grad, scratch, lr):
+# -- the ufunc sequences: the one copy of every update rule -----------------------------------
+# Each function below is one optimizer family's update, written once. The per-variable kernels
+# of optim/algorithms call it on whole arrays (any shape, one variable or gathered rows) and
+# the public kernels of this module call it block by block through _blocked. The convention:
+# the arrays (var, the slots, grad), then ``scratch``, a tuple of temporaries shaped like
+# ``var``, then the per-step scalars as numpy scalars of the arrays' dtype. A sequence writes
+# ``var``, its slots and the scratch arrays only, never ``grad``, and allocates nothing
+# proportional to the arrays. Each line is one correctly rounded ufunc, in the reference's
+# order (the TF, Keras or PyTorch kernel each optimizer documents), which is what bit-exact
+# parity and the numba kernels' bit-exactness rest on.
+
+
+def update_first_moment(
+    m: np.ndarray, grad: np.ndarray, one_minus_beta: Any, tmp: np.ndarray
+) -> None:
+    """``m += (grad - m) * one_minus_beta`` in place (TF's ``ApplyAdam`` order).
+
+    The increment form of the moving average, shared by Adam, AdamW, AMSGrad, Adamax's ``m``,
+    RAdam's ``m`` (PyTorch's ``lerp``, the same rounding) and RMSProp's ``ms`` and ``mg``.
+
+    Args:
+        m: the moment, updated in place.
+        grad: the gradient (read only).
+        one_minus_beta: ``1 - beta`` as a scalar of ``m``'s dtype.
+        tmp: scratch shaped like ``m``.
+    """
+    np.subtract(grad, m, out=tmp)
+    np.multiply(tmp, one_minus_beta, out=tmp)
+    np.add(m, tmp, out=m)
+
+
+def update_second_moment(
+    v: np.ndarray, grad: np.ndarray, one_minus_beta: Any, tmp: np.ndarray
+) -> None:
+    """``v += (grad**2 - v) * one_minus_beta`` in place (TF's ``ApplyAdam`` order).
+
+    Args:
+        v: the second moment, updated in place.
+        grad: the gradient (read only).
+        one_minus_beta: ``1 - beta`` as a scalar of ``v``'s dtype.
+        tmp: scratch shaped like ``v``.
+    """
+    np.square(grad, out=tmp)
+    np.subtract(tmp, v, out=tmp)
+    np.multiply(tmp, one_minus_beta, out=tmp)
+    np.add(v, tmp, out=v)
+
+
+def decay_first_moment(
+    m: np.ndarray, grad: np.ndarray, beta: Any, one_minus_beta: Any, tmp: np.ndarray
+) -> None:
+    """``m = m * beta + grad * one_minus_beta`` in place (Keras' and optax's order).
+
+    The decay-then-add form, shared by Nadam, LAMB, Lion's momentum and Adadelta's
+    accumulators; it rounds differently from :func:`update_first_moment`.
+
+    Args:
+        m: the moment, updated in place.
+        grad: the gradient (read only).
+        beta, one_minus_beta: ``beta`` and ``1 - beta`` as scalars of ``m``'s dtype.
+        tmp: scratch shaped like ``m``.
+    """
+    np.multiply(m, beta, out=m)
+    np.multiply(grad, one_minus_beta, out=tmp)
+    np.add(m, tmp, out=m)
+
+
+def decay_second_moment(
+    v: np.ndarray, grad: np.ndarray, beta: Any, one_minus_beta: Any, tmp: np.ndarray
+) -> None:
+    """``v = v * beta + grad**2 * one_minus_beta`` in place (Keras' and optax's order).
+
+    Args:
+        v: the second moment, updated in place.
+        grad: the gradient, or any array whose square is averaged (Adadelta's update).
+        beta, one_minus_beta: ``beta`` and ``1 - beta`` as scalars of ``v``'s dtype.
+        tmp: scratch shaped like ``v``.
+    """
+    np.multiply(v, beta, out=v)
+    np.square(grad, out=tmp)
+    np.multiply(tmp, one_minus_beta, out=tmp)
+    np.add(v, tmp, out=v)
+
+
+def gradient_descent_update(var: np.ndarray, grad: np.ndarray, scratch: Sequence, lr: Any) -> None:
+    """``var -= grad * lr`` in place (TF ``ApplyGradientDescent``); one scratch array."""
     (step,) = scratch
     np.multiply(grad, lr, out=step)
     np.subtract(var, step, out=var)
 
 
-def _momentum_body(var, accum, grad, scratch, lr, momentum, use_nesterov):
-    step, tmp = scratch
+def momentum_update(
+    var: np.ndarray,
+    accum: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    momentum: Any,
+    use_nesterov: bool,
+    sparse: bool = False,
+) -> None:
+    """TF ``ApplyMomentum`` / ``SparseApplyMomentum`` in place; two scratch arrays.
+
+    ``accum = accum * momentum + grad``, then ``var -= accum * lr`` or, with Nesterov,
+    ``var -= grad * lr + (accum * momentum) * lr``. With ``sparse`` (gathered rows), the
+    Nesterov term is ``accum * (lr * momentum)``, the sparse kernel's order: each order is kept
+    so that float32 results match TF bit for bit.
+    """
     np.multiply(accum, momentum, out=accum)
     np.add(accum, grad, out=accum)
+    step, tmp = scratch
     if use_nesterov:
         np.multiply(grad, lr, out=step)
-        np.multiply(accum, momentum, out=tmp)
-        np.multiply(tmp, lr, out=tmp)
+        if sparse:
+            np.multiply(accum, lr * momentum, out=tmp)
+        else:
+            np.multiply(accum, momentum, out=tmp)
+            np.multiply(tmp, lr, out=tmp)
         np.add(step, tmp, out=step)
     else:
         np.multiply(accum, lr, out=step)
     np.subtract(var, step, out=var)
 
 
-def _adagrad_body(var, accum, grad, scratch, lr, epsilon, one):
+def adagrad_update(
+    var: np.ndarray, accum: np.ndarray, grad: np.ndarray, scratch: Sequence, lr: Any, epsilon: Any
+) -> None:
+    """TF ``ApplyAdagrad`` (``epsilon is None``) / ``ApplyAdagradV2`` in place; two scratch.
+
+    ``accum += grad * grad``, then ``var -= (grad * lr) * (1 / sqrt(accum))`` or
+    ``var -= (grad * lr) / (sqrt(accum) + epsilon)``.
+    """
     step, denom = scratch
     np.multiply(grad, grad, out=step)
     np.add(accum, step, out=accum)
     np.multiply(grad, lr, out=step)
     np.sqrt(accum, out=denom)
     if epsilon is None:
-        np.divide(one, denom, out=denom)  # rsqrt
+        np.divide(1, denom, out=denom)  # rsqrt
         np.multiply(step, denom, out=step)
     else:
         np.add(denom, epsilon, out=denom)
@@ -237,18 +379,29 @@ def _adagrad_body(var, accum, grad, scratch, lr, epsilon, one):
     np.subtract(var, step, out=var)
 
 
-def _rmsprop_body(var, ms, mg, mom, grad, scratch, lr, one_minus_rho, momentum, epsilon):
+def rmsprop_update(
+    var: np.ndarray,
+    ms: np.ndarray,
+    mg: np.ndarray | None,
+    mom: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    one_minus_rho: Any,
+    momentum: Any,
+    epsilon: Any,
+) -> None:
+    """TF ``ApplyRMSProp`` (``mg is None``) / ``ApplyCenteredRMSProp`` in place; two scratch.
+
+    ``ms += (grad² - ms) * (1 - rho)``; centered: ``mg += (grad - mg) * (1 - rho)``;
+    ``mom = mom * momentum + (grad * lr) / sqrt(ms [- mg²] + epsilon)``; ``var -= mom``.
+    """
     tmp, denom = scratch
-    np.square(grad, out=tmp)
-    np.subtract(tmp, ms, out=tmp)
-    np.multiply(tmp, one_minus_rho, out=tmp)
-    np.add(ms, tmp, out=ms)
+    update_second_moment(ms, grad, one_minus_rho, tmp)
     if mg is None:
         np.add(ms, epsilon, out=denom)
     else:
-        np.subtract(grad, mg, out=tmp)
-        np.multiply(tmp, one_minus_rho, out=tmp)
-        np.add(mg, tmp, out=mg)
+        update_first_moment(mg, grad, one_minus_rho, tmp)
         np.square(mg, out=denom)
         np.subtract(ms, denom, out=denom)
         np.add(denom, epsilon, out=denom)
@@ -260,19 +413,21 @@ def _rmsprop_body(var, ms, mg, mom, grad, scratch, lr, one_minus_rho, momentum, 
     np.subtract(var, mom, out=var)
 
 
-def _adam_moments(m, v, grad, tmp, one_minus_beta1, one_minus_beta2):
-    np.subtract(grad, m, out=tmp)
-    np.multiply(tmp, one_minus_beta1, out=tmp)
-    np.add(m, tmp, out=m)
-    np.square(grad, out=tmp)
-    np.subtract(tmp, v, out=tmp)
-    np.multiply(tmp, one_minus_beta2, out=tmp)
-    np.add(v, tmp, out=v)
+def adam_step(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    vhat: np.ndarray | None,
+    scratch: Sequence,
+    alpha: Any,
+    epsilon: Any,
+) -> None:
+    """Adam's step from updated moments, in place; two scratch arrays.
 
-
-def _adam_body(var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon):
+    ``vhat = max(vhat, v)`` (AMSGrad, when ``vhat`` is given), then
+    ``var -= (m * alpha) / (sqrt(v or vhat) + epsilon)``.
+    """
     tmp, denom = scratch
-    _adam_moments(m, v, grad, tmp, one_minus_beta1, one_minus_beta2)
     if vhat is not None:
         np.maximum(vhat, v, out=vhat)
         v = vhat
@@ -283,36 +438,106 @@ def _adam_body(var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus
     np.subtract(var, tmp, out=var)
 
 
-def _adamw_body(
-    var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon, wd, lr
-):
-    tmp, _ = scratch
-    np.multiply(var, wd, out=tmp)
+def adam_update(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    vhat: np.ndarray | None,
+    grad: np.ndarray,
+    scratch: Sequence,
+    alpha: Any,
+    one_minus_beta1: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+) -> None:
+    """TF ``ApplyAdam`` (``vhat is None``) / ``ApplyAdamWithAmsgrad`` in place; two scratch.
+
+    ``m += (grad - m) * (1 - beta1)``, ``v += (grad² - v) * (1 - beta2)``, then
+    :func:`adam_step` with ``alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)``.
+    """
+    tmp = scratch[0]
+    update_first_moment(m, grad, one_minus_beta1, tmp)
+    update_second_moment(v, grad, one_minus_beta2, tmp)
+    adam_step(var, m, v, vhat, scratch, alpha, epsilon)
+
+
+def decay_weights(var: np.ndarray, scratch: Sequence, weight_decay: Any, lr: Any) -> None:
+    """Decoupled weight decay in place; one scratch array.
+
+    ``var -= (var * weight_decay) * lr`` (Keras 3's order), or ``var -= var * weight_decay``
+    when ``lr`` is None (TF contrib's ``weight_decay_scale="none"``).
+    """
+    tmp = scratch[0]
+    np.multiply(var, weight_decay, out=tmp)
     if lr is not None:
         np.multiply(tmp, lr, out=tmp)
     np.subtract(var, tmp, out=var)
-    _adam_body(var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon)
 
 
-def _lion_body(var, m, grad, scratch, lr, beta1, one_minus_beta1, beta2, one_minus_beta2):
+def adamw_update(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    vhat: np.ndarray | None,
+    grad: np.ndarray,
+    scratch: Sequence,
+    alpha: Any,
+    one_minus_beta1: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    weight_decay: Any,
+    lr: Any,
+) -> None:
+    """:func:`decay_weights`, then :func:`adam_update`, in place; two scratch arrays."""
+    decay_weights(var, scratch, weight_decay, lr)
+    adam_update(var, m, v, vhat, grad, scratch, alpha, one_minus_beta1, one_minus_beta2, epsilon)
+
+
+def lion_update(
+    var: np.ndarray,
+    m: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    beta1: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+) -> None:
+    """One Lion step in place, in Keras 3's order; two scratch arrays.
+
+    ``var -= sign(m * beta1 + grad * (1 - beta1)) * lr``, then
+    ``m = m * beta2 + grad * (1 - beta2)``.
+    """
     step, tmp = scratch
     np.multiply(m, beta1, out=step)
     np.multiply(grad, one_minus_beta1, out=tmp)
     np.add(step, tmp, out=step)
-    np.sign(step, out=tmp)
+    np.sign(step, out=tmp)  # not in place: numpy's in-place sign is ~10x slower
     np.multiply(tmp, lr, out=step)
     np.subtract(var, step, out=var)
-    np.multiply(m, beta2, out=m)
-    np.multiply(grad, one_minus_beta2, out=tmp)
-    np.add(m, tmp, out=m)
+    decay_first_moment(m, grad, beta2, one_minus_beta2, tmp)
 
 
-def _adadelta_body(var, accum, accum_update, grad, scratch, lr, rho, one_minus_rho, epsilon):
+def adadelta_update(
+    var: np.ndarray,
+    accum: np.ndarray,
+    accum_update: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    rho: Any,
+    one_minus_rho: Any,
+    epsilon: Any,
+) -> None:
+    """TF ``ApplyAdadelta`` in place; two scratch arrays.
+
+    ``accum = accum * rho + grad² * (1 - rho)``,
+    ``update = sqrt(accum_update + epsilon) * (1 / sqrt(accum + epsilon)) * grad``,
+    ``var -= update * lr``, ``accum_update = accum_update * rho + update² * (1 - rho)``.
+    """
     update, tmp = scratch
-    np.multiply(accum, rho, out=accum)
-    np.square(grad, out=tmp)
-    np.multiply(tmp, one_minus_rho, out=tmp)
-    np.add(accum, tmp, out=accum)
+    decay_second_moment(accum, grad, rho, one_minus_rho, tmp)
     np.add(accum_update, epsilon, out=update)
     np.sqrt(update, out=update)
     np.add(accum, epsilon, out=tmp)
@@ -322,17 +547,27 @@ def _adadelta_body(var, accum, accum_update, grad, scratch, lr, rho, one_minus_r
     np.multiply(update, grad, out=update)
     np.multiply(update, lr, out=tmp)
     np.subtract(var, tmp, out=var)
-    np.multiply(accum_update, rho, out=accum_update)
-    np.square(update, out=tmp)
-    np.multiply(tmp, one_minus_rho, out=tmp)
-    np.add(accum_update, tmp, out=accum_update)
+    decay_second_moment(accum_update, update, rho, one_minus_rho, tmp)
 
 
-def _adamax_body(var, m, v, grad, scratch, lr_t, one_minus_beta1, beta2, epsilon):
+def adamax_update(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr_t: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    epsilon: Any,
+) -> None:
+    """TF ``ApplyAdaMax`` in place; two scratch arrays.
+
+    ``m += (grad - m) * (1 - beta1)``, ``v = max(v * beta2, |grad|)``,
+    ``var -= (m / (v + epsilon)) * lr_t`` with ``lr_t = lr / (1 - beta1^t)``.
+    """
     tmp, denom = scratch
-    np.subtract(grad, m, out=tmp)
-    np.multiply(tmp, one_minus_beta1, out=tmp)
-    np.add(m, tmp, out=m)
+    update_first_moment(m, grad, one_minus_beta1, tmp)
     np.multiply(v, beta2, out=v)
     np.absolute(grad, out=tmp)
     np.maximum(v, tmp, out=v)
@@ -342,43 +577,241 @@ def _adamax_body(var, m, v, grad, scratch, lr_t, one_minus_beta1, beta2, epsilon
     np.subtract(var, tmp, out=var)
 
 
-def _nadam_body(
-    var,
-    m,
-    v,
-    grad,
-    scratch,
-    lr,
-    beta1,
-    one_minus_beta1,
-    beta2,
-    one_minus_beta2,
-    epsilon,
-    u_t1,
-    one_minus_u_t,
-    one_minus_product,
-    one_minus_product_next,
-    one_minus_beta2_power,
-):
+def nadam_update(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    beta1: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    u_t1: Any,
+    one_minus_u_t: Any,
+    one_minus_product: Any,
+    one_minus_product_next: Any,
+    one_minus_beta2_power: Any,
+) -> None:
+    """Keras 2 ``Nadam._resource_apply_dense`` in place, in its order; two scratch arrays.
+
+    ``m_bar = (grad / (1 - P_t)) * (1 - u_t)``, ``m = m * beta1 + grad * (1 - beta1)``,
+    ``m_bar += (m / (1 - P_t * u_t1)) * u_t1``, ``v = v * beta2 + grad² * (1 - beta2)``,
+    ``var -= (m_bar * lr) / (sqrt(v / (1 - beta2^t)) + epsilon)``.
+    """
     m_bar, tmp = scratch
     np.divide(grad, one_minus_product, out=m_bar)
     np.multiply(m_bar, one_minus_u_t, out=m_bar)
-    np.multiply(m, beta1, out=m)
-    np.multiply(grad, one_minus_beta1, out=tmp)
-    np.add(m, tmp, out=m)
+    decay_first_moment(m, grad, beta1, one_minus_beta1, tmp)
     np.divide(m, one_minus_product_next, out=tmp)
     np.multiply(tmp, u_t1, out=tmp)
     np.add(m_bar, tmp, out=m_bar)
-    np.multiply(v, beta2, out=v)
-    np.square(grad, out=tmp)
-    np.multiply(tmp, one_minus_beta2, out=tmp)
-    np.add(v, tmp, out=v)
+    decay_second_moment(v, grad, beta2, one_minus_beta2, tmp)
     np.divide(v, one_minus_beta2_power, out=tmp)
     np.sqrt(tmp, out=tmp)
     np.add(tmp, epsilon, out=tmp)
     np.multiply(m_bar, lr, out=m_bar)
     np.divide(m_bar, tmp, out=m_bar)
     np.subtract(var, m_bar, out=var)
+
+
+def bool_view(buffer: np.ndarray) -> np.ndarray:
+    """A boolean array shaped like ``buffer`` that reuses its (C-contiguous) memory."""
+    flat = buffer.reshape(-1)
+    return flat.view(np.bool_)[: flat.size].reshape(buffer.shape)
+
+
+def ftrl_update(
+    var: np.ndarray,
+    accum: np.ndarray,
+    linear: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    l2_shrinkage: Any,
+    lr_power: Any,
+) -> None:
+    """TF ``ApplyFtrl`` (``l2_shrinkage == 0``) / ``ApplyFtrlV2`` in place; four scratch arrays
+    (the last one is reused as a boolean mask).
+
+    With ``p = -lr_power`` (``sqrt`` when ``lr_power == -0.5``, as the kernel special-cases)::
+
+        gs      = grad + (2*l2_shrinkage) * var          # V2 only
+        new     = accum + grad * grad                    # the raw gradient, not gs
+        linear += gs - ((new**p - accum**p) / lr) * var
+        var     = (l1*sign(linear) - linear) / (new**p / lr + 2*l2)  if |linear| > l1 else 0
+        accum  += grad * grad
+    """
+    power, tmp, shrunk, mask = scratch
+    mask = bool_view(mask)
+    np.multiply(grad, grad, out=power)
+    np.add(accum, power, out=power)
+    if lr_power == -0.5:
+        np.sqrt(power, out=power)
+        np.sqrt(accum, out=tmp)
+    else:
+        np.power(power, -lr_power, out=power)
+        np.power(accum, -lr_power, out=tmp)
+    np.subtract(power, tmp, out=tmp)
+    np.divide(tmp, lr, out=tmp)
+    np.multiply(tmp, var, out=tmp)
+    if l2_shrinkage > 0:
+        np.multiply(var, 2 * l2_shrinkage, out=shrunk)
+        np.add(grad, shrunk, out=shrunk)
+        np.subtract(shrunk, tmp, out=tmp)
+    else:
+        np.subtract(grad, tmp, out=tmp)
+    np.add(linear, tmp, out=linear)
+    # quadratic = new**p / lr + 2*l2; x = l1*sign(linear) - linear; var = x / quadratic or 0.
+    np.divide(power, lr, out=power)
+    np.add(power, 2 * l2, out=power)
+    np.sign(linear, out=tmp)
+    np.multiply(tmp, l1, out=tmp)
+    np.subtract(tmp, linear, out=tmp)
+    np.abs(linear, out=shrunk)
+    np.greater(shrunk, l1, out=mask)
+    var.fill(0)
+    np.divide(tmp, power, out=var, where=mask)
+    np.multiply(grad, grad, out=tmp)
+    np.add(accum, tmp, out=accum)
+
+
+def adagrad_da_update(
+    var: np.ndarray,
+    grad_accum: np.ndarray,
+    grad_sq_accum: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    step: Any,
+) -> None:
+    """TF ``ApplyAdagradDA`` in place; two scratch arrays; ``step`` is ``T = global_step + 1``.
+
+    ``ga += grad; gga += grad**2``, then ``var`` is recomputed from the accumulators alone::
+
+        var = ((sign(ga) * -lr) * max(|ga| - T*l1, 0)) / (sqrt(gga) + l2*(T*lr))   # l1 > 0
+        var = -(ga * lr) / (sqrt(gga) + l2*(T*lr))                                 # l1 == 0
+    """
+    num, denom = scratch
+    np.add(grad_accum, grad, out=grad_accum)
+    np.multiply(grad, grad, out=num)
+    np.add(grad_sq_accum, num, out=grad_sq_accum)
+    np.sqrt(grad_sq_accum, out=denom)
+    np.add(denom, l2 * (step * lr), out=denom)
+    if l1 > 0:
+        np.abs(grad_accum, out=num)
+        np.subtract(num, step * l1, out=num)
+        np.maximum(num, 0, out=num)
+        np.sign(grad_accum, out=var)
+        np.multiply(var, -lr, out=var)
+        np.multiply(var, num, out=var)
+    else:
+        np.multiply(grad_accum, lr, out=var)
+        np.negative(var, out=var)
+    np.divide(var, denom, out=var)
+
+
+def proximal_gradient_descent_update(
+    var: np.ndarray, grad: np.ndarray, scratch: Sequence, lr: Any, l1: Any, l2: Any
+) -> None:
+    """TF ``ApplyProximalGradientDescent`` in place; one scratch array.
+
+    ``prox = var - grad * lr``, then
+    ``var = copysign(max(|prox| - lr*l1, 0), prox) / (1 + l2*lr)`` if ``l1 > 0``, else
+    ``var = prox / (1 + l2*lr)``.
+    """
+    (tmp,) = scratch
+    np.multiply(grad, lr, out=tmp)
+    np.subtract(var, tmp, out=var)
+    denom = 1 + l2 * lr
+    if l1 > 0:
+        np.abs(var, out=tmp)
+        np.subtract(tmp, lr * l1, out=tmp)
+        np.maximum(tmp, 0, out=tmp)
+        np.copysign(tmp, var, out=var)  # = sign(var) * tmp as tmp >= 0; in-place sign is slow
+    np.divide(var, denom, out=var)
+
+
+def proximal_adagrad_update(
+    var: np.ndarray,
+    accum: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+) -> None:
+    """TF ``ApplyProximalAdagrad`` in place; three scratch arrays.
+
+    ``accum += grad**2; eta = (1 / sqrt(accum)) * lr; prox = var - grad * eta``, then
+    ``var = copysign(max(|prox| - eta*l1, 0), prox) / (eta*l2 + 1)`` if ``l1 > 0``, else
+    ``var = prox / (eta*l2 + 1)``.
+    """
+    eta, tmp, shrink = scratch
+    np.multiply(grad, grad, out=tmp)
+    np.add(accum, tmp, out=accum)
+    np.sqrt(accum, out=eta)
+    np.divide(1, eta, out=eta)  # rsqrt
+    np.multiply(eta, lr, out=eta)
+    np.multiply(grad, eta, out=tmp)
+    np.subtract(var, tmp, out=var)
+    if l1 > 0:
+        np.multiply(eta, l1, out=shrink)
+        np.abs(var, out=tmp)
+        np.subtract(tmp, shrink, out=tmp)
+        np.maximum(tmp, 0, out=tmp)
+        np.copysign(tmp, var, out=var)  # = sign(var) * tmp as tmp >= 0; in-place sign is slow
+    np.multiply(eta, l2, out=eta)
+    np.add(eta, 1, out=eta)
+    np.divide(var, eta, out=var)
+
+
+def radam_update(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    bias_correction1: Any,
+    sqrt_bias_correction2: Any,
+    rect: Any,
+) -> None:
+    """One ``torch.optim.RAdam`` step in place, in its order of operations; two scratch arrays.
+
+    ``m += (grad - m) * (1 - beta1)`` (torch's ``lerp_``, the same rounding);
+    ``v = v * beta2 + (grad * (1 - beta2)) * grad`` (torch's ``mul_(beta2).addcmul_`` order,
+    which rounds differently from :func:`decay_second_moment`); then
+    ``var -= (((m / bias_correction1) * lr) * ((1 / (sqrt(v) + epsilon)) *
+    sqrt_bias_correction2)) * rect`` when ``rect`` is not None (a rectified step), else
+    ``var -= (m / bias_correction1) * lr``.
+    """
+    step, tmp = scratch
+    update_first_moment(m, grad, one_minus_beta1, tmp)
+    np.multiply(grad, one_minus_beta2, out=tmp)
+    np.multiply(tmp, grad, out=tmp)
+    np.multiply(v, beta2, out=v)
+    np.add(v, tmp, out=v)
+    np.divide(m, bias_correction1, out=step)
+    np.multiply(step, lr, out=step)
+    if rect is not None:
+        np.sqrt(v, out=tmp)
+        np.add(tmp, epsilon, out=tmp)
+        np.reciprocal(tmp, out=tmp)  # torch's `scalar / tensor` is `tensor.reciprocal() * scalar`
+        np.multiply(tmp, sqrt_bias_correction2, out=tmp)
+        np.multiply(step, tmp, out=step)
+        np.multiply(step, rect, out=step)
+    np.subtract(var, step, out=var)
 
 
 # -- public kernels --------------------------------------------------------------------------
@@ -404,7 +837,7 @@ def gradient_descent(
         TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
     """
     dtype = check_buffers(grad, [("var", var)])
-    _blocked(_gradient_descent_body, (var, grad), as_scalars(dtype, lr=lr), 1, block, scratch)
+    _blocked(gradient_descent_update, (var, grad), as_scalars(dtype, lr=lr), 1, block, scratch)
 
 
 def momentum(
@@ -438,7 +871,7 @@ def momentum(
     """
     dtype = check_buffers(grad, [("var", var), ("accum", accum)])
     scalars = as_scalars(dtype, lr=lr, momentum=momentum)
-    _blocked(_momentum_body, (var, accum, grad), [*scalars, bool(use_nesterov)], 2, block, scratch)
+    _blocked(momentum_update, (var, accum, grad), [*scalars, bool(use_nesterov)], 2, block, scratch)
 
 
 def adagrad(
@@ -471,7 +904,7 @@ def adagrad(
     dtype = check_buffers(grad, [("var", var), ("accum", accum)])
     (lr,) = as_scalars(dtype, lr=lr)
     epsilon = None if epsilon is None else as_scalar("epsilon", epsilon, dtype)
-    _blocked(_adagrad_body, (var, accum, grad), [lr, epsilon, dtype.type(1)], 2, block, scratch)
+    _blocked(adagrad_update, (var, accum, grad), [lr, epsilon], 2, block, scratch)
 
 
 def rmsprop(
@@ -515,7 +948,7 @@ def rmsprop(
     )
     one_minus_rho = dtype.type(1) - rho
     scalars = [lr, one_minus_rho, momentum, epsilon]
-    _blocked(_rmsprop_body, (var, ms, mg, mom, grad), scalars, 2, block, scratch)
+    _blocked(rmsprop_update, (var, ms, mg, mom, grad), scalars, 2, block, scratch)
 
 
 def adam(
@@ -559,7 +992,7 @@ def adam(
     )
     one = dtype.type(1)
     scalars = [alpha, one - beta1, one - beta2, epsilon]
-    _blocked(_adam_body, (var, m, v, vhat, grad), scalars, 2, block, scratch)
+    _blocked(adam_update, (var, m, v, vhat, grad), scalars, 2, block, scratch)
 
 
 def adamw(
@@ -603,7 +1036,7 @@ def adamw(
     lr = None if lr is None else as_scalar("lr", lr, dtype)
     one = dtype.type(1)
     scalars = [alpha, one - beta1, one - beta2, epsilon, weight_decay, lr]
-    _blocked(_adamw_body, (var, m, v, vhat, grad), scalars, 2, block, scratch)
+    _blocked(adamw_update, (var, m, v, vhat, grad), scalars, 2, block, scratch)
 
 
 def lion(
@@ -639,7 +1072,7 @@ def lion(
     lr, beta1, beta2 = as_scalars(dtype, lr=lr, beta1=beta1, beta2=beta2)
     one = dtype.type(1)
     scalars = [lr, beta1, one - beta1, beta2, one - beta2]
-    _blocked(_lion_body, (var, m, grad), scalars, 2, block, scratch)
+    _blocked(lion_update, (var, m, grad), scalars, 2, block, scratch)
 
 
 def adadelta(
@@ -677,7 +1110,7 @@ def adadelta(
     dtype = check_buffers(grad, [("var", var), ("accum", accum), ("accum_update", accum_update)])
     lr, rho, epsilon = as_scalars(dtype, lr=lr, rho=rho, epsilon=epsilon)
     scalars = [lr, rho, dtype.type(1) - rho, epsilon]
-    _blocked(_adadelta_body, (var, accum, accum_update, grad), scalars, 2, block, scratch)
+    _blocked(adadelta_update, (var, accum, accum_update, grad), scalars, 2, block, scratch)
 
 
 def adamax(
@@ -718,7 +1151,7 @@ def adamax(
         dtype, lr_t=lr_t, beta1=beta1, beta2=beta2, epsilon=epsilon
     )
     scalars = [lr_t, dtype.type(1) - beta1, beta2, epsilon]
-    _blocked(_adamax_body, (var, m, v, grad), scalars, 2, block, scratch)
+    _blocked(adamax_update, (var, m, v, grad), scalars, 2, block, scratch)
 
 
 def nadam(
@@ -781,4 +1214,5 @@ def nadam(
     one = dtype.type(1)
     scalars = [lr, beta1, one - beta1, beta2, one - beta2, epsilon]
     scalars += [u_t1, one - u_t, omp, ompn, omb2p]
-    _blocked(_nadam_body, (var, m, v, grad), scalars, 2, block, scratch)
+    _blocked(nadam_update, (var, m, v, grad), scalars, 2, block, scratch)
+
