@@ -4,9 +4,9 @@ Three doors into the same engines:
 
 * :func:`minimize` is ``scipy.optimize.minimize`` with pytrees and autodiff. ``method`` is either
   one of scipy's methods (the call goes to scipy, with the gradient, Hessian-vector products and
-  Hessians taken by autograd) or any optim optimizer (``"adam"``, ``MomentumOptimizer``, an
-  instance...), run by a first-order loop with scipy's stopping rules, bounds by projection and
-  scipy's result object.
+  Hessians taken by the autodiff backend: autograd, or jax with ``backend="jax"``) or any optim
+  optimizer (``"adam"``, ``MomentumOptimizer``, an instance...), run by a first-order loop with
+  scipy's stopping rules, bounds by projection and scipy's result object.
 * :func:`scipy_method` packs an optim optimizer as a scipy *custom method*:
   ``scipy.optimize.minimize(fun, x0, method=optim.scipy_method("adam", learning_rate=0.01))``.
   It runs the same first-order loop.
@@ -18,7 +18,8 @@ One module per job:
 
 * ``registry``: optimizer names -> classes, and what ``method=`` means;
 * ``arguments``: the checks of ``x0``, ``jac``, ``callback`` and ``bounds``;
-* ``evaluation``: the scalar check of ``fun``'s output and the explained autodiff trace;
+* ``evaluation``: the scalar check of ``fun``'s output and ``fun`` as a function of its leaves
+  (what the one gradient path, :func:`optim.gradients.value_and_gradients`, differentiates);
 * ``first_order``: the first-order loop (its stopping rules are in its docstring);
 * ``bridge``: scipy's own methods on the pytree problem;
 * ``minimize``, ``method``, ``interface``: the three doors.
