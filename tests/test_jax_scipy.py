@@ -346,3 +346,14 @@ def test_hand_written_gradients_say_they_are_not_supported_yet():
             with optim.gradient_override_map({jnp.round: "Identity"}):
                 pass
         assert float(jax.grad(lambda x: optim.stop_gradient(x) * x)(3.0)) == 3.0
+
+
+def test_set_backend_jax_keeps_float64_too():
+    target = 1.0 + 1e-9
+    try:
+        optim.set_backend("jax")
+        res = optim.minimize(lambda x: jnp.sum((x - target) ** 2), np.zeros(2), method="BFGS")
+    finally:
+        optim.set_backend("autograd")
+    assert res.x.dtype == np.float64
+    np.testing.assert_allclose(res.x, target, rtol=0, atol=1e-14)
