@@ -220,10 +220,6 @@ class JaxBackend:
                 self._compiled.popitem(last=False)
         return jitted
 
-    def compiled_count(self) -> int:
-        """How many compiled functions are kept (for tests and diagnostics)."""
-        return len(self._compiled)
-
     # -- the protocol ----------------------------------------------------------------------
     def trace(self, fun, args, constants=(), key=None) -> _JaxTrace:
         """``jax.vjp`` of ``fun(*args, *constants)``: compiled with a ``key``, else eager."""
