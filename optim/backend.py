@@ -87,6 +87,7 @@ _ENGINES = {
 #: The names :func:`set_backend`, :func:`use_backend` and ``minimize(backend=)`` accept.
 BACKEND_NAMES = tuple(_ENGINES)
 
+#: The engine that is active when nothing else was chosen.
 DEFAULT_BACKEND = "autograd"
 
 

@@ -180,3 +180,17 @@ def test_minimize_follows_the_active_backend():
     assert res.success and np.allclose(res.x, 3.0)
     with pytest.raises(TypeError, match="ArrayBox"):  # autograd cannot follow jax.numpy
         optim.minimize(fun, np.zeros(2), jac="autodiff")
+
+
+@pytest.mark.parametrize("name", optim.backend.BACKEND_NAMES)
+def test_every_engine_implements_the_whole_protocol(name):
+    if name == "jax":
+        pytest.importorskip("jax")
+    backend = optim.get_backend(name)
+    members = [
+        m for m in dir(optim.backend.Backend) if not m.startswith("_")
+    ] + list(optim.backend.Backend.__annotations__)
+    assert set(members) >= {"trace", "second_order", "primitive", "name", "numpy"}
+    missing = [m for m in members if not hasattr(backend, m)]
+    assert missing == []
+    assert backend.name == name
