@@ -67,6 +67,39 @@ def nadam_scalars(dtype, lr, beta1, beta2, epsilon, decay, t):
     )
 
 
+def ftrl_l2(dtype, lr, l2, beta):
+    """FTRL's L2 with ``beta`` folded in, as TF1's ``_prepare`` (in the dtype)."""
+    lr, l2, beta = dtype(lr), dtype(l2), dtype(beta)
+    return l2 + beta / (2 * max(lr, dtype(1e-36))) if beta else l2
+
+
+def radam_scalars(dtype, lr, beta1, beta2, epsilon, t):
+    """RAdam's step scalars, computed in Python floats as PyTorch does, then cast."""
+    bias_correction2 = 1 - beta2**t
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+    rect = None
+    if rho_t > 5:
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        rect = rect**0.5
+    values = (lr, 1 - beta1, beta2, 1 - beta2, epsilon, 1 - beta1**t, bias_correction2**0.5)
+    return (*[dtype(x) for x in values], None if rect is None else dtype(rect))
+
+
+def lamb_scalars(dtype, lr, beta1, beta2, epsilon, weight_decay, t):
+    """LAMB's step scalars, in the dtype (``t`` cast, the powers in the dtype)."""
+    b1, b2, tt = dtype(beta1), dtype(beta2), dtype(t)
+    return (
+        dtype(lr), b1, 1 - b1, b2, 1 - b2, dtype(epsilon), dtype(weight_decay),
+        1 - b1**tt, 1 - b2**tt,
+    )  # fmt: skip
+
+
+def global_step_at(value):
+    """An int64 global step Variable holding ``value`` (AdagradDA's ``T`` is value + 1)."""
+    return optim.Variable(value, name="global_step", trainable=False, dtype=np.int64)
+
+
 @dataclass
 class Case:
     """One kernel configuration and the optimizer it must reproduce."""
@@ -76,6 +109,10 @@ class Case:
     make: Callable[[], Any]  # the optim.train optimizer
     slots: tuple  # per kernel slot argument: None (unused) or (slot name, initial value)
     scalars: Callable[[Any, int], tuple]  # (dtype, step t from 1) -> trailing kernel args
+    steps: int = STEPS  # how many gradients are applied
+    scratch: int = 2  # the numpy kernel's temporaries per element of a block
+    segments: bool = False  # the kernel takes segment offsets (one segment here) and
+    # full-size temporaries (scratch per element of the buffer)
 
 
 T = optim.train
@@ -206,6 +243,105 @@ CASES = [
         (("m", 0.0), ("v", 0.0)),
         lambda d, t: nadam_scalars(d, 0.01, 0.9, 0.99, 1e-7, 1.0, t),
     ),
+    Case(
+        "ftrl",
+        "ftrl",
+        lambda: T.FtrlOptimizer(
+            0.1, l1_regularization_strength=0.001, l2_regularization_strength=0.01, **P
+        ),
+        (("accum", 0.1), ("linear", 0.0)),
+        lambda d, t: (d(0.1), d(0.001), d(0.01), d(0.0), d(-0.5)),
+        scratch=4,
+    ),
+    Case(
+        "ftrl_power_shrinkage_beta",  # lr_power != -0.5: np.power against numba's **
+        "ftrl",
+        lambda: T.FtrlOptimizer(
+            0.05, -0.3, 0.2, 0.002, 0.01, l2_shrinkage_regularization_strength=0.02, beta=0.1,
+            **P,
+        ),  # fmt: skip
+        (("accum", 0.2), ("linear", 0.0)),
+        lambda d, t: (d(0.05), d(0.002), ftrl_l2(d, 0.05, 0.01, 0.1), d(0.02), d(-0.3)),
+        scratch=4,
+    ),
+    Case(
+        "ftrl_power_zero",  # lr_power = 0: a fixed rate
+        "ftrl",
+        lambda: T.FtrlOptimizer(0.05, 0.0, 0.1, **P),
+        (("accum", 0.1), ("linear", 0.0)),
+        lambda d, t: (d(0.05), d(0.0), d(0.0), d(0.0), d(0.0)),
+        scratch=4,
+    ),
+    Case(
+        "adagrad_da",
+        "adagrad_da",
+        lambda: T.AdagradDAOptimizer(0.1, global_step_at(4), 0.1, 0.001, 0.01, **P),
+        (("gradient_accumulator", 0.0), ("gradient_squared_accumulator", 0.1)),
+        lambda d, t: (d(0.1), d(0.001), d(0.01), d(5)),
+    ),
+    Case(
+        "adagrad_da_l2_only",
+        "adagrad_da",
+        lambda: T.AdagradDAOptimizer(0.2, global_step_at(0), 0.3, 0.0, 0.02, **P),
+        (("gradient_accumulator", 0.0), ("gradient_squared_accumulator", 0.3)),
+        lambda d, t: (d(0.2), d(0.0), d(0.02), d(1)),
+    ),
+    Case(
+        "proximal_gradient_descent",
+        "proximal_gradient_descent",
+        lambda: T.ProximalGradientDescentOptimizer(0.1, 0.01, 0.02, **P),
+        (),
+        lambda d, t: (d(0.1), d(0.01), d(0.02)),
+        scratch=1,
+    ),
+    Case(
+        "proximal_gradient_descent_l2_only",
+        "proximal_gradient_descent",
+        lambda: T.ProximalGradientDescentOptimizer(0.1, 0.0, 0.05, **P),
+        (),
+        lambda d, t: (d(0.1), d(0.0), d(0.05)),
+        scratch=1,
+    ),
+    Case(
+        "proximal_adagrad",
+        "proximal_adagrad",
+        lambda: T.ProximalAdagradOptimizer(0.1, 0.1, 0.01, 0.02, **P),
+        (("accumulator", 0.1),),
+        lambda d, t: (d(0.1), d(0.01), d(0.02)),
+        scratch=3,
+    ),
+    Case(
+        "proximal_adagrad_plain",
+        "proximal_adagrad",
+        lambda: T.ProximalAdagradOptimizer(0.1, 0.2, **P),
+        (("accumulator", 0.2),),
+        lambda d, t: (d(0.1), d(0.0), d(0.0)),
+        scratch=3,
+    ),
+    Case(
+        "radam",  # 8 steps: t = 6, 7, 8 are rectified
+        "radam",
+        lambda: T.RAdamOptimizer(0.01, 0.9, 0.999, 1e-8, **P),
+        (("m", 0.0), ("v", 0.0)),
+        lambda d, t: radam_scalars(d, 0.01, 0.9, 0.999, 1e-8, t),
+        steps=8,
+    ),
+    Case(
+        "lamb",
+        "lamb",
+        lambda: T.LAMBOptimizer(0.01, 0.9, 0.999, 1e-6, weight_decay=0.01, **P),
+        (("m", 0.0), ("v", 0.0)),
+        lambda d, t: lamb_scalars(d, 0.01, 0.9, 0.999, 1e-6, 0.01, t),
+        segments=True,
+    ),
+    Case(
+        "lamb_no_decay",
+        "lamb",
+        lambda: T.LAMBOptimizer(0.02, 0.8, 0.99, 1e-7, **P),
+        (("m", 0.0), ("v", 0.0)),
+        lambda d, t: lamb_scalars(d, 0.02, 0.8, 0.99, 1e-7, 0.0, t),
+        segments=True,
+    ),
 ]
 CASE_IDS = [case.id for case in CASES]
 
@@ -215,14 +351,14 @@ def test_every_kernel_has_a_case():
 
 
 # -- data -------------------------------------------------------------------------------------
-def make_data(n, dtype, seed):
-    """A variable and STEPS gradients: magnitudes 1e-6..1e2, both signs, ~0.4% NaN/±inf/±0."""
+def make_data(n, dtype, seed, steps=STEPS):
+    """A variable and ``steps`` gradients: magnitudes 1e-6..1e2, both signs, ~0.4% NaN/±inf/±0."""
     rng = np.random.default_rng(seed)
     var = rng.standard_normal(n).astype(dtype)
     var[rng.random(n) < 0.002] = -0.0
     var[13:16] = -0.0  # meets -0.0 gradients (and -0.0 slots in the random state below)
     grads = []
-    for step in range(STEPS):
+    for step in range(steps):
         g = rng.choice([-1.0, 1.0], n) * 10.0 ** rng.uniform(-6, 2, n)
         g[rng.random(n) < 0.001] = 0.0
         g[rng.random(n) < 0.001] = -0.0
@@ -230,10 +366,10 @@ def make_data(n, dtype, seed):
         g[rng.random(n) < 0.0005] = np.inf
         g[rng.random(n) < 0.0005] = -np.inf
         if n >= 17:  # a few sure hits, at different places each step
-            g[2 + step] = np.nan
-            g[8 + step] = np.inf
-            g[12 + step] = 0.0
-            g[13 + step] = -0.0
+            g[(2 + step) % n] = np.nan
+            g[(8 + step) % n] = np.inf
+            g[(12 + step) % n] = 0.0
+            g[(13 + step) % n] = -0.0
         grads.append(g.astype(dtype))
     return var, grads
 
@@ -272,16 +408,18 @@ def kernel_buffers(case, var, dtype, seed=None):
 
 
 def run_kernel(kernel, case, var, slots, grad, dtype, t, **options):
+    segments = ([0, grad.size],) if case.segments else ()  # the whole buffer: one variable
     with np.errstate(all="ignore"):
-        kernel(var, *slots, grad, *case.scalars(dtype, t), **options)
+        kernel(var, *slots, grad, *segments, *case.scalars(dtype, t), **options)
 
 
 # -- (a) blocked numpy == the per-variable optimizer ------------------------------------------
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_numpy_kernel_matches_optimizer(case, dtype, n, graph):
-    var0, grads = make_data(n, dtype, seed=n)
+def test_numpy_kernel_matches_optimizer(case, dtype, n, graph, monkeypatch):
+    monkeypatch.setenv(kernels.ENV_VAR, "off")  # the optimizer updates variable by variable
+    var0, grads = make_data(n, dtype, seed=n, steps=case.steps)
     opt = case.make()
     variable = optim.Variable(var0.copy(), name="w")
     flat, slots = kernel_buffers(case, var0, dtype)
@@ -303,18 +441,104 @@ def test_numpy_kernel_matches_optimizer(case, dtype, n, graph):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_numpy_kernel_independent_of_block_size(case):
     dtype = np.float32
-    var0, grads = make_data(1000, dtype, seed=7)
+    var0, grads = make_data(1000, dtype, seed=7, steps=case.steps)
     kernel = getattr(numpy_kernels, case.kernel)
     results = []
     for block, with_scratch in ((1, False), (7, True), (64, False), (B, True)):
         flat, slots = kernel_buffers(case, var0, dtype)
-        scratch = np.empty(2 * min(block, 1000), dtype) if with_scratch else None
+        width = 1000 if case.segments else min(block, 1000)
+        scratch = np.empty(case.scratch * width, dtype) if with_scratch else None
         for t, grad in enumerate(grads, start=1):
             run_kernel(kernel, case, flat, slots, grad, dtype, t, block=block, scratch=scratch)
         results.append([flat, *[s for s in slots if s is not None]])
     for other in results[1:]:
         for a, b in zip(other, results[0]):
             assert_bits(a, b, case.id)
+
+
+def lamb_implementations():
+    yield numpy_kernels.lamb
+    if kernels.available():
+        yield kernels.load_numba().lamb
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_lamb_segments_match_the_per_variable_optimizer(dtype, monkeypatch):
+    """One trust ratio per segment: the flat kernel over several variables' segments equals
+    LAMB updating each variable on its own (norms over the whole variable), slots included."""
+    monkeypatch.setenv(kernels.ENV_VAR, "off")
+    shapes = [(B + 1,), (1,), (17, 3), (), (B - 1,), (4, 5)]
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    var0, grads = make_data(offsets[-1], dtype, seed=11)
+    grads[1][offsets[3] : offsets[4]] = 0.0  # a zero update norm: ratio 1 for that variable
+    var0[offsets[1] : offsets[2]] = 0.0  # a zero variable norm
+    for kernel in lamb_implementations():
+        with optim.Graph().as_default():
+            variables = [
+                optim.Variable(var0[a:b].reshape(shape), name=f"w{i}")
+                for i, (a, b, shape) in enumerate(zip(offsets, offsets[1:], shapes))
+            ]
+            opt = T.LAMBOptimizer(0.01, weight_decay=0.01, **P)
+            flat, m, v = var0.copy(), np.zeros_like(var0), np.zeros_like(var0)
+            for t, grad in enumerate(grads, start=1):
+                bounds = zip(offsets, offsets[1:], shapes)
+                pieces = [grad[a:b].reshape(shape) for a, b, shape in bounds]
+                scalars = lamb_scalars(dtype, 0.01, 0.9, 0.999, 1e-6, 0.01, t)
+                with np.errstate(all="ignore"):
+                    opt.apply_gradients([(g.copy(), w) for g, w in zip(pieces, variables)])
+                    kernel(flat, m, v, grad, offsets, *scalars)
+                for i, w in enumerate(variables):
+                    seg = slice(offsets[i], offsets[i + 1])
+                    assert_bits(flat[seg], w.value.reshape(-1), f"{w.name} after step {t}")
+                    assert_bits(m[seg], opt.get_slot(w, "m").reshape(-1), f"m of {w.name}")
+                    assert_bits(v[seg], opt.get_slot(w, "v").reshape(-1), f"v of {w.name}")
+            assert not np.array_equal(flat, var0, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "offsets, exc, message",
+    [
+        ([0, 3, 5], ValueError, "`offsets` must rise from 0 to the buffers' size 8"),
+        ([1, 8], ValueError, "`offsets` must rise"),
+        ([0, 5, 3, 8], ValueError, "`offsets` must rise"),
+        ([0, 2.5, 8], TypeError, "`offsets` must be a sequence of integers"),
+    ],
+)
+def test_lamb_bad_offsets_raise_and_change_nothing(offsets, exc, message):
+    for kernel in lamb_implementations():
+        var, m, v, grad = adam_buffers()
+        before = [a.copy() for a in (var, m, v)]
+        with pytest.raises(exc, match=message):
+            kernel(var, m, v, grad, offsets, *lamb_scalars(np.float32, 0.1, 0.9, 0.9, 0, 0, 1))
+        for a, b in zip((var, m, v), before):
+            assert_bits(a, b, "changed by a rejected call")
+
+
+def test_every_elementwise_optimizer_names_a_fused_kernel():
+    """The classes of optim.train either run through the flat engine or say why not."""
+    classes = {
+        name: cls
+        for name, cls in vars(optim.train).items()
+        if isinstance(cls, type)
+        and issubclass(cls, optim.Optimizer)
+        and cls.__module__.startswith("optim.algorithms.")
+    }
+    fused = {name for name, cls in classes.items() if cls.flat_kernel is not None}
+    assert {cls.flat_kernel for name, cls in classes.items() if name in fused} <= set(
+        kernels.KERNEL_NAMES
+    )
+    elementwise = [
+        "GradientDescentOptimizer", "MomentumOptimizer", "AdagradOptimizer", "RMSPropOptimizer",
+        "AdamOptimizer", "AdamWOptimizer", "LionOptimizer", "AdadeltaOptimizer",
+        "AdamaxOptimizer", "NadamOptimizer", "FtrlOptimizer", "AdagradDAOptimizer",
+        "ProximalGradientDescentOptimizer", "ProximalAdagradOptimizer", "RAdamOptimizer",
+        "LAMBOptimizer",
+    ]  # fmt: skip
+    assert not set(elementwise) - fused
+    # Adafactor opts out (factored slots), and its docstring says why.
+    assert classes["AdafactorOptimizer"].flat_kernel is None
+    assert "no fused kernel" in classes["AdafactorOptimizer"].__doc__
 
 
 # -- (b) numba == blocked numpy ---------------------------------------------------------------
@@ -328,7 +552,7 @@ def numba_kernels():
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_numba_kernel_matches_numpy_kernel(case, dtype, n, numba_kernels):
-    var0, grads = make_data(n, dtype, seed=n + 1)
+    var0, grads = make_data(n, dtype, seed=n + 1, steps=case.steps)
     for start in (None, n + 2):  # slots from their initial values, then from a random state
         flat_np, slots_np = kernel_buffers(case, var0, dtype, seed=start)
         flat_nb, slots_nb = kernel_buffers(case, var0, dtype, seed=start)

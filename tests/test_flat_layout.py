@@ -126,15 +126,40 @@ FLAT = {
     "AdadeltaOptimizer": dict(learning_rate=1.0),
     "AdamaxOptimizer": dict(learning_rate=0.01),
     "NadamOptimizer": dict(learning_rate=0.01),
+    "FtrlOptimizer": dict(
+        learning_rate=0.1, l1_regularization_strength=0.001, l2_regularization_strength=0.01
+    ),
+    "FtrlOptimizer-power": dict(
+        learning_rate=0.1, learning_rate_power=-0.3, l2_shrinkage_regularization_strength=0.01,
+        beta=0.1,
+    ),  # fmt: skip
+    "AdagradDAOptimizer": lambda: dict(
+        learning_rate=0.1, global_step=optim.train.get_or_create_global_step(),
+        l1_regularization_strength=0.001, l2_regularization_strength=0.01,
+    ),  # fmt: skip (a callable: the global step belongs to the run's graph)
+    "ProximalGradientDescentOptimizer": dict(
+        learning_rate=0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.02
+    ),
+    "ProximalAdagradOptimizer": dict(
+        learning_rate=0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.02
+    ),
+    "RAdamOptimizer": dict(learning_rate=0.01),
+    "LAMBOptimizer": dict(learning_rate=0.01, weight_decay=0.01),
+    "LAMBOptimizer-nodecay": dict(learning_rate=0.02, beta1=0.8),
 }
 ENGINES = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
     not __import__("optim.engine.kernels", fromlist=["available"]).available(),
     reason="numba is not installed"))]
 
 
-def _make(key):
+def _kwargs(key):
+    value = FLAT[key]
+    return value() if callable(value) else dict(value)
+
+
+def _make(key, **options):
     name = key.split("-")[0]
-    return getattr(optim.train, name)(**FLAT[key])
+    return getattr(optim.train, name)(**_kwargs(key), **options)
 
 
 def _state(variables, opt):
@@ -162,9 +187,10 @@ def _run(scenario, key, engine, monkeypatch, dtype=np.float32):
 
 def _plain_steps(opt, rng, dtype):
     variables = _variables(dtype)
-    for _ in range(6):
+    step = optim.train.get_or_create_global_step()  # AdagradDA's T grows
+    for _ in range(7):  # RAdam's steps 6 and 7 are rectified
         grads = [rng.normal(size=v.shape).astype(dtype) for v in variables]
-        opt.apply_gradients(zip(grads, variables))
+        opt.apply_gradients(zip(grads, variables), global_step=step)
     homes = {np.asarray(v.array).base is not None and id(np.asarray(v.array).base)
              for v in variables}
     return _state(variables, opt), homes
@@ -195,7 +221,11 @@ def _joining_and_skipping(opt, rng, dtype):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("key", ["AdamOptimizer", "MomentumOptimizer", "RMSPropOptimizer-centered"])
+@pytest.mark.parametrize(
+    "key",
+    ["AdamOptimizer", "MomentumOptimizer", "RMSPropOptimizer-centered", "FtrlOptimizer",
+     "LAMBOptimizer", "RAdamOptimizer", "AdagradDAOptimizer"],
+)  # fmt: skip
 def test_variables_joining_later_and_none_gradients(key, engine, monkeypatch):
     expected = _run(_joining_and_skipping, key, "off", monkeypatch)
     got = _run(_joining_and_skipping, key, engine, monkeypatch)
@@ -214,7 +244,11 @@ def _with_sparse(opt, rng, dtype):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("key", ["AdamOptimizer", "MomentumOptimizer", "AdagradOptimizer"])
+@pytest.mark.parametrize(
+    "key",
+    ["AdamOptimizer", "MomentumOptimizer", "AdagradOptimizer", "FtrlOptimizer",
+     "ProximalAdagradOptimizer", "RAdamOptimizer"],
+)  # fmt: skip
 def test_sparse_gradients_beside_dense_ones(key, engine, monkeypatch):
     _same(_run(_with_sparse, key, engine, monkeypatch), _run(_with_sparse, key, "off",
                                                              monkeypatch))
@@ -388,7 +422,7 @@ def _big_steps(opt, rng, dtype):
 @pytest.mark.parametrize("key", sorted(FLAT))
 def test_large_arenas_equal_per_variable_steps(key, dtype, engine, monkeypatch):
     def scenario(opt, rng, dtype):
-        opt = type(opt)(**FLAT[key], nonfinite="propagate")
+        opt = _make(key, nonfinite="propagate")
         return _big_steps(opt, rng, dtype)
 
     _same(_run(scenario, key, engine, monkeypatch, dtype),

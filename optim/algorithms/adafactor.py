@@ -97,9 +97,11 @@ class AdafactorOptimizer(Optimizer):
     shape ``var.shape[:-2] + var.shape[-1:]``) for variables of rank >= 2, factored over their
     last two axes; ``v`` (shape of the variable) for scalars and vectors. ``t`` is the base
     class's step count (Keras' ``iterations`` + 1); the non-slot ``step`` is its copy (the number
-    of completed updates), kept so saved states keep their format (``step_state_name``). The
-    factored slots and the RMS of ``var`` are per-variable quantities: a flat buffer over many
-    variables needs their segment offsets.
+    of completed updates), kept so saved states keep their format (``step_state_name``).
+    Adafactor has no fused kernel and stays on the per-variable path, because its factored
+    slots ``vr`` and ``vc`` are not shaped like their variable (so they cannot be segments of
+    one buffer aligned element by element with the variables) and its second moment is a row
+    and column mean of each variable, not an elementwise update.
 
     Args:
         learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.

@@ -71,6 +71,8 @@ class AdagradDAOptimizer(Optimizer):
         Stochastic Learning and Online Optimization", JMLR 2010.
     """
 
+    flat_kernel = "adagrad_da"  # optim.engine: one call over every variable of a dtype
+
     # Only the touched rows are recomputed (TF's SparseApplyAdagradDA).
     sparse_updates = "lazy_rows"
     kernel_slots = ("gradient_accumulator", "gradient_squared_accumulator")

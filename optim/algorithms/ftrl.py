@@ -80,6 +80,8 @@ class FtrlOptimizer(Optimizer):
         McMahan et al., "Ad Click Prediction: a View from the Trenches", KDD 2013.
     """
 
+    flat_kernel = "ftrl"  # optim.engine: one call over every variable of a dtype
+
     # Only the touched rows move, slots included (TF's SparseApplyFtrl).
     sparse_updates = "lazy_rows"
     kernel_slots = ("accum", "linear")

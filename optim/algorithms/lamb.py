@@ -6,60 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.numpy_kernels import decay_first_moment, decay_second_moment
+from ..engine.numpy_kernels import lamb_direction, norm, scaled_step, trust_ratio
 from ..optimizer import Optimizer
 from ..validation import BETA, NONNEGATIVE
 from ..variables import Variable
 
 __all__ = ["LAMBOptimizer"]
-
-def _norm(x: np.ndarray, tmp: np.ndarray) -> Any:
-    """``sqrt(sum(x**2))`` over the whole tensor, in ``x``'s dtype (``tmp`` is scratch)."""
-    np.multiply(x, x, out=tmp)
-    return np.sqrt(np.sum(tmp))
-
-
-def _lamb(
-    var: np.ndarray,
-    m: np.ndarray,
-    v: np.ndarray,
-    grad: np.ndarray,
-    lr: Any,
-    beta1: Any,
-    one_minus_beta1: Any,
-    beta2: Any,
-    one_minus_beta2: Any,
-    epsilon: Any,
-    weight_decay: Any,
-    bias_correction1: Any,
-    bias_correction2: Any,
-    scratch: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """One LAMB step in place, in optax's order of operations.
-
-    ``m = (1 - beta1) * grad + beta1 * m``; ``v = (1 - beta2) * grad**2 + beta2 * v``;
-    ``u = m / bias_correction1 / (sqrt(v / bias_correction2) + epsilon) + weight_decay * var``;
-    ``var -= u * trust_ratio * lr`` with ``trust_ratio = ||var|| / ||u||`` (1 if either is 0).
-    """
-    update, tmp = scratch
-    # optax writes (1 - beta) * grad + beta * m; the sum commutes, so the shared helpers'
-    # m * beta + grad * (1 - beta) gives the same bits.
-    decay_first_moment(m, grad, beta1, one_minus_beta1, tmp)
-    decay_second_moment(v, grad, beta2, one_minus_beta2, tmp)
-    np.divide(m, bias_correction1, out=update)
-    np.divide(v, bias_correction2, out=tmp)
-    np.sqrt(tmp, out=tmp)
-    np.add(tmp, epsilon, out=tmp)
-    np.divide(update, tmp, out=update)
-    if weight_decay != 0:
-        np.multiply(var, weight_decay, out=tmp)
-        np.add(update, tmp, out=update)
-    var_norm = _norm(var, tmp)
-    update_norm = _norm(update, tmp)
-    if var_norm != 0 and update_norm != 0:
-        np.multiply(update, var_norm / update_norm, out=update)
-    np.multiply(update, lr, out=update)
-    np.subtract(var, update, out=var)
 
 
 class LAMBOptimizer(Optimizer):
@@ -76,8 +28,10 @@ class LAMBOptimizer(Optimizer):
     Each variable (a "layer") therefore moves by ``learning_rate * ||var||`` per step, whatever
     the scale of its gradient. ``t`` is the base class's step count; the non-slot ``step`` is its
     copy (the number of completed updates), kept so saved states keep their format
-    (``step_state_name``). The trust ratio is a per-variable quantity: a flat buffer over many
-    variables needs their segment offsets for the norms.
+    (``step_state_name``). The trust ratio is a per-variable quantity: on the flat layout the
+    fused kernel takes each variable's norms over its segment of the buffer (numpy sums over
+    the segment views, the same bits as over the variable), so the two paths agree bit for
+    bit.
 
     Args:
         learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
@@ -118,6 +72,8 @@ class LAMBOptimizer(Optimizer):
         You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes",
         2019 (ICLR 2020).
     """
+
+    flat_kernel = "lamb"  # optim.engine: one call per dtype, the trust ratios per segment
 
     kernel_slots = ("m", "v")
     kernel_scratch = 2
@@ -166,4 +122,15 @@ class LAMBOptimizer(Optimizer):
 
     def _kernel(self, var, slots, grad, scalars, scratch, *, rows=False) -> None:
         m, v = slots
-        _lamb(var, m, v, grad, *scalars, scratch)
+        update, tmp = scratch
+        lamb_direction(var, m, v, update, grad, (tmp,), *scalars[1:])
+        ratio = trust_ratio(norm(var, tmp), norm(update, tmp))
+        scaled_step(var, update, ratio, scalars[0])
+
+    def _flat_update(self, kernel, arena, grad) -> None:
+        # The fused kernel takes the arena's segment offsets (one trust ratio per variable).
+        buffers = arena.slot_buffers
+        kernel(
+            arena.var_buffer, buffers["m"], buffers["v"], grad, arena.offsets,
+            *self._scalars(arena.dtype),
+        )  # fmt: skip

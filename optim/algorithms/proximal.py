@@ -64,6 +64,8 @@ class ProximalGradientDescentOptimizer(Optimizer):
         Splitting", JMLR 2009.
     """
 
+    flat_kernel = "proximal_gradient_descent"  # optim.engine: one call per dtype
+
     # Only the touched rows move (TF's SparseApplyProximalGradientDescent).
     sparse_updates = "lazy_rows"
     kernel_scratch = 1
@@ -133,6 +135,8 @@ class ProximalAdagradOptimizer(Optimizer):
         Stochastic Optimization", JMLR 2011; Duchi and Singer, "Efficient Online and Batch
         Learning Using Forward Backward Splitting", JMLR 2009.
     """
+
+    flat_kernel = "proximal_adagrad"  # optim.engine: one call over every variable of a dtype
 
     # Only the touched rows move (TF's SparseApplyProximalAdagrad).
     sparse_updates = "lazy_rows"

@@ -88,6 +88,8 @@ class RAdamOptimizer(Optimizer):
         (ICLR 2020).
     """
 
+    flat_kernel = "radam"  # optim.engine: one call over every variable of a dtype
+
     # Dense-equivalent (TF1 Adam's meaning): the rows scattered into a zero gradient.
     sparse_updates = "dense_equivalent"
     kernel_slots = ("m", "v")

@@ -41,11 +41,19 @@ Threads (numba's settings, read from the environment; this module sets none of t
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from .numpy_kernels import as_scalar, as_scalars, check_buffers
+from .numpy_kernels import (
+    as_scalar,
+    as_scalars,
+    check_buffers,
+    check_offsets,
+    lamb_scratch,
+    segment_ratios,
+)
 
 try:
     import numba
@@ -59,14 +67,20 @@ __all__ = [
     "SUPPORTED_DTYPES",
     "adadelta",
     "adagrad",
+    "adagrad_da",
     "adam",
     "adamax",
     "adamw",
+    "ftrl",
     "gradient_descent",
     "info",
+    "lamb",
     "lion",
     "momentum",
     "nadam",
+    "proximal_adagrad",
+    "proximal_gradient_descent",
+    "radam",
     "rmsprop",
 ]
 
@@ -307,6 +321,134 @@ def _nadam_loop(
         var[i] = var[i] - (m_bar * lr) / (np.sqrt(b / one_minus_beta2_power) + epsilon)
 
 
+@_jit
+def _ftrl_loop(
+    var, accum, linear, grad, lr, l1, two_l2, two_shrinkage, power, use_sqrt, shrink, zero, one
+):
+    for i in prange(grad.shape[0]):
+        g = grad[i]
+        a = accum[i]
+        w = var[i]
+        new = a + g * g
+        if use_sqrt:
+            p_new = np.sqrt(new)
+            p_old = np.sqrt(a)
+        else:
+            p_new = new**power
+            p_old = a**power
+        t = ((p_new - p_old) / lr) * w
+        if shrink:
+            t = (g + w * two_shrinkage) - t
+        else:
+            t = g - t
+        z = linear[i] + t
+        linear[i] = z
+        if z > zero:  # np.sign, as in _lion_loop
+            s = one
+        elif z < zero:
+            s = -one
+        else:
+            s = z - z
+        if abs(z) > l1:
+            var[i] = (s * l1 - z) / (p_new / lr + two_l2)
+        else:
+            var[i] = zero
+        accum[i] = new
+
+
+@_jit
+def _adagrad_da_loop(var, ga, gga, grad, lr, neg_lr, shrink, step_l1, use_l1, zero, one):
+    for i in prange(grad.shape[0]):
+        g = grad[i]
+        a = ga[i] + g
+        ga[i] = a
+        b = gga[i] + g * g
+        gga[i] = b
+        denom = np.sqrt(b) + shrink
+        if use_l1:
+            num = abs(a) - step_l1
+            if not (num > zero or num != num):  # np.maximum(num, 0): 0 on ties (±0)
+                num = zero
+            if a > zero:
+                s = one
+            elif a < zero:
+                s = -one
+            else:
+                s = a - a
+            var[i] = ((s * neg_lr) * num) / denom
+        else:
+            var[i] = -(a * lr) / denom
+
+
+@_jit
+def _proximal_gradient_descent_loop(var, grad, lr, lr_l1, denom, use_l1, zero):
+    for i in prange(grad.shape[0]):
+        w = var[i] - grad[i] * lr
+        if use_l1:
+            t = abs(w) - lr_l1
+            if not (t > zero or t != t):
+                t = zero
+            w = math.copysign(t, w)
+        var[i] = w / denom
+
+
+@_jit
+def _proximal_adagrad_loop(var, accum, grad, lr, l1, l2, use_l1, zero, one):
+    for i in prange(grad.shape[0]):
+        g = grad[i]
+        a = accum[i] + g * g
+        accum[i] = a
+        eta = (one / np.sqrt(a)) * lr
+        w = var[i] - g * eta
+        if use_l1:
+            t = abs(w) - eta * l1
+            if not (t > zero or t != t):
+                t = zero
+            w = math.copysign(t, w)
+        var[i] = w / (eta * l2 + one)
+
+
+@_jit
+def _radam_loop(
+    var, m, v, grad, lr, one_minus_beta1, beta2, one_minus_beta2, epsilon, bc1, sqrt_bc2, rect,
+    rectified, one,
+):
+    for i in prange(grad.shape[0]):
+        g = grad[i]
+        a = m[i]
+        a = a + (g - a) * one_minus_beta1
+        m[i] = a
+        b = v[i] * beta2 + (g * one_minus_beta2) * g
+        v[i] = b
+        step = (a / bc1) * lr
+        if rectified:
+            step = (step * ((one / (np.sqrt(b) + epsilon)) * sqrt_bc2)) * rect
+        var[i] = var[i] - step
+
+
+@_jit
+def _lamb_direction_loop(
+    var, m, v, update, grad, beta1, one_minus_beta1, beta2, one_minus_beta2, epsilon,
+    weight_decay, bias_correction1, bias_correction2, decay,
+):
+    for i in prange(grad.shape[0]):
+        g = grad[i]
+        a = m[i] * beta1 + g * one_minus_beta1
+        m[i] = a
+        b = v[i] * beta2 + (g * g) * one_minus_beta2
+        v[i] = b
+        u = (a / bias_correction1) / (np.sqrt(b / bias_correction2) + epsilon)
+        if decay:
+            u = u + var[i] * weight_decay
+        update[i] = u
+
+
+@_jit
+def _scaled_step_loop(var, update, ratios, lr):
+    for i in prange(var.shape[0]):
+        var[i] = var[i] - (update[i] * ratios[i]) * lr
+
+
 # -- public kernels: the signatures of optim.engine.numpy_kernels ---------------------------
 def gradient_descent(var: np.ndarray, grad: np.ndarray, lr: Any) -> None:
     """``var -= grad * lr``, in place; see :func:`optim.engine.numpy_kernels.gradient_descent`."""
@@ -496,3 +638,149 @@ def nadam(
         var, m, v, grad, lr, beta1, one - beta1, beta2, one - beta2, epsilon,
         u_t1, one - u_t, omp, ompn, omb2p,
     )  # fmt: skip
+
+
+def ftrl(
+    var: np.ndarray,
+    accum: np.ndarray,
+    linear: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    l2_shrinkage: Any,
+    lr_power: Any,
+) -> None:
+    """TF ``ApplyFtrl`` / ``ApplyFtrlV2``; see :func:`optim.engine.numpy_kernels.ftrl`.
+
+    With ``lr_power != -0.5`` the powers are numba's ``x ** p`` (the C library's ``pow``, as
+    numpy's ``np.power``); ``tests/test_engine_kernels.py`` checks that they agree bit for bit.
+    """
+    dtype = _check(grad, [("var", var), ("accum", accum), ("linear", linear)])
+    lr, l1, l2, shrinkage, lr_power = as_scalars(
+        dtype, lr=lr, l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, lr_power=lr_power
+    )
+    zero, one = dtype.type(0), dtype.type(1)
+    _ftrl_loop(
+        var, accum, linear, grad, lr, l1, 2 * l2, 2 * shrinkage, -lr_power,
+        bool(lr_power == -0.5), bool(shrinkage > 0), zero, one,
+    )  # fmt: skip
+
+
+def adagrad_da(
+    var: np.ndarray,
+    grad_accum: np.ndarray,
+    grad_sq_accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    step: Any,
+) -> None:
+    """TF ``ApplyAdagradDA``; see :func:`optim.engine.numpy_kernels.adagrad_da`."""
+    dtype = _check(
+        grad, [("var", var), ("grad_accum", grad_accum), ("grad_sq_accum", grad_sq_accum)]
+    )
+    lr, l1, l2, step = as_scalars(dtype, lr=lr, l1=l1, l2=l2, step=step)
+    zero, one = dtype.type(0), dtype.type(1)
+    _adagrad_da_loop(
+        var, grad_accum, grad_sq_accum, grad, lr, -lr, l2 * (step * lr), step * l1,
+        bool(l1 > 0), zero, one,
+    )  # fmt: skip
+
+
+def proximal_gradient_descent(var: np.ndarray, grad: np.ndarray, lr: Any, l1: Any, l2: Any) -> None:
+    """TF ``ApplyProximalGradientDescent``; see
+    :func:`optim.engine.numpy_kernels.proximal_gradient_descent`."""
+    dtype = _check(grad, [("var", var)])
+    lr, l1, l2 = as_scalars(dtype, lr=lr, l1=l1, l2=l2)
+    _proximal_gradient_descent_loop(
+        var, grad, lr, lr * l1, 1 + l2 * lr, bool(l1 > 0), dtype.type(0)
+    )
+
+
+def proximal_adagrad(
+    var: np.ndarray, accum: np.ndarray, grad: np.ndarray, lr: Any, l1: Any, l2: Any
+) -> None:
+    """TF ``ApplyProximalAdagrad``; see :func:`optim.engine.numpy_kernels.proximal_adagrad`."""
+    dtype = _check(grad, [("var", var), ("accum", accum)])
+    lr, l1, l2 = as_scalars(dtype, lr=lr, l1=l1, l2=l2)
+    zero, one = dtype.type(0), dtype.type(1)
+    _proximal_adagrad_loop(var, accum, grad, lr, l1, l2, bool(l1 > 0), zero, one)
+
+
+def radam(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    bias_correction1: Any,
+    sqrt_bias_correction2: Any,
+    rect: Any,
+) -> None:
+    """One ``torch.optim.RAdam`` step; see :func:`optim.engine.numpy_kernels.radam`."""
+    dtype = _check(grad, [("var", var), ("m", m), ("v", v)])
+    scalars = as_scalars(
+        dtype,
+        lr=lr,
+        one_minus_beta1=one_minus_beta1,
+        beta2=beta2,
+        one_minus_beta2=one_minus_beta2,
+        epsilon=epsilon,
+        bias_correction1=bias_correction1,
+        sqrt_bias_correction2=sqrt_bias_correction2,
+    )
+    one = dtype.type(1)
+    rectified = rect is not None
+    rect = as_scalar("rect", rect, dtype) if rectified else one
+    _radam_loop(var, m, v, grad, *scalars, rect, rectified, one)
+
+
+def lamb(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    offsets: Any,
+    lr: Any,
+    beta1: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    weight_decay: Any,
+    bias_correction1: Any,
+    bias_correction2: Any,
+    *,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """One LAMB step over a flat buffer of segments; see :func:`optim.engine.numpy_kernels.lamb`.
+
+    The direction and the step are multithreaded loops; the per-segment norms are numpy's
+    sums over the segment views (:func:`optim.engine.numpy_kernels.segment_ratios`), as on
+    the per-variable path: a numba reduction would add in another order and round otherwise.
+    """
+    dtype = _check(grad, [("var", var), ("m", m), ("v", v)])
+    lr, *scalars = as_scalars(
+        dtype,
+        lr=lr,
+        beta1=beta1,
+        one_minus_beta1=one_minus_beta1,
+        beta2=beta2,
+        one_minus_beta2=one_minus_beta2,
+        epsilon=epsilon,
+        weight_decay=weight_decay,
+        bias_correction1=bias_correction1,
+        bias_correction2=bias_correction2,
+    )
+    bounds = check_offsets(offsets, grad.shape[0])
+    update, ratios = lamb_scratch(scratch, dtype, grad.shape[0])
+    decay = bool(scalars[5] != 0)
+    _lamb_direction_loop(var, m, v, update, grad, *scalars, decay)
+    segment_ratios(var, update, bounds, ratios)
+    _scaled_step_loop(var, update, ratios, lr)

@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,23 +63,31 @@ __all__ = [
     "as_scalars",
     "bool_view",
     "check_buffers",
+    "check_offsets",
     "decay_first_moment",
     "decay_second_moment",
     "decay_weights",
     "ftrl_update",
     "gradient_descent",
     "gradient_descent_update",
+    "lamb",
+    "lamb_direction",
+    "lamb_scratch",
     "lion",
     "lion_update",
     "momentum",
     "momentum_update",
     "nadam",
     "nadam_update",
+    "norm",
     "proximal_adagrad_update",
     "proximal_gradient_descent_update",
     "radam_update",
     "rmsprop",
     "rmsprop_update",
+    "scaled_step",
+    "segment_ratios",
+    "trust_ratio",
     "update_first_moment",
     "update_second_moment",
 ]
@@ -103,6 +112,12 @@ KERNEL_NAMES = (
     "adadelta",
     "adamax",
     "nadam",
+    "ftrl",
+    "adagrad_da",
+    "proximal_gradient_descent",
+    "proximal_adagrad",
+    "radam",
+    "lamb",
 )
 """The kernels this module and :mod:`optim.engine.numba_kernels` both define."""
 
@@ -814,6 +829,69 @@ def radam_update(
     np.subtract(var, step, out=var)
 
 
+def lamb_direction(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    update: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    beta1: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    weight_decay: Any,
+    bias_correction1: Any,
+    bias_correction2: Any,
+) -> None:
+    """LAMB's moments and direction in place, in optax's order; one scratch array.
+
+    ``m = m * beta1 + grad * (1 - beta1)``, ``v = v * beta2 + grad² * (1 - beta2)`` (optax
+    writes ``(1 - beta) * grad + beta * m``: the sum commutes, the bits are the same), then
+    ``update = (m / bias_correction1) / (sqrt(v / bias_correction2) + epsilon)``, plus
+    ``var * weight_decay`` when the decay is not 0. ``update`` is an output shaped like
+    ``var``.
+    """
+    (tmp,) = scratch
+    decay_first_moment(m, grad, beta1, one_minus_beta1, tmp)
+    decay_second_moment(v, grad, beta2, one_minus_beta2, tmp)
+    np.divide(m, bias_correction1, out=update)
+    np.divide(v, bias_correction2, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    np.add(tmp, epsilon, out=tmp)
+    np.divide(update, tmp, out=update)
+    if weight_decay != 0:
+        np.multiply(var, weight_decay, out=tmp)
+        np.add(update, tmp, out=update)
+
+
+def norm(x: np.ndarray, tmp: np.ndarray) -> Any:
+    """``sqrt(sum(x * x))`` over the whole array, in its dtype (``tmp`` is scratch like ``x``).
+
+    ``np.sum`` of a C-contiguous array adds its elements in memory order (numpy's pairwise
+    summation), so a variable and its segment of a flat buffer give the same bits.
+    """
+    np.multiply(x, x, out=tmp)
+    return np.sqrt(np.sum(tmp))
+
+
+def trust_ratio(var_norm: Any, update_norm: Any) -> Any:
+    """LAMB's ``||var|| / ||update||``, or None (a ratio of 1) when either norm is 0."""
+    if var_norm != 0 and update_norm != 0:
+        return var_norm / update_norm
+    return None
+
+
+def scaled_step(var: np.ndarray, update: np.ndarray, ratio: Any, lr: Any) -> None:
+    """``var -= (update * ratio) * lr`` in place (``update`` is overwritten); ``ratio`` is a
+    scalar, an array shaped like ``var`` (a ratio per element) or None (no multiply)."""
+    if ratio is not None:
+        np.multiply(update, ratio, out=update)
+    np.multiply(update, lr, out=update)
+    np.subtract(var, update, out=var)
+
+
 # -- public kernels --------------------------------------------------------------------------
 def gradient_descent(
     var: np.ndarray,
@@ -1216,3 +1294,323 @@ def nadam(
     scalars += [u_t1, one - u_t, omp, ompn, omb2p]
     _blocked(nadam_update, (var, m, v, grad), scalars, 2, block, scratch)
 
+
+def ftrl(
+    var: np.ndarray,
+    accum: np.ndarray,
+    linear: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    l2_shrinkage: Any,
+    lr_power: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyFtrl`` / ``ApplyFtrlV2``, in place: :func:`ftrl_update`, block by block.
+
+    Args:
+        var: the flat variable buffer (overwritten from ``linear`` and ``accum``).
+        accum: the ``accum`` slot.
+        linear: the ``linear`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        l1: the L1 strength.
+        l2: the L2 strength (with FTRL's ``beta / (2 * lr)`` folded in by the caller).
+        l2_shrinkage: the L2 shrinkage strength (0: ``ApplyFtrl``).
+        lr_power: the learning-rate power, <= 0 (-0.5: square roots).
+        block: elements per block.
+        scratch: an optional buffer of at least ``4 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("accum", accum), ("linear", linear)])
+    scalars = as_scalars(
+        dtype, lr=lr, l1=l1, l2=l2, l2_shrinkage=l2_shrinkage, lr_power=lr_power
+    )
+    _blocked(ftrl_update, (var, accum, linear, grad), scalars, 4, block, scratch)
+
+
+def adagrad_da(
+    var: np.ndarray,
+    grad_accum: np.ndarray,
+    grad_sq_accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    step: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyAdagradDA``, in place: :func:`adagrad_da_update`, block by block.
+
+    Args:
+        var: the flat variable buffer (overwritten from the accumulators).
+        grad_accum: the ``gradient_accumulator`` slot.
+        grad_sq_accum: the ``gradient_squared_accumulator`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        l1: the L1 strength.
+        l2: the L2 strength.
+        step: ``T = global_step + 1``, in the arrays' dtype.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(
+        grad, [("var", var), ("grad_accum", grad_accum), ("grad_sq_accum", grad_sq_accum)]
+    )
+    scalars = as_scalars(dtype, lr=lr, l1=l1, l2=l2, step=step)
+    _blocked(adagrad_da_update, (var, grad_accum, grad_sq_accum, grad), scalars, 2, block, scratch)
+
+
+def proximal_gradient_descent(
+    var: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyProximalGradientDescent``, in place: :func:`proximal_gradient_descent_update`,
+    block by block.
+
+    Args:
+        var: the flat variable buffer.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        l1: the L1 strength.
+        l2: the L2 strength.
+        block: elements per block.
+        scratch: an optional buffer of at least ``min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var)])
+    scalars = as_scalars(dtype, lr=lr, l1=l1, l2=l2)
+    _blocked(proximal_gradient_descent_update, (var, grad), scalars, 1, block, scratch)
+
+
+def proximal_adagrad(
+    var: np.ndarray,
+    accum: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    l1: Any,
+    l2: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """TF ``ApplyProximalAdagrad``, in place: :func:`proximal_adagrad_update`, block by block.
+
+    Args:
+        var: the flat variable buffer.
+        accum: the ``accumulator`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        l1: the L1 strength.
+        l2: the L2 strength.
+        block: elements per block.
+        scratch: an optional buffer of at least ``3 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("accum", accum)])
+    scalars = as_scalars(dtype, lr=lr, l1=l1, l2=l2)
+    _blocked(proximal_adagrad_update, (var, accum, grad), scalars, 3, block, scratch)
+
+
+def radam(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    bias_correction1: Any,
+    sqrt_bias_correction2: Any,
+    rect: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """One ``torch.optim.RAdam`` step, in place: :func:`radam_update`, block by block.
+
+    Args:
+        var: the flat variable buffer.
+        m: the ``m`` slot.
+        v: the ``v`` slot.
+        grad: the flat gradient, never written.
+        lr: the learning rate.
+        one_minus_beta1: ``1 - beta1``.
+        beta2: the decay of the second moment.
+        one_minus_beta2: ``1 - beta2``.
+        epsilon: added to ``sqrt(v)``.
+        bias_correction1: ``1 - beta1^t``.
+        sqrt_bias_correction2: ``sqrt(1 - beta2^t)``.
+        rect: the rectifier ``r_t``, or None while the step is not rectified.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m), ("v", v)])
+    scalars = as_scalars(
+        dtype,
+        lr=lr,
+        one_minus_beta1=one_minus_beta1,
+        beta2=beta2,
+        one_minus_beta2=one_minus_beta2,
+        epsilon=epsilon,
+        bias_correction1=bias_correction1,
+        sqrt_bias_correction2=sqrt_bias_correction2,
+    )
+    rect = None if rect is None else as_scalar("rect", rect, dtype)
+    _blocked(radam_update, (var, m, v, grad), [*scalars, rect], 2, block, scratch)
+
+
+def segment_ratios(
+    var: np.ndarray, update: np.ndarray, offsets: Sequence[int], out: np.ndarray
+) -> np.ndarray:
+    """LAMB's trust ratio of every segment, written to each element of ``out`` (1 where a
+    norm is 0), from per-segment :func:`norm` of ``var`` and ``update``.
+
+    The norms are numpy's sums over each segment's view, so they have the bits of the
+    per-variable path's norms over each variable; ``out`` (shaped like ``var``) is also the
+    scratch of the squares. Returns ``out``.
+    """
+    bounds = list(zip(offsets[:-1], offsets[1:]))
+    var_norms = [norm(var[a:b], out[a:b]) for a, b in bounds]
+    update_norms = [norm(update[a:b], out[a:b]) for a, b in bounds]
+    one = var.dtype.type(1)
+    for (a, b), var_norm, update_norm in zip(bounds, var_norms, update_norms):
+        ratio = trust_ratio(var_norm, update_norm)
+        out[a:b] = one if ratio is None else ratio  # x * 1 is x, bit for bit
+    return out
+
+
+def check_offsets(offsets: Any, size: int) -> list[int]:
+    """The segment boundaries ``offsets`` as a list of ints, checked against ``size``.
+
+    Raises:
+        TypeError: not a sequence of integers.
+        ValueError: not increasing from 0 to ``size``.
+    """
+    try:
+        bounds = [operator.index(x) for x in offsets]
+    except TypeError:
+        raise TypeError(f"`offsets` must be a sequence of integers, got {offsets!r:.80}.") from None
+    if len(bounds) < 2 or bounds[0] != 0 or bounds[-1] != size or any(
+        b < a for a, b in zip(bounds, bounds[1:])
+    ):
+        raise ValueError(
+            f"`offsets` must rise from 0 to the buffers' size {size}, got {offsets!r:.80}."
+        )
+    return bounds
+
+
+def lamb_scratch(scratch: Any, dtype: np.dtype, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two full-size temporaries for :func:`lamb` (the direction and the ratios), views of
+    ``scratch`` (a 1-D array of ``dtype`` with at least ``2 * size`` elements) or new arrays.
+
+    Raises:
+        ValueError: ``scratch`` of another dtype or too small.
+    """
+    if scratch is None:
+        scratch = np.empty(2 * size, dtype)
+    elif (
+        not isinstance(scratch, np.ndarray)
+        or scratch.dtype != dtype
+        or scratch.ndim != 1
+        or scratch.size < 2 * size
+    ):
+        raise ValueError(
+            f"`scratch` must be a 1-D {dtype} array of at least {2 * size} elements, "
+            f"got {scratch!r:.80}."
+        )
+    return scratch[:size], scratch[size : 2 * size]
+
+
+def lamb(
+    var: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    grad: np.ndarray,
+    offsets: Sequence[int],
+    lr: Any,
+    beta1: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    epsilon: Any,
+    weight_decay: Any,
+    bias_correction1: Any,
+    bias_correction2: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """One LAMB step over a flat buffer of segments (one per variable), in place.
+
+    Three passes: :func:`lamb_direction` block by block into a full-size ``update``; the
+    trust ratio of each segment (:func:`segment_ratios`, numpy sums over the segment views,
+    so the bits of the per-variable norms); then :func:`scaled_step` block by block with the
+    ratios spread over their segments' elements.
+
+    Args:
+        var: the flat variable buffer.
+        m: the ``m`` slot.
+        v: the ``v`` slot.
+        grad: the flat gradient, never written.
+        offsets: the segment boundaries, from 0 to the buffers' size (an arena's
+            ``offsets``); each segment is one variable, whose trust ratio is its own.
+        lr, beta1, one_minus_beta1, beta2, one_minus_beta2, epsilon, weight_decay,
+            bias_correction1, bias_correction2: LAMB's step scalars (``1 - beta**t`` for the
+            bias corrections).
+        block: elements per block.
+        scratch: an optional 1-D buffer of at least ``2 * n`` elements (the direction and
+            the ratios are full-size); allocated per call when omitted.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers`, :func:`as_scalar`,
+            :func:`check_offsets` and :func:`lamb_scratch`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m), ("v", v)])
+    scalars = as_scalars(
+        dtype,
+        lr=lr,
+        beta1=beta1,
+        one_minus_beta1=one_minus_beta1,
+        beta2=beta2,
+        one_minus_beta2=one_minus_beta2,
+        epsilon=epsilon,
+        weight_decay=weight_decay,
+        bias_correction1=bias_correction1,
+        bias_correction2=bias_correction2,
+    )
+    bounds = check_offsets(offsets, grad.shape[0])
+    _check_block(block)
+    update, ratios = lamb_scratch(scratch, dtype, grad.shape[0])
+    _blocked(lamb_direction, (var, m, v, update, grad), scalars[1:], 1, block, None)
+    segment_ratios(var, update, bounds, ratios)
+    _blocked(_scaled_step_block, (var, update, ratios), [scalars[0]], 0, block, None)
+
+
+def _scaled_step_block(var, update, ratios, scratch, lr):
+    scaled_step(var, update, ratios, lr)
