@@ -42,6 +42,9 @@ class Case:
     needs_global_step: bool = False
     # Bad constructor arguments: (kwargs overriding hyper, exception type, message regex).
     bad: tuple[tuple[dict[str, Any], type, str], ...] = ()
+    # True when one step couples the variables (Prodigy's shared estimate): the oracle then
+    # takes every variable at once, ``oracle(ws, gs, states, **hyper) -> (ws, states)``.
+    joint_oracle: bool = False
 
     def make(self, **overrides: Any) -> optim.Optimizer:
         kwargs = {**self.hyper, **overrides}

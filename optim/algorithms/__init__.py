@@ -10,11 +10,16 @@ from .ftrl import FtrlOptimizer
 from .gradient_descent import GradientDescentOptimizer
 from .lamb import LAMBOptimizer
 from .lion import LionOptimizer
+from .lookahead import LookaheadOptimizer, WrapperOptimizer
 from .momentum import MomentumOptimizer
+from .muon import MuonOptimizer
 from .nadam import NadamOptimizer
+from .prodigy import ProdigyOptimizer
 from .proximal import ProximalAdagradOptimizer, ProximalGradientDescentOptimizer
 from .radam import RAdamOptimizer
 from .rmsprop import RMSPropOptimizer
+from .sam import SAMOptimizer
+from .schedule_free import ScheduleFreeAdamWOptimizer, ScheduleFreeSGDOptimizer
 
 __all__ = [
     "GradientDescentOptimizer",
@@ -34,4 +39,11 @@ __all__ = [
     "AdafactorOptimizer",
     "RAdamOptimizer",
     "LAMBOptimizer",
+    "MuonOptimizer",
+    "ScheduleFreeSGDOptimizer",
+    "ScheduleFreeAdamWOptimizer",
+    "ProdigyOptimizer",
+    "SAMOptimizer",
+    "LookaheadOptimizer",
+    "WrapperOptimizer",
 ]
