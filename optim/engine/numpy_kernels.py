@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from .threads import run_chunks, thread_count
+
 __all__ = [
     "DEFAULT_BLOCK",
     "KERNEL_NAMES",
@@ -208,6 +210,12 @@ def _check_block(block: Any) -> int:
     return int(block)
 
 
+THREADED_MIN_BLOCKS = 8
+"""Buffers of at least this many blocks run their blocks in threads
+(:func:`optim.engine.threads.thread_count` of them, one contiguous chunk of blocks each; the
+result is the same to the bit)."""
+
+
 def _blocked(
     body: Callable[..., None],
     arrays: Sequence[np.ndarray | None],
@@ -216,7 +224,8 @@ def _blocked(
     block: int,
     scratch: np.ndarray | None,
 ) -> None:
-    """Runs ``body(*array_blocks, scratch_tuple, *scalars)`` over consecutive blocks."""
+    """Runs ``body(*array_blocks, scratch_tuple, *scalars)`` over consecutive blocks; from
+    :data:`THREADED_MIN_BLOCKS` blocks on, in threads, each over its own chunk of blocks."""
     block = _check_block(block)
     grad = arrays[-1]
     n = grad.shape[0]
@@ -235,17 +244,30 @@ def _blocked(
             f"`scratch` must be a 1-D {grad.dtype} array of at least {count * width} elements, "
             f"got {scratch!r:.80}."
         )
-    temps = tuple(scratch[i * width : (i + 1) * width] for i in range(count))
-    if n <= block:
-        body(*arrays, temps, *scalars)
+    threads = thread_count() if n >= THREADED_MIN_BLOCKS * block else 1
+
+    def run(start: int, stop: int, scratch: np.ndarray) -> None:
+        temps = tuple(scratch[i * width : (i + 1) * width] for i in range(count))
+        if start == 0 and stop == n <= block:
+            body(*arrays, temps, *scalars)
+            return
+        for a in range(start, stop, block):
+            b = min(a + block, stop)
+            views = [None if x is None else x[a:b] for x in arrays]
+            if b - a == width:
+                body(*views, temps, *scalars)
+            else:
+                body(*views, tuple(t[: b - a] for t in temps), *scalars)
+
+    if threads == 1:
+        run(0, n, scratch)
         return
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        views = [None if a is None else a[start:stop] for a in arrays]
-        if stop - start == width:
-            body(*views, temps, *scalars)
-        else:
-            body(*views, tuple(t[: stop - start] for t in temps), *scalars)
+
+    def chunk(start: int, stop: int) -> None:
+        # the caller's scratch for the first chunk, a fresh one (of the block's size) per other
+        run(start, stop, scratch if start == 0 else np.empty(count * width, dtype=grad.dtype))
+
+    run_chunks(chunk, n, threads, block)
 
 
 # -- the ufunc sequences: the one copy of every update rule -----------------------------------
