@@ -41,9 +41,11 @@ AdagradDA's ``T`` is the *global step* + 1, by TF1's definition, read in its sca
 computes an apply's per-step scalars (hyperparameters cast to ``dtype``, bias corrections,
 schedule values, ``1 - beta``...). The base calls it at most once per dtype per apply, lazily,
 and caches the tuple (:meth:`Optimizer._scalars`; the cache is emptied by ``_prepare``), so it
-never runs once per variable. The tuple is in the order of the kernel's scalar arguments (for
-the classes that have a fused kernel in :mod:`optim.engine`, the order of that kernel's
-arguments), so the same tuple feeds a kernel over one variable or over a flat buffer.
+never runs once per variable. For a class with a fused kernel in :mod:`optim.engine` the tuple
+starts with that kernel's scalar arguments, in its order, and may go on with derived scalars
+its per-variable kernel uses (``1 - beta``); :meth:`Optimizer._flat_arguments` picks the fused
+kernel's arguments out of it. Both paths compute with the same numpy scalars, so they round
+the same way.
 
 **The kernel.** A class declares ``kernel_slots`` (the names of the slots its kernel takes, in
 order; a slot the variable lacks, such as Adam's ``vhat`` without AMSGrad, passes ``None``) and
@@ -76,11 +78,13 @@ its dense updates:
   reduction over the flat gradient (each segment's pairwise sum of squares, the same sums as
   per gradient, so the same bits) and so is the non-finite check (numba's multithreaded count
   for large buffers); ``clipnorm`` still clips gradient by gradient, before the gather;
+- LAMB's trust ratio is a per-variable quantity: its fused update computes each segment's
+  norms over the segment's views of the flat buffers (``arena.offsets``), the same sums as
+  per variable;
 - sparse gradients, a step in which only part of the variables have gradients (TF1 skips the
-  others: their slots must not decay), updates that differ per variable (LAMB's trust ratio,
-  Adafactor's factored slots, AdamW's exclusions via ``_flat_ready``) and the classes with no
-  fused kernel yet (RAdam, AdagradDA, FTRL, the proximal ones) stay on the per-variable
-  kernels, which run on the same views. Variables joining later, restored slots or a
+  others: their slots must not decay), Adafactor (factored slots, not shaped like the
+  variable) and AdamW's exclusions (``_flat_ready``) stay on the per-variable kernels, which
+  run on the same views. Variables joining later, restored slots or a
   variable re-homed by another optimizer make the layout stale, and it is rebuilt on the next
   apply;
 - ``OPTIM_ENGINE=off`` turns it off (``numpy`` / ``numba`` choose the kernels).
