@@ -1140,9 +1140,8 @@ class Optimizer:
                     return
         self._prepare()
         self._flat_update(engine.kernel(arena.dtype, arena.size), arena, flat)
-        for var in arena.variables:
-            if var.constraint is not None:
-                np.copyto(var.array, var.constraint(var.array), casting="same_kind")
+        for var in arena.constrained:
+            np.copyto(var.array, var.constraint(var.array), casting="same_kind")
         self._finish_apply(arena.variables, global_step, name)
 
     def _apply(self, updates: list[tuple[Any, Variable]], global_step, name) -> None:

@@ -218,3 +218,24 @@ def test_numba_count_of_nonfinite_entries():
         numba_reductions.count_nonfinite(x.astype(np.float16))
     with pytest.raises(ValueError, match="`buffer` must be 1-D and C-contiguous"):
         numba_reductions.count_nonfinite(x[::2])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pairs_of_every_form_after_the_first_step(engine, monkeypatch):
+    """Lists, iterators and mixed lengths are told apart from the steady state's pairs."""
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    rng = np.random.default_rng(0)
+    with optim.Graph().as_default():
+        variables = _variables(SHAPES["small"], np.float32, rng)
+        opt = optim.train.MomentumOptimizer(0.1, 0.9)
+        grads = [np.ones(v.shape, np.float32) for v in variables]
+        opt.apply_gradients(zip(grads, variables))
+        opt.apply_gradients([[g, v] for g, v in zip(grads, variables)])  # lists: steady
+        assert STEADY[-1]
+        opt.apply_gradients([iter((g, v)) for g, v in zip(grads, variables)])  # iterators
+        assert not STEADY[-1] and opt.iterations == 3
+        mixed = [(grads[0], variables[0], None), (grads[1],)] + list(zip(grads, variables))[2:]
+        before = _state(variables, opt)
+        with pytest.raises(TypeError, match=r"grads_and_vars\[0\].*pair"):
+            opt.apply_gradients(mixed)
+        _same(_state(variables, opt), before)

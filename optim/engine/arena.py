@@ -51,6 +51,8 @@ class Arena:
         grad_buffer: the flat gradient buffer the gradients are gathered into.
         offsets: the segment boundaries (``len(variables) + 1`` entries).
         shapes: the variables' shapes, in segment order (a list).
+        constrained: the variables with a ``constraint``, in segment order (a variable's
+            constraint is fixed when it is made).
 
     Raises:
         ValueError: no variables, mixed dtypes or a slot of another shape or dtype (nothing
@@ -66,6 +68,7 @@ class Arena:
         "grad_buffer",
         "offsets",
         "shapes",
+        "constrained",
         "_var_views",
         "_slot_views",
         "_scratch",
@@ -101,6 +104,7 @@ class Arena:
         self.variables = variables
         self.offsets = offsets
         self.shapes = [var.shape for var in variables]
+        self.constrained = [var for var in variables if var.constraint is not None]
         self.var_buffer = np.empty(size, dtype)
         self.grad_buffer = np.empty(size, dtype)
         self._scratch: np.ndarray | None = None

@@ -39,8 +39,6 @@ __all__ = ["FusedEngine", "PARALLEL_MIN_SIZE"]
 #: Buffers smaller than this many elements take the numpy kernels (see FusedEngine.kernel).
 PARALLEL_MIN_SIZE = 1 << 15
 
-_GRADIENT = operator.itemgetter(0)
-_VARIABLE = operator.itemgetter(1)
 _SHAPE = operator.attrgetter("shape")
 _DTYPE = operator.attrgetter("dtype")
 
@@ -94,22 +92,27 @@ class FusedEngine:
         if not pairs:
             return None
         try:
-            if set(map(len, pairs)) != {2}:
+            # Exactly two entries in every pair: the lengths add up to two per pair, and zip
+            # gives as many tuples as the shortest pair has entries, so none is shorter. The
+            # lengths come first: a pair without one (an iterator) must not be consumed here.
+            if sum(map(len, pairs)) != 2 * len(pairs):
+                return None
+            columns = tuple(zip(*pairs))
+            if len(columns) != 2:
                 return None
         except TypeError:  # a pair without a length
             return None
-        variables = list(map(_VARIABLE, pairs))
+        grads, variables = columns
         arena = self._arenas.get(getattr(variables[0], "dtype", None))
         if arena is None or len(variables) != len(arena.variables):
             return None
         if not all(map(operator.is_, variables, arena.variables)):
             return None
-        grads = list(map(_GRADIENT, pairs))
         if set(map(type, grads)) != {np.ndarray} or set(map(_DTYPE, grads)) != {arena.dtype}:
             return None
         if list(map(_SHAPE, grads)) != arena.shapes or not arena.intact(slots):
             return None
-        return arena, grads
+        return arena, list(grads)
 
     def all_finite(self, arena: Arena, flat_grad: np.ndarray) -> bool:
         """Whether the flat gradient is finite: one reduction, multithreaded (numba) from
