@@ -183,7 +183,7 @@ def test_malformed_calls_after_the_first_step_still_raise_clearly(engine, monkey
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("size", [0, 1, 17, 16384, 16385, PARALLEL_MIN_SIZE * 3 + 1])
+@pytest.mark.parametrize("size", [0, 1, 17, 16384, 16385, PARALLEL_MIN_SIZE * 3 + 1, (1 << 19) + 7])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_all_finite_agrees_with_isfinite_on_every_kind_of_entry(size, dtype, engine,
                                                                 monkeypatch):

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .kernels import chosen_engine
+from .threads import run_chunks, thread_count
 
 __all__ = ["all_finite", "segment_square_sums"]
 
@@ -32,7 +33,8 @@ def all_finite(buffer: np.ndarray, *, parallel: bool = False) -> bool:
     Args:
         buffer: the flat gradient (1-D and C-contiguous for ``parallel``), or any array.
         parallel: use numba's multithreaded count when numba is the engine (``OPTIM_ENGINE``)
-            and the dtype is float32 or float64; the caller passes True for buffers large
+            and the dtype is float32 or float64, else numpy's sums in threads (one chunk
+            each, from half a million elements on); the caller passes True for buffers large
             enough to pay for the threads (see :class:`optim.engine.fused.FusedEngine`).
 
     Raises:
@@ -43,10 +45,29 @@ def all_finite(buffer: np.ndarray, *, parallel: bool = False) -> bool:
         if chosen_engine(buffer.dtype) == "numba":
             module = importlib.import_module(".numba_reductions", __package__)
             return module.count_nonfinite(buffer) == 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        if math.isfinite(np.add.reduce(buffer, axis=None)):
+    if parallel and buffer.ndim == 1 and buffer.size >= _THREADED_MIN_SIZE:
+        # numpy's sums in threads, one chunk each (ufunc reductions release the GIL)
+        sums: dict[int, bool] = {}
+
+        def chunk(start: int, stop: int) -> None:
+            sums[start] = _sum_is_finite(buffer[start:stop])
+
+        run_chunks(chunk, buffer.size, thread_count(), _CHUNK_ALIGN)
+        if all(sums.values()):
             return True
+    elif _sum_is_finite(buffer):
+        return True
     return bool(np.isfinite(buffer).all())
+
+
+_THREADED_MIN_SIZE = 1 << 19  # elements: below this one thread sums faster than two
+_CHUNK_ALIGN = 1 << 16
+
+
+def _sum_is_finite(values: np.ndarray) -> bool:
+    """Whether numpy's sum of ``values`` is finite, which implies every entry is."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return math.isfinite(np.add.reduce(values, axis=None))
 
 
 def segment_square_sums(
