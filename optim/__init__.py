@@ -5,6 +5,7 @@ can take a user-supplied gradient function or finite differences instead (``grad
 """
 
 from . import clipping, datasets, nn, plotting, pytree, schedules, train, training
+from . import numpy  # noqa: A004 - the active backend's array namespace (optim.numpy)
 from .accumulation import GradientAccumulationOptimizer
 from .algorithms import *  # noqa: F403
 from .algorithms import __all__ as _algorithms
@@ -88,6 +89,7 @@ __all__ = [
     "clip_by_global_norm",
     "global_norm",
     "nn",
+    "numpy",
     "datasets",
     "Variable",
     "Graph",

@@ -50,7 +50,11 @@ not differentiated, ``key`` says whether ``fun`` may be compiled):
     traces with Variables ``W`` and ``b``).
 ``name``, ``numpy``, ``numpy_hint``
     The engine's name, its array namespace (``autograd.numpy``, ``jax.numpy``), and how a user
-    imports it, for messages.
+    imports it, for messages. :mod:`optim.numpy` resolves to the active engine's ``numpy``.
+``forward_over_reverse``
+    Whether ``second_order`` takes the forward-mode derivative of the gradient (jax). Such an
+    engine cannot differentiate a primitive's hand-written VJP again if that VJP calls
+    primitives itself, so a VJP meant for second order is then written with ``numpy`` alone.
 
 ``key`` is ``None`` for a function that may read mutable state (the TF world's closures read
 ``Variable.value``): it is run as it is, every time. A hashable ``key`` declares ``fun`` a pure
@@ -114,6 +118,7 @@ class Backend(Protocol):
     name: str
     numpy: Any
     numpy_hint: str
+    forward_over_reverse: bool
 
     def trace(
         self, fun: Callable[..., Any], args: Sequence[Any], constants: Sequence[Any] = (),

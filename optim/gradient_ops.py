@@ -96,6 +96,12 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
     A variable that ``f`` depends on must be passed in as an argument (``f(W.value, x)``), not
     read inside ``f``.
 
+    On the jax backend the function is a ``jax.custom_vjp``: its body sees plain arrays when
+    the loss runs eagerly (the TF world's closures), jax tracers inside compiled code (the
+    scipy world: write ``f`` and ``grad_fn`` with :mod:`optim.numpy` or ``jax.numpy``), and
+    it runs once more in the backward pass to give ``grad_fn`` (jax keeps only arrays between
+    the passes).
+
     Raises:
         TypeError: ``f`` does not return a ``(value, grad_fn)`` pair, or reads a traced value
             that is not one of its arguments.
@@ -122,7 +128,13 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
         return value
 
     def make_vjp(argnums: tuple[int, ...], ans: Any, args: tuple, kwargs: dict) -> Callable:
-        grad_fn = pending.grad_fn  # set by this call's forward; cleared when the call returns
+        # autograd makes the VJP during the call, right after this call's forward set
+        # `pending`; jax makes it in the backward pass, from the forward's arguments alone, so
+        # the forward runs again there to give its grad_fn.
+        grad_fn = pending.__dict__.get("grad_fn")
+        if grad_fn is None:
+            forward(*args)
+            grad_fn = pending.__dict__.pop("grad_fn")
         return lambda g: _input_gradients(grad_fn(g), args, argnums, f"custom_gradient {name}")
 
     ops: dict[str, Callable[..., Any]] = {}  # one operation per backend, made on first use

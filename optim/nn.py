@@ -1,10 +1,11 @@
 """Fused loss ops with hand-written gradients, named after ``tf.nn``.
 
 TensorFlow implements its classification losses as single fused kernels rather than as chains of
-``exp``, ``log`` and ``sum``. This module does the same on top of the autograd backend: every
-public function below validates its arguments and then calls exactly one primitive
-(:meth:`optim.backend.Backend.primitive`), whose forward pass is one numerically stable numpy
-expression and whose vector-Jacobian product is written out by hand.
+``exp``, ``log`` and ``sum``. This module does the same on top of the active backend (autograd
+or jax, chosen when the op is called): every public function below validates its arguments and
+then calls exactly one primitive of that engine (:meth:`optim.backend.Backend.primitive`), whose
+forward pass is one numerically stable expression and whose vector-Jacobian product is written
+out by hand, with the same formulas on both engines.
 Tracing ``log(softmax(x))`` through autograd's generic rules overflows for logits around ``1e4``
 (``exp`` gives ``inf`` and the gradient becomes ``nan``); the fused ops here stay finite.
 
@@ -15,8 +16,9 @@ Conventions shared by every op:
   typed, appear next to array data). Labels of another dtype than the logits are cast to the
   logits' dtype for the computation; a gradient with respect to such labels is returned in the
   labels' own dtype, as autograd expects.
-* **Inputs may be array-likes or autograd boxes**, so the ops can be called inside a loss that is
-  being differentiated.
+* **Inputs may be array-likes, autograd boxes or jax arrays and tracers**, so the ops can be
+  called inside a loss that is being differentiated, on either engine. On jax, integer labels
+  that are tracers (constants of a compiled function) are not range-checked.
 * **Gradients are differentiable.** The hand-written gradients are themselves built from
   autograd-aware operations and from the primitives of this module, so second derivatives
   (``autograd.hessian``, Hessian-vector products for Newton-type methods) work as well.
@@ -53,32 +55,17 @@ __all__ = [
 ]
 
 
-# The engine of these primitives (their jax forms are issue 11, points 4 and 5), its array
-# namespace (for the gradients, so that they can be differentiated again) and its tracer tests.
-_ENGINE = get_backend("autograd")
-anp = _ENGINE.numpy
-getval = _ENGINE.unbox
-isbox = _ENGINE.is_traced
+def _is_traced(x: Any) -> bool:
+    """Whether ``x`` is a tracer of the active engine."""
+    return get_backend().is_traced(x)
 
 
-def _primitive(fun: Any, *makers: Any, argnums: Any = None) -> Any:
-    """``fun`` as a primitive of the engine, with one VJP maker per differentiable argument.
+def getval(x: Any) -> Any:
+    """The plain value of an autograd box; jax tracers and arrays as they are."""
+    return get_backend().unbox(x)
 
-    ``makers[k](ans, *args)`` returns ``g -> cotangent`` for argument ``argnums[k]`` (by default
-    ``0, 1, ...``); differentiating with respect to another argument raises NotImplementedError.
-    """
-    positions = range(len(makers)) if argnums is None else argnums
-    by_argnum = dict(zip(positions, makers))
-    name = fun.__name__
 
-    def make_vjp(argnums: tuple[int, ...], ans: Any, args: tuple, kwargs: dict) -> Any:
-        missing = [i for i in argnums if i not in by_argnum]
-        if missing:
-            raise NotImplementedError(f"VJP of {name} wrt argnum {missing[0]} not defined")
-        vjps = [by_argnum[i](ans, *args, **kwargs) for i in argnums]
-        return lambda g: [vjp(g) for vjp in vjps]
-
-    return _ENGINE.primitive(fun, make_vjp, f"optim.nn primitive {name}")
+isbox = _is_traced
 
 
 # ----------------------------------------------------------------------------------------------
@@ -86,20 +73,21 @@ def _primitive(fun: Any, *makers: Any, argnums: Any = None) -> Any:
 
 
 def _dtype(x: Any) -> np.dtype:
-    """Returns the dtype of an array, numpy scalar or (possibly nested) autograd box."""
-    return np.result_type(getval(x))
+    """Returns the dtype of an array, numpy scalar, autograd box or jax tracer."""
+    dtype = getattr(x, "dtype", None)
+    return np.dtype(dtype) if dtype is not None else np.result_type(x)
 
 
 def _shape(x: Any) -> tuple[int, ...]:
     """Returns the shape of an array, numpy scalar or (possibly nested) autograd box."""
-    return np.shape(getval(x))
+    return tuple(np.shape(getval(x)))
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:
     """Casts `x` to `dtype` unless it already has it; differentiable when `x` is a box."""
     if _dtype(x) == dtype:
         return x
-    if isbox(x):
+    if hasattr(x, "astype"):
         return x.astype(dtype)
     return np.asarray(x).astype(dtype)
 
@@ -156,7 +144,19 @@ def _dense_labels(labels: Any, logits: Any) -> Any:
 
 
 def _sparse_labels(labels: Any, logits: Any) -> np.ndarray:
-    """Checks integer class labels against `logits` and returns them as an intp array."""
+    """Checks integer class labels against `logits` and returns them as an intp array.
+
+    Labels that are jax tracers (the constants of a compiled function) have no values to check:
+    their dtype and shape are checked, their range is not.
+    """
+    if _is_traced(labels) and get_backend().forward_over_reverse:
+        if not np.issubdtype(_dtype(labels), np.integer):
+            raise TypeError(f"`labels` must have an integer dtype, got {_dtype(labels)!r}.")
+        if _shape(labels) != _shape(logits)[:-1]:
+            raise ValueError(
+                f"`labels` must have shape {_shape(logits)[:-1]}, got {_shape(labels)}."
+            )
+        return labels
     labels = np.asarray(getval(labels))
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"`labels` must have an integer dtype, got {labels.dtype!r}.")
@@ -180,165 +180,213 @@ def _sparse_labels(labels: Any, logits: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# Primitives. They receive validated, unboxed inputs; their gradients are written with
-# autograd.numpy and with each other so that they can be differentiated again.
+# Primitives, one table per engine. The forward values are written once against an array
+# namespace `xp`, the engine's (autograd.numpy runs them as plain numpy, since an autograd
+# primitive's body sees plain arrays; jax.numpy for jax), the gradients with it too, so that they can be differentiated again. On
+# autograd a gradient calls the other primitives (their stable forms differentiate stably); on
+# an engine that differentiates gradients in forward mode (jax, see
+# Backend.forward_over_reverse) it calls the same forms without their primitive wrapping.
 
 
-def _log_softmax_value(x: np.ndarray, axis: int) -> np.ndarray:
+def _log_softmax_value(xp: Any, x: Any, axis: int) -> Any:
     # Shift by the maximum so that no exp overflows, then take log(sum(exp)) as log1p of the sum
     # over the other entries: the maximum contributes exactly exp(0) = 1, and leaving it out of
     # the sum keeps the log-probability of a dominant class accurate (log(1 + 4e-9) is 0 in
     # float32, log1p(4e-9) is not).
-    top = np.argmax(x, axis=axis, keepdims=True)
-    shifted = x - np.take_along_axis(x, top, axis=axis)
-    rest = np.exp(shifted)
-    np.put_along_axis(rest, top, 0, axis=axis)
-    return shifted - np.log1p(np.sum(rest, axis=axis, keepdims=True))
+    top = xp.argmax(x, axis=axis, keepdims=True)
+    shifted = x - xp.take_along_axis(x, top, axis=axis)
+    shape = [1] * len(np.shape(x))
+    shape[axis] = np.shape(x)[axis]
+    rest = xp.where(xp.reshape(xp.arange(shape[axis]), shape) == top, 0, xp.exp(shifted))
+    return shifted - xp.log1p(xp.sum(rest, axis=axis, keepdims=True))
 
 
-def _log_softmax(logits, axis):
-    return _log_softmax_value(np.asarray(logits), axis)
+def _softmax_value(xp: Any, x: Any, axis: int) -> Any:
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
 
 
-def _log_softmax_vjp(ans, logits, axis):
-    dtype = _dtype(ans)
-
-    def vjp(g):
-        g = _cast(g, dtype)
-        return g - anp.exp(ans) * anp.sum(g, axis=axis, keepdims=True)
-
-    return vjp
+def _sigmoid_value(xp: Any, x: Any) -> Any:
+    e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-_log_softmax = _primitive(_log_softmax, _log_softmax_vjp)
+def _as(xp: Any, x: Any, dtype: np.dtype) -> Any:
+    x = xp.asarray(x)
+    return x if x.dtype == dtype else x.astype(dtype)
 
 
-def _softmax(logits, axis):
-    x = np.asarray(logits)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    e /= np.sum(e, axis=axis, keepdims=True)
-    return e
+class _Table:
+    """The primitives of this module on one engine (:func:`_table`)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        anp = backend.numpy
+        xp = anp  # on autograd a primitive's body sees plain arrays: plain numpy runs
+        t = self
+
+        def primitive(fun: Any, *makers: Any, argnums: Any = None) -> Any:
+            positions = range(len(makers)) if argnums is None else argnums
+            by_argnum = dict(zip(positions, makers))
+            name = fun.__name__
+
+            def make_vjp(argnums: tuple[int, ...], ans: Any, args: tuple, kwargs: dict) -> Any:
+                missing = [i for i in argnums if i not in by_argnum]
+                if missing:
+                    raise NotImplementedError(f"VJP of {name} wrt argnum {missing[0]} not defined")
+                vjps = [by_argnum[i](ans, *args, **kwargs) for i in argnums]
+                return lambda g: [vjp(g) for vjp in vjps]
+
+            return backend.primitive(fun, make_vjp, f"optim.nn primitive {name}")
+
+        def log_softmax(logits, axis):
+            return _log_softmax_value(xp, xp.asarray(logits), axis)
+
+        def log_softmax_vjp(ans, logits, axis):
+            dtype = _dtype(ans)
+
+            def vjp(g):
+                g = _cast(g, dtype)
+                return g - anp.exp(ans) * anp.sum(g, axis=axis, keepdims=True)
+
+            return vjp
+
+        def softmax(logits, axis):
+            return _softmax_value(xp, xp.asarray(logits), axis)
+
+        def softmax_vjp(ans, logits, axis):
+            dtype = _dtype(ans)
+
+            def vjp(g):
+                g = _cast(g, dtype)
+                return ans * (g - anp.sum(g * ans, axis=axis, keepdims=True))
+
+            return vjp
+
+        def sigmoid(x):
+            return _sigmoid_value(xp, xp.asarray(x))
+
+        def sigmoid_vjp(ans, x):
+            dtype = _dtype(ans)
+            return lambda g: _cast(g, dtype) * ans * (1 - ans)
+
+        def softmax_xent(labels, logits, axis):
+            x = xp.asarray(logits)
+            z = _as(xp, labels, x.dtype)
+            return -xp.sum(z * _log_softmax_value(xp, x, axis), axis=axis)
+
+        def softmax_xent_labels_vjp(ans, labels, logits, axis):
+            dtype, labels_dtype = _dtype(logits), _dtype(labels)
+
+            def vjp(g):
+                g = anp.expand_dims(_cast(g, dtype), axis)
+                return _cast(-g * t.inner.log_softmax(logits, axis), labels_dtype)
+
+            return vjp
+
+        def softmax_xent_logits_vjp(ans, labels, logits, axis):
+            dtype = _dtype(logits)
+
+            def vjp(g):
+                g = anp.expand_dims(_cast(g, dtype), axis)
+                z = _cast(labels, dtype)
+                p = t.inner.softmax(logits, axis)
+                return g * (p * anp.sum(z, axis=axis, keepdims=True) - z)
+
+            return vjp
+
+        def sparse_softmax_xent(labels, logits):
+            log_probs = _log_softmax_value(xp, xp.asarray(logits), -1)
+            return -xp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+
+        def sparse_softmax_xent_logits_vjp(ans, labels, logits):
+            dtype = _dtype(logits)
+
+            def vjp(g):
+                g = anp.expand_dims(_cast(g, dtype), -1)
+                hit = anp.arange(_shape(logits)[-1]) == labels[..., None]
+                on, off = _cast(hit, dtype), _cast(~hit, dtype)
+                log_probs = t.inner.log_softmax(logits, -1)
+                # softmax - one_hot, with p - 1 computed as expm1(log p) so that a confident
+                # correct prediction keeps its small gradient instead of rounding it to zero.
+                return g * (anp.exp(log_probs) * off + anp.expm1(log_probs) * on)
+
+            return vjp
+
+        def sigmoid_xent(labels, logits):
+            x = xp.asarray(logits)
+            z = _as(xp, labels, x.dtype)
+            return xp.maximum(x, 0) - x * z + xp.log1p(xp.exp(-xp.abs(x)))
+
+        def sigmoid_xent_labels_vjp(ans, labels, logits):
+            dtype, labels_dtype = _dtype(logits), _dtype(labels)
+            return lambda g: _cast(-_cast(g, dtype) * logits, labels_dtype)
+
+        def sigmoid_xent_logits_vjp(ans, labels, logits):
+            dtype = _dtype(logits)
+
+            def vjp(g):
+                g = _cast(g, dtype)
+                z = _cast(labels, dtype)
+                # sigmoid(x) - z, written so that neither tail cancels against 1.
+                s = t.inner.sigmoid
+                return g * ((1 - z) * s(logits) - z * s(-logits))
+
+            return vjp
+
+        def l2_loss(x):
+            x = xp.asarray(x)
+            return xp.sum(x * x) / 2
+
+        def l2_loss_vjp(ans, x):
+            dtype = _dtype(x)
+            return lambda g: _cast(g, dtype) * x
+
+        self.log_softmax = primitive(log_softmax, log_softmax_vjp)
+        self.softmax = primitive(softmax, softmax_vjp)
+        self.sigmoid = primitive(sigmoid, sigmoid_vjp)
+        self.softmax_xent = primitive(
+            softmax_xent, softmax_xent_labels_vjp, softmax_xent_logits_vjp
+        )
+        self.sparse_softmax_xent = primitive(
+            sparse_softmax_xent, sparse_softmax_xent_logits_vjp, argnums=[1]
+        )
+        self.sigmoid_xent = primitive(
+            sigmoid_xent, sigmoid_xent_labels_vjp, sigmoid_xent_logits_vjp
+        )
+        self.l2_loss = primitive(l2_loss, l2_loss_vjp)
+        if backend.forward_over_reverse:
+            self.inner = _Plain(anp)
+        else:
+            self.inner = self
 
 
-def _softmax_vjp(ans, logits, axis):
-    dtype = _dtype(ans)
+class _Plain:
+    """The forms gradients call, without their primitive wrapping (forward-mode engines)."""
 
-    def vjp(g):
-        g = _cast(g, dtype)
-        return ans * (g - anp.sum(g * ans, axis=axis, keepdims=True))
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
 
-    return vjp
+    def log_softmax(self, x: Any, axis: int) -> Any:
+        return _log_softmax_value(self.xp, x, axis)
 
+    def softmax(self, x: Any, axis: int) -> Any:
+        return _softmax_value(self.xp, x, axis)
 
-_softmax = _primitive(_softmax, _softmax_vjp)
-
-
-def _sigmoid(x):
-    x = np.asarray(x)
-    e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    def sigmoid(self, x: Any) -> Any:
+        return _sigmoid_value(self.xp, x)
 
 
-def _sigmoid_vjp(ans, x):
-    dtype = _dtype(ans)
-    return lambda g: _cast(g, dtype) * ans * (1 - ans)
+_TABLES: dict[str, _Table] = {}
 
 
-_sigmoid = _primitive(_sigmoid, _sigmoid_vjp)
-
-
-def _softmax_xent(labels, logits, axis):
-    x = np.asarray(logits)
-    z = np.asarray(labels).astype(x.dtype, copy=False)
-    return -np.sum(z * _log_softmax_value(x, axis), axis=axis)
-
-
-def _softmax_xent_labels_vjp(ans, labels, logits, axis):
-    dtype, labels_dtype = _dtype(logits), _dtype(labels)
-
-    def vjp(g):
-        g = anp.expand_dims(_cast(g, dtype), axis)
-        return _cast(-g * _log_softmax(logits, axis), labels_dtype)
-
-    return vjp
-
-
-def _softmax_xent_logits_vjp(ans, labels, logits, axis):
-    dtype = _dtype(logits)
-
-    def vjp(g):
-        g = anp.expand_dims(_cast(g, dtype), axis)
-        z = _cast(labels, dtype)
-        return g * (_softmax(logits, axis) * anp.sum(z, axis=axis, keepdims=True) - z)
-
-    return vjp
-
-
-_softmax_xent = _primitive(_softmax_xent, _softmax_xent_labels_vjp, _softmax_xent_logits_vjp)
-
-
-def _sparse_softmax_xent(labels, logits):
-    log_probs = _log_softmax_value(np.asarray(logits), -1)
-    return -np.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
-
-
-def _sparse_softmax_xent_logits_vjp(ans, labels, logits):
-    dtype = _dtype(logits)
-
-    def vjp(g):
-        g = anp.expand_dims(_cast(g, dtype), -1)
-        hit = np.arange(_shape(logits)[-1]) == labels[..., None]
-        on, off = hit.astype(dtype), (~hit).astype(dtype)
-        log_probs = _log_softmax(logits, -1)
-        # softmax - one_hot, with p - 1 computed as expm1(log p) so that a confident correct
-        # prediction keeps its small gradient instead of rounding it to zero.
-        return g * (anp.exp(log_probs) * off + anp.expm1(log_probs) * on)
-
-    return vjp
-
-
-_sparse_softmax_xent = _primitive(
-    _sparse_softmax_xent, _sparse_softmax_xent_logits_vjp, argnums=[1]
-)
-
-
-def _sigmoid_xent(labels, logits):
-    x = np.asarray(logits)
-    z = np.asarray(labels).astype(x.dtype, copy=False)
-    return np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))
-
-
-def _sigmoid_xent_labels_vjp(ans, labels, logits):
-    dtype, labels_dtype = _dtype(logits), _dtype(labels)
-    return lambda g: _cast(-_cast(g, dtype) * logits, labels_dtype)
-
-
-def _sigmoid_xent_logits_vjp(ans, labels, logits):
-    dtype = _dtype(logits)
-
-    def vjp(g):
-        g = _cast(g, dtype)
-        z = _cast(labels, dtype)
-        # sigmoid(x) - z, written so that neither tail cancels against 1.
-        return g * ((1 - z) * _sigmoid(logits) - z * _sigmoid(-logits))
-
-    return vjp
-
-
-_sigmoid_xent = _primitive(_sigmoid_xent, _sigmoid_xent_labels_vjp, _sigmoid_xent_logits_vjp)
-
-
-def _l2_loss(t):
-    t = np.asarray(t)
-    return np.sum(t * t) / 2
-
-
-def _l2_loss_vjp(ans, t):
-    dtype = _dtype(t)
-    return lambda g: _cast(g, dtype) * t
-
-
-_l2_loss = _primitive(_l2_loss, _l2_loss_vjp)
+def _table() -> _Table:
+    """The primitives of the active engine, made the first time it is used."""
+    backend = get_backend()
+    table = _TABLES.get(backend.name)
+    if table is None:
+        table = _TABLES[backend.name] = _Table(backend)
+    return table
 
 
 # ----------------------------------------------------------------------------------------------
@@ -368,7 +416,7 @@ def softmax(logits: npt.ArrayLike, axis: int = -1) -> np.ndarray:
         array([0.25, 0.75])
     """
     logits = _float_input(logits, "logits")
-    return _softmax(logits, _class_axis(logits, axis))
+    return _table().softmax(logits, _class_axis(logits, axis))
 
 
 def log_softmax(logits: npt.ArrayLike, axis: int = -1) -> np.ndarray:
@@ -394,7 +442,7 @@ def log_softmax(logits: npt.ArrayLike, axis: int = -1) -> np.ndarray:
         array([     0., -20000.])
     """
     logits = _float_input(logits, "logits")
-    return _log_softmax(logits, _class_axis(logits, axis))
+    return _table().log_softmax(logits, _class_axis(logits, axis))
 
 
 def softmax_cross_entropy_with_logits(
@@ -438,7 +486,7 @@ def softmax_cross_entropy_with_logits(
     logits = _float_input(logits, "logits")
     axis = _class_axis(logits, axis)
     labels = _dense_labels(labels, logits)
-    return _softmax_xent(labels, logits, axis)
+    return _table().softmax_xent(labels, logits, axis)
 
 
 def sparse_softmax_cross_entropy_with_logits(
@@ -475,7 +523,7 @@ def sparse_softmax_cross_entropy_with_logits(
     logits = _float_input(logits, "logits")
     _class_axis(logits, -1)
     labels = _sparse_labels(labels, logits)
-    return _sparse_softmax_xent(labels, logits)
+    return _table().sparse_softmax_xent(labels, logits)
 
 
 def sigmoid_cross_entropy_with_logits(labels: npt.ArrayLike, logits: npt.ArrayLike) -> np.ndarray:
@@ -504,7 +552,7 @@ def sigmoid_cross_entropy_with_logits(labels: npt.ArrayLike, logits: npt.ArrayLi
     """
     logits = _float_input(logits, "logits")
     labels = _dense_labels(labels, logits)
-    return _sigmoid_xent(labels, logits)
+    return _table().sigmoid_xent(labels, logits)
 
 
 def l2_loss(t: npt.ArrayLike) -> np.ndarray:
@@ -525,4 +573,4 @@ def l2_loss(t: npt.ArrayLike) -> np.ndarray:
         >>> l2_loss(np.array([3.0, 4.0]))
         np.float64(12.5)
     """
-    return _l2_loss(_float_input(t, "t"))
+    return _table().l2_loss(_float_input(t, "t"))

@@ -156,6 +156,8 @@ class AutogradBackend:
     name = "autograd"
     numpy = anp
     numpy_hint = "autograd.numpy (import autograd.numpy as np)"
+    #: Second order is reverse over reverse: a primitive's VJP may call primitives.
+    forward_over_reverse = False
 
     # -- tracing ---------------------------------------------------------------------------
     def trace(
