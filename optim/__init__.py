@@ -4,8 +4,7 @@ Gradients come from reverse-mode automatic differentiation (HIPS autograd) by de
 can take a user-supplied gradient function or finite differences instead (``gradient=``).
 """
 
-from . import clipping, datasets, nn, plotting, pytree, schedules, train, training
-from . import numpy  # noqa: A004 - the active backend's array namespace (optim.numpy)
+from . import clipping, datasets, nn, numpy, plotting, pytree, schedules, train, training
 from .accumulation import GradientAccumulationOptimizer
 from .algorithms import *  # noqa: F403
 from .algorithms import __all__ as _algorithms
@@ -33,11 +32,13 @@ from .gradients import (
     Autodiff,
     FiniteDifferences,
     GradientSource,
+    JitClosure,
     LossWithGradient,
     UserGradient,
     as_gradient_source,
     hessian,
     hessian_vector_product,
+    jit_closure,
 )
 from .optimizer import Optimizer
 from .scipy import (
@@ -119,6 +120,8 @@ __all__ = [
     "GradientCheck",
     "hessian_vector_product",
     "hessian",
+    "jit_closure",
+    "JitClosure",
     "AutogradBackend",
     "get_backend",
     "set_backend",

@@ -30,6 +30,10 @@ not differentiated, ``key`` says whether ``fun`` may be compiled):
     For a scalar ``fun`` at one point: ``.value``, ``.gradients`` and ``.hvp(vectors)``, the
     Hessian-vector products ``H @ v`` per argument (``None`` where there is no path); many
     products at one point share the work of the first.
+``compiled(fun, key) -> callable``
+    ``fun`` compiled once per ``key`` and argument shapes (jax: ``jax.jit``), or ``fun`` itself
+    (autograd). Differentiable: it may be called on traced values. :func:`optim.jit_closure`
+    is built on it.
 ``primitive(fun, make_vjp, name) -> callable``
     An operation with a hand-written gradient: ``fun(*args)`` runs on plain values and
     ``make_vjp(argnums, ans, args, kwargs)`` returns ``g -> [cotangent per index of argnums]``
@@ -134,6 +138,8 @@ class Backend(Protocol):
         self, fun: Callable[..., Any], args: Sequence[Any], constants: Sequence[Any] = (),
         key: Any = None,
     ) -> SecondOrder: ...  # fmt: skip
+
+    def compiled(self, fun: Callable[..., Any], key: Any) -> Callable[..., Any]: ...
 
     def primitive(self, fun: Callable[..., Any], make_vjp: Callable, name: str) -> Callable: ...
 

@@ -54,6 +54,8 @@ __all__ = [
     "as_gradient_source",
     "FINITE_DIFFERENCE_METHODS",
     "NonScalarLossError",
+    "jit_closure",
+    "JitClosure",
 ]
 
 FINITE_DIFFERENCE_METHODS = ("2-point", "3-point", "cs")
@@ -554,3 +556,69 @@ def hessian_vector_product(
 def hessian(loss: Callable[[], Any], var_list: Sequence[Variable]) -> np.ndarray:
     """The dense Hessian by autodiff over the flattened ``var_list`` (small problems)."""
     return _AUTODIFF.hessian(loss, list(var_list))
+
+
+class JitClosure:
+    """A TF-world loss compiled by explicit request: see :func:`jit_closure`."""
+
+    def __init__(self, fn: Callable[..., Any], var_list: Sequence[Variable]) -> None:
+        if not callable(fn):
+            raise TypeError(f"`fn` must be callable, got {fn!r}.")
+        var_list = list(var_list)
+        for v in var_list:
+            if not isinstance(v, Variable):
+                raise TypeError(f"`var_list` must hold Variables, got {v!r}.")
+        self.fn = fn
+        self.var_list = var_list
+
+    def _pure(self, values: Sequence[Any], *args: Any) -> Any:
+        with substituted(self.var_list, values):
+            return self.fn(*args)
+
+    def __call__(self, *args: Any) -> Any:
+        """``fn(*args)`` with the variables' current values (or tracers) as arguments."""
+        values = [v.value for v in self.var_list]
+        return get_backend().compiled(self._pure, self)(values, *args)
+
+    def __repr__(self) -> str:
+        return f"JitClosure({self.fn!r}, {[v.name for v in self.var_list]})"
+
+
+def jit_closure(fn: Callable[..., Any], var_list: Sequence[Variable]) -> JitClosure:
+    """Compiles a TF-world loss on the jax backend, by explicit request; its batch is an argument.
+
+    A plain closure (``lambda: loss_of(W.value, batch["x"])``) is never compiled: it may read
+    mutable Python state, which compiled code would freeze. ``jit_closure`` is the opt-in, with
+    this contract:
+
+    * ``fn(*args)`` reads the variables of ``var_list`` through ``.value`` and receives
+      everything else that changes between calls (the batch, a scale) as arguments, arrays or
+      pytrees of arrays; the variables' values are passed in as arguments too, so an update of
+      a variable is always seen.
+    * Anything else ``fn`` reads (globals, other Variables, a dict it closes over) is frozen at
+      the first call for given argument shapes and dtypes: jax traces ``fn`` once per shapes
+      (its Python side effects happen then only) and reruns the compiled code afterwards.
+    * Python control flow on the variables or the arguments is not allowed (use
+      ``optim.numpy.where`` or ``jax.lax.cond``).
+
+    The result is called inside an ordinary loss, whose gradient is then taken as usual (the
+    compiled part is differentiated as a whole):
+    ``opt.minimize(lambda: step(batch["x"], batch["y"]), var_list=[W, b])``. On autograd it
+    simply calls ``fn`` (nothing is compiled), so the same code runs on both engines.
+
+    Args:
+        fn: the loss as a function of the arguments that vary.
+        var_list: the variables ``fn`` reads.
+
+    Returns:
+        A callable :class:`JitClosure`, ``step(*args) -> fn(*args)``, compiled once per shapes.
+
+    Raises:
+        TypeError: ``fn`` is not callable or ``var_list`` holds something else than Variables.
+
+    Example:
+        >>> step = optim.jit_closure(lambda x, y: onp.mean((x @ W.value - y) ** 2), [W])
+        >>> with optim.use_backend("jax"):
+        ...     opt.minimize(lambda: step(batch["x"], batch["y"]), var_list=[W])
+    """
+    return JitClosure(fn, var_list)

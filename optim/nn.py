@@ -180,11 +180,11 @@ def _sparse_labels(labels: Any, logits: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# Primitives, one table per engine. The forward values are written once against an array
-# namespace `xp`, the engine's (autograd.numpy runs them as plain numpy, since an autograd
-# primitive's body sees plain arrays; jax.numpy for jax), the gradients with it too, so that they can be differentiated again. On
-# autograd a gradient calls the other primitives (their stable forms differentiate stably); on
-# an engine that differentiates gradients in forward mode (jax, see
+# Primitives, one table per engine. The forward values are written once against the engine's
+# array namespace `xp` (an autograd primitive's body sees plain arrays, so autograd.numpy runs
+# them as plain numpy; jax.numpy for jax), the gradients with it too, so that they can be
+# differentiated again. On autograd a gradient calls the other primitives (their stable forms
+# differentiate stably); on an engine that differentiates gradients in forward mode (jax, see
 # Backend.forward_over_reverse) it calls the same forms without their primitive wrapping.
 
 

@@ -213,6 +213,10 @@ class AutogradBackend:
         outer = self.trace(flat_gradient, args)
         return _AutogradSecondOrder(first["value"], first["grads"], outer)
 
+    def compiled(self, fun: Callable[..., Any], key: Any) -> Callable[..., Any]:
+        """``fun`` itself: autograd does not compile."""
+        return fun
+
     # -- operations with gradients of their own --------------------------------------------
     def primitive(self, fun: Callable[..., Any], make_vjp: Callable, name: str) -> Callable:
         """``fun`` as one autograd primitive whose VJP comes from ``make_vjp``.

@@ -370,6 +370,26 @@ class JaxBackend:
 
         return _JaxSecondOrder(value, grads, hvp, leaves)
 
+    def compiled(self, fun: Callable, key: Any) -> Callable:
+        """``jax.jit(fun)``, kept per ``key``; called with float64 on."""
+        cache_key = ("call", key)
+        with self._lock:
+            jitted = self._compiled.get(cache_key)
+            if jitted is not None:
+                self._compiled.move_to_end(cache_key)
+        if jitted is None:
+            jitted = jax.jit(fun)
+            with self._lock:
+                self._compiled[cache_key] = jitted
+                while len(self._compiled) > COMPILED_KEPT:
+                    self._compiled.popitem(last=False)
+
+        def call(*args: Any) -> Any:
+            with _x64():
+                return jitted(*args)
+
+        return call
+
     #: jax differentiates a ``custom_vjp`` function in reverse mode only, and its second order
     #: is forward over reverse: a primitive's VJP must not call primitives (see the module docs).
     forward_over_reverse = True
@@ -402,7 +422,13 @@ class JaxBackend:
                 return out
 
             def forward(*values: Any) -> Any:
-                ans = fun(*full(values), **kwargs)
+                try:
+                    ans = fun(*full(values), **kwargs)
+                except jax.errors.UnexpectedTracerError as exc:  # jax caught the same misuse
+                    raise TypeError(
+                        f"{name} computed its value from a traced variable it was not given; "
+                        "pass the variable's value in as an argument: f(W.value, ...)."
+                    ) from exc
                 concrete = not any(isinstance(v, jax.core.Tracer) for v in values)
                 if concrete and any(
                     isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(ans)
