@@ -228,24 +228,29 @@ CASES += [
 
 
 # -- Lookahead ---------------------------------------------------------------------------------
-def lookahead_momentum(
-    learning_rate: Any = 0.1,
-    momentum: Any = 0.9,
-    sync_period: int = 6,
-    slow_step_size: Any = 0.5,
-    **kwargs: Any,
-) -> LookaheadOptimizer:
-    """Lookahead around TF1's MomentumOptimizer (the oracle's argument names); the non-finite
-    options go to the wrapped optimizer, whose policy the wrapper takes."""
-    policy = {k: kwargs.pop(k) for k in ("nonfinite", "max_consecutive_nonfinite") if k in kwargs}
-    fast = optim.train.MomentumOptimizer(learning_rate, momentum, **policy)
-    return LookaheadOptimizer(fast, sync_period, slow_step_size, **kwargs)
+class LookaheadMomentum(LookaheadOptimizer):
+    """Lookahead around TF1's MomentumOptimizer, built from the oracle's argument names (a class,
+    as the other tests read a case's class attributes). The non-finite options go to the
+    wrapped optimizer, whose policy the wrapper takes."""
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.1,
+        momentum: Any = 0.9,
+        sync_period: int = 6,
+        slow_step_size: Any = 0.5,
+        **kwargs: Any,
+    ) -> None:
+        options = ("nonfinite", "max_consecutive_nonfinite")
+        policy = {k: kwargs.pop(k) for k in options if k in kwargs}
+        fast = optim.train.MomentumOptimizer(learning_rate, momentum, **policy)
+        super().__init__(fast, sync_period, slow_step_size, **kwargs)
 
 
 CASES += [
     Case(
         "lookahead_momentum",
-        lookahead_momentum,
+        LookaheadMomentum,
         reference.lookahead_momentum,
         {"learning_rate": 0.1, "momentum": 0.9, "sync_period": 6, "slow_step_size": 0.5},
         slots=("slow", "momentum"),
@@ -260,7 +265,7 @@ CASES += [
     Case(
         # Every step a sync, alpha = 0.8: the slow weights trail the fast ones each step.
         "lookahead_sync_every_step",
-        lookahead_momentum,
+        LookaheadMomentum,
         reference.lookahead_momentum,
         {"learning_rate": 0.05, "momentum": 0.5, "sync_period": 1, "slow_step_size": 0.8},
         slots=("slow", "momentum"),
@@ -269,7 +274,7 @@ CASES += [
     ),
     Case(
         "lookahead_period_5_alpha_0",
-        lookahead_momentum,
+        LookaheadMomentum,
         reference.lookahead_momentum,
         # alpha = 0: the variables return to their initial value at every sync.
         {"learning_rate": 0.1, "momentum": 0.9, "sync_period": 5, "slow_step_size": 0.0},

@@ -283,6 +283,7 @@ def _optimizer_classes() -> list[type]:
             and issubclass(obj, optim.Optimizer)
             and obj is not optim.Optimizer
             and obj is not optim.train.GradientAccumulationOptimizer  # wraps an optimizer
+            and not issubclass(obj, optim.train.WrapperOptimizer)  # SAM, Lookahead: likewise
         ):
             classes.append(obj)
     return classes

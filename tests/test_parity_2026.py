@@ -571,3 +571,28 @@ def test_lookahead_matches_optax(graph, sync_period, alpha):
                                        err_msg=str(t), **F64)  # fmt: skip
             if (t + 1) % sync_period == 0:  # right after a sync: fast == slow
                 np.testing.assert_array_equal(w.value, opt.get_slot(w, "slow"))
+
+
+# -- contracts shared with the rest of optim -----------------------------------------------------
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optim.train.ProdigyOptimizer(1.0, d0=1.0),  # a step of ~d: well past the box
+        lambda: optim.train.LookaheadOptimizer(optim.train.GradientDescentOptimizer(1.0), 1, 0.9),
+    ],
+    ids=["prodigy", "lookahead"],
+)
+def test_constraints_project_after_the_real_update(graph, make):
+    """Prodigy steps in _finish and Lookahead syncs after its fast step: both project there."""
+    w = optim.Variable(np.zeros(3), constraint=lambda x: np.clip(x, -0.1, 0.1))
+    opt = make()
+    for _ in range(3):
+        opt.apply_gradients([(np.array([1.0, -1.0, 0.5]), w)])
+        assert np.all(np.abs(w.value) <= 0.1), w.value
+    assert np.abs(w.value).max() > 0.09  # it moved, up to the box
+
+
+def test_wrappers_are_not_method_names():
+    names = optim.optimizer_names()
+    assert {"muon", "prodigy", "schedule_free_sgd", "schedule_free_adamw"} <= set(names)
+    assert not {"sam", "lookahead", "wrapper"} & set(names)

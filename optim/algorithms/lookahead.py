@@ -68,6 +68,12 @@ class WrapperOptimizer(Optimizer):
         self._optimizer = optimizer
         self._forward: list[tuple[Any, Variable]] = []
 
+    @classmethod
+    def implements_dense_updates(cls) -> bool:
+        """False: a wrapper is no optimizer on its own (it needs the one it wraps), so
+        ``optim.minimize(method=...)`` and the name registry do not offer it."""
+        return False
+
     @property
     def inner_optimizer(self) -> Optimizer:
         """The wrapped optimizer (Keras' name)."""
@@ -78,9 +84,11 @@ class WrapperOptimizer(Optimizer):
         self._forward = []
 
     def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
+        self._scalars(var.dtype)  # this apply's step scalars, once per dtype (Lookahead's)
         self._forward.append((grad, var))
 
     def _apply_sparse_duplicate_indices(self, grad: IndexedSlices, var: Variable) -> None:
+        self._scalars(var.dtype)
         self._forward.append((grad, var))
 
     def _finish(self, update_ops: list[Variable], name_scope: str) -> None:
@@ -205,14 +213,20 @@ class LookaheadOptimizer(WrapperOptimizer):
         for var in var_list:
             self._get_or_make_slot(var, var.array, "slow", self._name)
 
+    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
+        """``(slow_step_size,)`` in ``dtype``."""
+        return (self._get_hyper("slow_step_size", dtype),)
+
     def _after_inner_step(self, update_ops: list[Variable]) -> None:
         if self._step_number() % self._sync_period:
             return
         for var, slow in self._slots.get("slow", {}).items():
             array = var.array
-            alpha = array.dtype.type(self._current_hyper("slow_step_size"))
+            (alpha,) = self._scalars(array.dtype)
             tmp = self._scratch(var)[0]
             np.subtract(array, slow, out=tmp)
             np.multiply(tmp, alpha, out=tmp)
             np.add(slow, tmp, out=slow)
             np.copyto(array, slow)
+            if var.constraint is not None:
+                np.copyto(array, var.constraint(array), casting="same_kind")

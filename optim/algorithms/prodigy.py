@@ -46,7 +46,8 @@ class ProdigyOptimizer(Optimizer):
     The step and the decay use the old ``d`` (in ``dlr``), epsilon and the ``beta1 = 0`` step
     the new one. Without ``growth_rate``, ``d`` never decreases. The estimate (``d``,
     ``d_max``, ``numerator``, ``k``) is held in Python floats, as the reference holds it, and
-    saved by :meth:`state_dict` under ``"prodigy"``; :attr:`d` reads it.
+    saved by :meth:`state_dict` under ``"prodigy"``; :attr:`d` reads it. A variable's
+    ``constraint`` projects it after its step.
 
     Args:
         learning_rate: a multiplier of ``d``, a float >= 0 or a callable (keep it at 1 and
@@ -223,6 +224,8 @@ class ProdigyOptimizer(Optimizer):
                 cast(d * h("epsilon")), cast(decay * dlr) if self._decouple else None,
                 None if self._decouple or not decay else cast(decay), cast(dlr * d),
             )  # fmt: skip
+            if var.constraint is not None:  # the base projected before this real update
+                np.copyto(var.array, var.constraint(var.array), casting="same_kind")
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

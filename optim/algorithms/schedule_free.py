@@ -38,6 +38,14 @@ _OPEN_UNIT = Interval(0.0, 1.0, low_open=True, high_open=True)
 _STATE_KEYS = ("lr_max", "weight_sum", "train_mode")
 
 
+def _power(base: float, exponent: float) -> float:
+    """``base ** exponent`` in Python floats, infinite (not OverflowError) when too large."""
+    try:
+        return base**exponent
+    except OverflowError:
+        return math.inf
+
+
 def _lerp(start: np.ndarray, end: np.ndarray, weight: Any, tmp: np.ndarray) -> None:
     """``start = start + weight * (end - start)`` in place, in ``torch.lerp``'s two forms
     (``end - (end - start) * (1 - weight)`` for ``weight >= 0.5``); one scratch array."""
@@ -143,8 +151,8 @@ class _ScheduleFree(Optimizer):
         warmup = self._warmup_steps
         gamma = self._current_hyper("learning_rate") * ((k + 1) / warmup if k < warmup else 1.0)
         lr_max = max(self._lr_max, gamma)
-        weight = (k + 1) ** self._current_hyper("r") * lr_max ** self._current_hyper(
-            "weight_lr_power"
+        weight = _power(k + 1, self._current_hyper("r")) * _power(
+            lr_max, self._current_hyper("weight_lr_power")
         )
         weight_sum = self._weight_sum + weight
         c = weight / weight_sum if weight_sum > 0 else 0.0
