@@ -596,3 +596,14 @@ def test_wrappers_are_not_method_names():
     names = optim.optimizer_names()
     assert {"muon", "prodigy", "schedule_free_sgd", "schedule_free_adamw"} <= set(names)
     assert not {"sam", "lookahead", "wrapper"} & set(names)
+
+
+def test_sam_keeps_float32_and_counts_per_step(graph):
+    w = optim.Variable(np.array([0.5, -1.0, 2.0], np.float32), name="w")
+    opt = optim.train.SAMOptimizer(optim.train.AdamOptimizer(0.01), rho=0.05, adaptive=True)
+    for step in range(1, 4):
+        opt.minimize(lambda: anp.sum(w.value**4), var_list=[w])
+        assert opt.gradient_evaluations == 2 * step
+    assert w.dtype == np.float32 and w.shape == (3,)
+    assert all(state.dtype == np.float32 for state in opt.variables())
+    assert opt.get_slot_names() == ["m", "v"]

@@ -220,7 +220,7 @@ class MuonOptimizer(Optimizer):
         fan_in, fan_out = shape
         if self._adjust_lr_fn == "match_rms_adamw":
             return 0.2 * math.sqrt(max(fan_in, fan_out))
-        return math.sqrt(max(1.0, fan_out / fan_in))
+        return math.sqrt(max(1.0, fan_out / fan_in)) if fan_in else 1.0  # (0, n): no update
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         for var in var_list:

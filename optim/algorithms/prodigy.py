@@ -76,8 +76,8 @@ class ProdigyOptimizer(Optimizer):
 
     Example:
         >>> opt = optim.train.ProdigyOptimizer(1.0, weight_decay=0.01, safeguard_warmup=True)
-        >>> opt.minimize(loss, var_list=[w, b]); opt.d
-        1.58e-06
+        >>> opt.minimize(loss, var_list=[w, b])
+        >>> opt.d                  # the estimate so far (it starts at d0 = 1e-6)
 
     .. note::
         This is ``prodigyopt.Prodigy`` 1.1.2 with one parameter group and ``slice_p=1``
