@@ -607,3 +607,30 @@ def test_sam_keeps_float32_and_counts_per_step(graph):
     assert w.dtype == np.float32 and w.shape == (3,)
     assert all(state.dtype == np.float32 for state in opt.variables())
     assert opt.get_slot_names() == ["m", "v"]
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (5, 8)], ids=["tall", "wide"])
+def test_muon_matches_optax_muon_without_nesterov(shape):
+    """optax's layout is optim's ((in, out), the same shape factor). Without Nesterov its bias
+    correction cancels in the normalisation, and eps=0 (optax adds it, torch clamps by it)
+    leaves the two iterations identical: the 2-D branch agrees to rounding."""
+    optax = pytest.importorskip("optax", reason="the optax.contrib.muon parity test")
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(9)
+    w0 = rng.normal(size=shape)
+    with jax.enable_x64(True):
+        tx = optax.contrib.muon(0.02, eps=0.0, nesterov=False, weight_decay=0.1)
+        params = jnp.asarray(w0)
+        state = tx.init(params)
+        with optim.Graph().as_default():
+            w = optim.Variable(w0.copy())
+            opt = optim.train.MuonOptimizer(0.02, use_nesterov=False, weight_decay=0.1,
+                                            epsilon=1e-30)  # fmt: skip
+            for t in range(20):
+                g = rng.normal(size=shape)
+                updates, state = tx.update(jnp.asarray(g), state, params)
+                params = optax.apply_updates(params, updates)
+                opt.apply_gradients([(g, w)])
+                _close(w.value, np.asarray(params), np.float64, f"step {t + 1}")
