@@ -82,3 +82,14 @@ def test_logistic_lbfgs_matches_scikit_learn(graph, capsys):
     assert abs(ours - theirs) <= 0.01
     assert ours >= 0.95
     assert "CONVERGENCE" in capsys.readouterr().out
+
+
+@pytest.mark.jax
+def test_two_engines_trains_the_same_loss_on_both_backends(capsys):
+    pytest.importorskip("jax")
+    differences, losses = load("two_engines")["main"](["--steps", "30"])
+    assert set(differences) == {"autograd", "jax", "jax, jit_closure"}
+    assert max(differences.values()) < 1e-10  # the same run on both engines, to rounding
+    assert losses["jax"] == pytest.approx(losses["autograd"], rel=1e-10)
+    assert losses["autograd"] < np.log(10)  # it trained: below chance's cross entropy
+    assert "ms/step" in capsys.readouterr().out
