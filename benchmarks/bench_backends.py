@@ -1,0 +1,245 @@
+"""optim on its two autodiff engines, autograd and jax, side by side in one run (issue 11).
+
+**scipy world.** Each problem is minimized from the same start with the same method by
+
+* ``scipy``: ``scipy.optimize.minimize`` with the hand-written gradient (and Hessian-vector
+  product for trust-ncg): the floor;
+* ``optim/autograd`` and ``optim/jax``: ``optim.minimize(..., backend=...)`` with the objective
+  written once with ``optim.numpy``; jax compiles value-and-gradient once per objective and
+  shapes, so its first call is timed apart (``compile``: first run minus the steady run);
+* ``jaxopt``: ``jaxopt.ScipyMinimize`` where jaxopt is installed (else ``n/a``).
+
+Reported: ``nfev``, ``njev``, seconds per evaluation (the steady run's time over ``nfev``;
+``nhev`` is shown for trust-ncg), the compile time, the final ``fun`` and the ratio of
+seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
+Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression on the bundled
+digits (650 parameters, L-BFGS-B) and trust-ncg on Rosenbrock n=100.
+
+**TF world.** Time per step of the two examples' models, written with ``optim.numpy`` and
+``optim.nn`` (the examples themselves import ``autograd.numpy``): the tutorial's softmax
+regression (``examples/mnist_softmax.py``, on digits) and ``examples/mlp_digits.py``'s
+two-layer network, trained with ``minimize`` on mini-batches of 100 / 32 on autograd, on jax
+with the closure run eagerly (how a plain closure always runs there) and on jax with
+``optim.jit_closure``. ``optim.fit`` on jax (a compiled step) is not built: printed as n/a.
+
+Run:
+    python benchmarks/bench_backends.py           # the full table (a few minutes)
+    python benchmarks/bench_backends.py --quick   # small sizes, one repeat: a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import scipy.optimize
+
+import optim
+import optim.numpy as onp
+
+
+# -- problems: the objective once with optim.numpy, and scipy's hand-written derivatives --------
+def rosen(x):
+    return onp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def powell(x):
+    a, b, c, d = x[0::4], x[1::4], x[2::4], x[3::4]
+    return onp.sum((a + 10 * b) ** 2 + 5 * (c - d) ** 2 + (b - 2 * c) ** 4 + 10 * (a - d) ** 4)
+
+
+def powell_value_and_grad(x):
+    a, b, c, d = x[0::4], x[1::4], x[2::4], x[3::4]
+    t1, t2, t3, t4 = a + 10 * b, c - d, b - 2 * c, a - d
+    g = np.empty_like(x)
+    g[0::4] = 2 * t1 + 40 * t4**3
+    g[1::4] = 20 * t1 + 4 * t3**3
+    g[2::4] = 10 * t2 - 8 * t3**3
+    g[3::4] = -10 * t2 - 40 * t4**3
+    return float(np.sum(t1**2 + 5 * t2**2 + t3**4 + 10 * t4**4)), g
+
+
+def logistic(w, X, Y, lam):
+    W = onp.reshape(w[:640], (64, 10))
+    logits = X @ W + w[640:]
+    return onp.mean(optim.nn.softmax_cross_entropy_with_logits(Y, logits)) + lam * onp.sum(W * W)
+
+
+def logistic_value_and_grad(w, X, Y, lam):
+    W = w[:640].reshape(64, 10)
+    z = X @ W + w[640:]
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    n = len(X)
+    value = -np.sum(Y * log_p) / n + lam * np.sum(W * W)
+    d = (np.exp(log_p) - Y) / n
+    return value, np.concatenate([(X.T @ d + 2 * lam * W).ravel(), d.sum(0)])
+
+
+def problems(quick):
+    (X, y), _ = optim.datasets.load_digits(seed=0, dtype=np.float64)
+    Y = np.eye(10)[y]
+    big = 200 if quick else 1000
+    rosen_x0 = lambda n: np.tile([-1.2, 1.0], n // 2)  # noqa: E731
+    sp_rosen = lambda x: (scipy.optimize.rosen(x), scipy.optimize.rosen_der(x))  # noqa: E731
+    return [
+        ("Rosenbrock 100", "L-BFGS-B", rosen, rosen_x0(100), (), sp_rosen, None),
+        (f"Rosenbrock {big}", "L-BFGS-B", rosen, rosen_x0(big), (), sp_rosen, None),
+        ("Powell 100", "L-BFGS-B", powell, np.tile([3.0, -1.0, 0.0, 1.0], 25), (),
+         powell_value_and_grad, None),
+        ("digits logistic", "L-BFGS-B", logistic, np.zeros(650), (X, Y, 1e-3),
+         logistic_value_and_grad, None),
+        ("Rosenbrock 100", "trust-ncg", rosen, rosen_x0(100), (), sp_rosen,
+         scipy.optimize.rosen_hess_prod),
+    ]  # fmt: skip
+
+
+def timed(call):
+    start = time.perf_counter()
+    res = call()
+    return res, time.perf_counter() - start
+
+
+def scipy_call(vg, x0, args, method, hessp, options):
+    def call():
+        return scipy.optimize.minimize(vg, x0, args=args, jac=True, hessp=hessp,
+                                       method=method, options=options)  # fmt: skip
+
+    return call
+
+
+def optim_call(fun, x0, args, method, options, engine):
+    def call():  # trust-ncg: optim's autodiff Hessian-vector product (forward over reverse on jax)
+        return optim.minimize(fun, x0, args=args, method=method, options=options, backend=engine)
+
+    return call
+
+
+def run_scipy_world(quick, repeats):
+    rows = []
+    for name, method, fun, x0, args, vg, hessp in problems(quick):
+        options = {"maxiter": 15000}
+        entries = {"scipy": (scipy_call(vg, x0, args, method, hessp, options), False)}
+        for engine in ("autograd", "jax"):
+            call = optim_call(fun, x0, args, method, options, engine)
+            entries[f"optim/{engine}"] = (call, engine == "jax")
+        entries["jaxopt"] = (jaxopt_call(fun, x0, args, method, hessp), True)
+        floor = None
+        for label, (call, compiles) in entries.items():
+            if call is None:
+                rows.append((name, method, label, "n/a (jaxopt not installed)"))
+                continue
+            try:
+                res, first = timed(call)
+                best = min(timed(call)[1] for _ in range(repeats))
+            except Exception as exc:  # a tool that cannot run this problem: say why
+                rows.append((name, method, label, f"n/a ({type(exc).__name__}: {exc})"[:90]))
+                continue
+            nfev = int(getattr(res, "nfev", 0))
+            per_eval = best / max(nfev, 1)
+            floor = per_eval if label == "scipy" else floor
+            compile_s = f"{first - best:7.3f}" if compiles else "      -"
+            counts = f"nfev {nfev:5d} njev {int(getattr(res, 'njev', 0)):5d}"
+            if hessp is not None:
+                counts += f" nhev {int(getattr(res, 'nhev', 0)):4d}"
+            rows.append((name, method, label,
+                         f"{counts}  {1e6 * per_eval:9.1f} us/eval  x{per_eval / floor:5.2f}  "
+                         f"compile {compile_s} s  fun {float(res.fun):.6e}"))  # fmt: skip
+    return rows
+
+
+def jaxopt_call(fun, x0, args, method, hessp):
+    try:
+        import jaxopt
+    except ImportError:
+        return None
+
+    def call():
+        with optim.use_backend("jax"):
+            solver = jaxopt.ScipyMinimize(fun=fun, method=method, maxiter=15000)
+            out = solver.run(x0, *args)
+        state = out.state
+        return scipy.optimize.OptimizeResult(fun=state.fun_val, nfev=state.num_fun_eval,
+                                             njev=state.num_jac_eval, nhev=state.num_hess_eval)
+
+    return call
+
+
+# -- TF world --------------------------------------------------------------------------------
+def tf_models(hidden):
+    rng = np.random.default_rng(0)
+
+    def softmax_regression():
+        W = optim.Variable(np.zeros((64, 10)), name="W")
+        b = optim.Variable(np.zeros(10), name="b")
+
+        def loss(x, y):
+            logits = x @ W.value + b.value
+            return onp.mean(optim.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+
+        return [W, b], loss, 100
+
+    def mlp():
+        W1 = optim.Variable(rng.normal(0, 0.1, (64, hidden)), name="W1")
+        b1 = optim.Variable(np.zeros(hidden), name="b1")
+        W2 = optim.Variable(rng.normal(0, 0.1, (hidden, 10)), name="W2")
+        b2 = optim.Variable(np.zeros(10), name="b2")
+
+        def loss(x, y):
+            h = onp.maximum(x @ W1.value + b1.value, 0.0)
+            logits = h @ W2.value + b2.value
+            return onp.mean(optim.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+
+        return [W1, b1, W2, b2], loss, 32
+
+    return {"mnist_softmax (tutorial model)": softmax_regression, "mlp_digits": mlp}
+
+
+def run_tf_world(steps):
+    (X, y), _ = optim.datasets.load_digits(seed=0, dtype=np.float64)
+    rows = []
+    for name, make in tf_models(64).items():
+        base = None
+        for label, engine, compiled in (("autograd", "autograd", False),
+                                        ("jax, eager closure", "jax", False),
+                                        ("jax, jit_closure", "jax", True)):  # fmt: skip
+            variables, batch_loss, size = make()
+            batch = {}
+            step_loss = optim.jit_closure(batch_loss, variables) if compiled else batch_loss
+            opt = optim.AdamOptimizer(1e-2)
+            order = np.random.default_rng(1)
+            with optim.use_backend(engine):
+                for i in range(steps + 1):
+                    if i == 1:
+                        start = time.perf_counter()
+                    rows_ = order.choice(len(X), size=size, replace=False)
+                    batch["x"], batch["y"] = X[rows_], y[rows_]
+                    loss = lambda: step_loss(batch["x"], batch["y"])  # noqa: B023, E731
+                    opt.minimize(loss, var_list=variables)
+                per_step = (time.perf_counter() - start) / steps
+            base = per_step if base is None else base
+            timing = f"{1e3 * per_step:8.3f} ms/step  x{per_step / base:5.2f} autograd's"
+            rows.append((name, "minimize", label, timing))
+        rows.append((name, "fit", "jax", "n/a (optim.fit has no compiled jax step yet)"))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=200, help="TF-world steps per engine")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    steps = 10 if args.quick else args.steps
+    print("scipy world (seconds per evaluation: best of the steady runs / nfev)")
+    for row in run_scipy_world(args.quick, repeats):
+        print(f"  {row[0]:<18} {row[1]:<9} {row[2]:<14} {row[3]}")
+    print("TF world (time per step, first step excluded)")
+    for row in run_tf_world(steps):
+        print(f"  {row[0]:<31} {row[1]:<9} {row[2]:<19} {row[3]}")
+
+
+if __name__ == "__main__":
+    main()
