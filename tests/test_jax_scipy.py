@@ -27,6 +27,7 @@ from scipy.optimize import OptimizeWarning
 import optim
 
 jax = pytest.importorskip("jax")
+pytestmark = pytest.mark.jax
 jnp = jax.numpy
 
 X_ATOL = 1e-4  # two runs stopped by gtol=1e-5 from paths one ulp apart
