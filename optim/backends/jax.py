@@ -232,7 +232,8 @@ def _is_array(x: Any) -> bool:
 
 
 def _is_floating(x: Any) -> bool:
-    return np.issubdtype(np.result_type(x), np.floating)
+    dtype = getattr(x, "dtype", None)
+    return np.issubdtype(np.dtype(dtype) if dtype is not None else np.result_type(x), np.floating)
 
 
 def _apply_vjp(vjp: Any, cotangent: Any) -> Any:
