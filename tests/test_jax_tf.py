@@ -285,3 +285,32 @@ def test_optim_numpy_follows_the_active_backend():
     with optim.use_backend("jax"):
         assert optim.numpy.exp is jax.numpy.exp
     assert optim.numpy.exp is anp.exp
+
+
+def test_jit_closure_unreached_variable_gets_none():
+    W, b = variables()
+    step = optim.jit_closure(lambda x: onp.sum(x @ W.value), [W, b])  # b listed, never read
+    with optim.use_backend("jax"):
+        (gw, _), (gb, _) = optim.GradientDescentOptimizer(0.1).compute_gradients(
+            lambda: step(X), var_list=[W, b]
+        )
+    np.testing.assert_allclose(gw, np.tile(X.sum(0)[:, None], (1, 2)))
+    assert gb is None
+
+
+def test_reached_agrees_with_its_public_api_fallback():
+    """The walk over jax's recorded linear program and the traced backward function agree."""
+    from optim.backends.jax import reached
+
+    def fun(leaves):
+        a, b, c, d = leaves
+        return jax.numpy.sum(2 * a) + 0 * jax.numpy.sum(c) + jax.numpy.sum(
+            jax.lax.stop_gradient(b)
+        ) + jax.jit(lambda u: jax.numpy.sum(u**2))(a)
+
+    with jax.enable_x64(True):
+        leaves = (np.ones(3), np.ones(2), np.ones(4), np.ones(1))
+        value, vjp = jax.vjp(fun, leaves)
+        direct = reached(vjp, 4, value)
+        traced = reached(lambda ct: vjp(ct)[0], 4, value)  # no recorded program: traced
+    assert direct == traced == [True, False, True, False]

@@ -177,7 +177,7 @@ def reached(vjp: Any, count: int, value: Any) -> list[bool]:
 
 def _reached_by_tracing(vjp: Any, count: int, value: Any) -> list[bool]:
     """:func:`reached` through the public API: which gradients depend on the cotangent."""
-    cotangent = jax.ShapeDtypeStruct(np.shape(value), np.result_type(value))
+    cotangent = jax.ShapeDtypeStruct(np.shape(value), np.asarray(value).dtype)
     jaxpr = jax.make_jaxpr(vjp)(cotangent).jaxpr
     depends = set(jaxpr.invars)
     for eqn in jaxpr.eqns:
