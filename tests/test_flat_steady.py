@@ -209,7 +209,8 @@ def test_all_finite_agrees_with_isfinite_on_every_kind_of_entry(size, dtype, eng
 
 
 def test_numba_count_of_nonfinite_entries():
-    numba_reductions = pytest.importorskip("optim.engine.numba_reductions")
+    pytest.importorskip("numba")
+    from optim.engine import numba_reductions
     x = np.zeros(100_003, np.float32)
     x[[0, 5, 70_000, -1]] = [np.nan, np.inf, -np.inf, np.nan]
     assert numba_reductions.count_nonfinite(x) == 4
