@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..gradients import NonScalarLossError
+from ..gradients import NonScalarLossError, jit_closure
 from ..optimizer import Optimizer
 from ..validation import check_bool, check_global_step, resolve_var_list
 from ..variables import Variable
@@ -86,6 +86,12 @@ class Trainer:
         seed: the shuffle seed, an int >= 0; None draws one (kept in the state, so a resumed
             run still follows the same order).
         global_step: an integer Variable that each step increments (``minimize``'s), or None.
+        jit_compile: train and evaluate through :func:`optim.jit_closure` (default True).
+            On the jax backend the step's value and gradients are then one compiled call per
+            batch shape, with the batch and every variable the loss reads as arguments;
+            anything else the loss reads (a global, a dict a callback changes) is frozen at
+            the first step, so pass False for such a loss: it then runs eagerly. On autograd
+            nothing is compiled either way and the results are the same.
 
     Attributes:
         epoch, batch, step: the next epoch (0-based), the next batch within it, and the steps
@@ -115,6 +121,7 @@ class Trainer:
         shuffle: bool = True,
         seed: int | None = 0,
         global_step: Variable | None = None,
+        jit_compile: bool = True,
     ) -> None:
         if not callable(loss):
             raise TypeError(f"`loss` must be a callable loss(x_batch, y_batch), got {loss!r}.")
@@ -129,7 +136,10 @@ class Trainer:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         self.seed = check_nonnegative_int("seed", seed)
         global_step = check_global_step(global_step)
+        jit_compile = check_bool("jit_compile", jit_compile)
         self.loss = loss
+        self.jit_compile = jit_compile
+        self._compiled = jit_closure(loss, self.var_list) if jit_compile else None
         self.optimizer = optimizer
         self.shuffle = bool(shuffle)
         self.global_step = global_step
@@ -181,9 +191,13 @@ class Trainer:
                 name: _scalar(fn(x_batch, y_batch), f"metric {name!r}")
                 for name, fn in self.metrics.items()
             }
+            if self._compiled is not None:
+                step_loss = self._compiled.bind(x_batch, y_batch)
+            else:
+                step_loss = lambda: self.loss(x_batch, y_batch)  # noqa: E731
             try:
                 loss = self.optimizer.minimize(
-                    lambda: self.loss(x_batch, y_batch),
+                    step_loss,
                     global_step=self.global_step,
                     var_list=self.var_list,
                 )
@@ -215,11 +229,12 @@ class Trainer:
 
     def _evaluate(self, x: Any, y: Any, n: int, batch_size: int) -> dict[str, float]:
         sums: dict[str, float] = {}
+        loss = self.loss if self._compiled is None else self._compiled
         for start in range(0, n, batch_size):
             rows = slice(start, min(start + batch_size, n))
             x_batch, y_batch = take(x, rows), take(y, rows)
             size = rows.stop - rows.start
-            values = {"loss": _loss_scalar(self.loss(x_batch, y_batch))}
+            values = {"loss": _loss_scalar(loss(x_batch, y_batch))}
             for name, fn in self.metrics.items():
                 values[name] = _scalar(fn(x_batch, y_batch), f"metric {name!r}")
             for name, value in values.items():
@@ -551,13 +566,16 @@ def fit(
     seed: int | None = 0,
     verbose: int | str = "auto",
     global_step: Variable | None = None,
+    jit_compile: bool = True,
 ) -> History:
     """Trains ``var_list`` on mini-batches of ``(x, y)``: Keras' ``model.fit`` for a loss.
 
     Each step draws the next ``batch_size`` examples (reshuffled every epoch with ``seed``)
-    and calls ``optimizer.minimize(lambda: loss(x_batch, y_batch), global_step, var_list)``.
-    See :class:`Trainer` (the arguments) and :meth:`Trainer.fit` (the loop); this is
-    ``Trainer(...).fit(...)`` on a fresh trainer, so ``epochs`` and ``steps`` count this call.
+    and calls ``optimizer.minimize(step.bind(x_batch, y_batch), global_step, var_list)``, with
+    ``step = optim.jit_closure(loss, var_list)`` (compiled on jax; ``jit_compile=False``: the
+    plain closure ``lambda: loss(x_batch, y_batch)``). See :class:`Trainer` (the arguments)
+    and :meth:`Trainer.fit` (the loop); this is ``Trainer(...).fit(...)`` on a fresh trainer,
+    so ``epochs`` and ``steps`` count this call.
 
     Args:
         epochs: epochs to run (default 1 without ``steps``); with ``steps``, a cap.
@@ -586,6 +604,7 @@ def fit(
         shuffle=shuffle,
         seed=seed,
         global_step=global_step,
+        jit_compile=jit_compile,
     )
     return trainer.fit(
         epochs=epochs,
