@@ -276,6 +276,7 @@ class JaxBackend:
         self._compiled: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         self._apply = jax.jit(_apply_vjp)
+        self._x64_before: bool | None = None
         #: Which arguments each compiled value-and-gradient function reaches (weakly keyed).
         self._reached: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -529,6 +530,17 @@ class JaxBackend:
     def scope(self) -> contextlib.AbstractContextManager:
         """float64 on (``jax.enable_x64(True)``) for the block."""
         return _x64()
+
+    def make_default(self, default: bool) -> None:
+        """float64 on process-wide (``jax_enable_x64``) while jax is the default engine; the
+        flag as it was before, once it no longer is."""
+        if default:
+            if self._x64_before is None:
+                self._x64_before = bool(jax.config.jax_enable_x64)
+            jax.config.update("jax_enable_x64", True)
+        elif self._x64_before is not None:
+            jax.config.update("jax_enable_x64", self._x64_before)
+            self._x64_before = None
 
     def defer_operators_to(self, cls: type) -> None:
         """Nothing to do: jax arrays already leave operators with unknown operands to them."""
