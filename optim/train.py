@@ -16,14 +16,19 @@ from .optimizer import Optimizer
 from .schedules import (
     cosine_decay,
     cosine_decay_restarts,
+    cyclic,
     exponential_decay,
     inverse_time_decay,
     linear_cosine_decay,
+    linear_warmup,
     natural_exp_decay,
     noisy_linear_cosine_decay,
+    one_cycle,
     piecewise_constant,
     polynomial_decay,
+    sequential,
     warmup_cosine_decay,
+    warmup_stable_decay,
 )
 from .variables import get_global_step, get_or_create_global_step
 
@@ -43,6 +48,11 @@ __all__ = [
     "linear_cosine_decay",
     "noisy_linear_cosine_decay",
     "warmup_cosine_decay",
+    "one_cycle",
+    "cyclic",
+    "linear_warmup",
+    "sequential",
+    "warmup_stable_decay",
     "ExponentialMovingAverage",
     "Saver",
     "CheckpointManager",
