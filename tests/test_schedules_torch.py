@@ -362,9 +362,8 @@ def test_warmup_stable_decay_matches_optax_join_schedules(decay):
         wsd = optax.join_schedules(
             [optax.linear_schedule(0.0, peak, w), optax.constant_schedule(peak), tail], [w, w + s]
         )
-        theirs = np.array(
-            [float(wsd(jax.numpy.asarray(t, dtype=jax.numpy.float64))) for t in STEPS]
-        )
+        theirs = np.asarray(wsd(jax.numpy.arange(N, dtype=jax.numpy.float64)))
+    assert theirs.dtype == np.float64
     mine = at(warmup_stable_decay(peak, 0, w, s, d, min_lr_ratio=r, decay_type=decay))
     assert relative_error(mine, theirs, peak) < 1e-14
 
@@ -424,8 +423,9 @@ class RecordW(Callback):
         self.values.append(float(self.w.numpy()[0]))
 
 
-def trainer_run(directory, kind, steps, resume=False):
-    """A fresh graph: w with gradient 1 under GradientDescent(schedule of the global step)."""
+def trainer_run(kind, steps, directory=None, resume=False):
+    """A fresh graph: w with gradient 1 under GradientDescent(schedule of the global step), 4
+    examples in batches of 1; checkpointed at its last step when ``directory`` is given."""
     with optim.Graph().as_default():
         w = optim.Variable(np.zeros(1), name="w")
         step = optim.train.get_or_create_global_step()
@@ -438,24 +438,30 @@ def trainer_run(directory, kind, steps, resume=False):
             global_step=step,
         )
         record = RecordW(w)
-        checkpoint = ModelCheckpoint(directory, save_freq=1, resume=resume)
-        trainer.fit(steps=steps, callbacks=[record, checkpoint], verbose=0)
+        callbacks = [record]
+        if directory is not None:
+            callbacks.append(ModelCheckpoint(directory, save_freq=steps, resume=resume))
+        trainer.fit(steps=steps, callbacks=callbacks, verbose=0)
         return record.values, int(step.numpy()), schedule
 
 
-@pytest.mark.parametrize("k", [1, 13, 29])
+@pytest.mark.parametrize("k", [1, 13, 28], ids=["k=1", "mid-epoch", "epoch-end"])
 @pytest.mark.parametrize("kind", sorted(MAKERS))
 def test_a_resumed_trainer_continues_the_schedule_at_the_restored_step(tmp_path, kind, k):
+    """Trained k steps and checkpointed; a new graph resumed from it trains to 60: the path of
+    w equals the uninterrupted run's, and step n (from 0) used the schedule's value at n."""
     total = 60
-    whole, last, schedule = trainer_run(tmp_path / "whole", kind, total)
+    whole, last, schedule = trainer_run(kind, total)
     assert last == total
-    head, last, _ = trainer_run(tmp_path / "cut", kind, k)
+    head, last, _ = trainer_run(kind, k, tmp_path)
     assert last == k
-    tail, last, _ = trainer_run(tmp_path / "cut", kind, total, resume=True)
+    tail, last, _ = trainer_run(kind, total, tmp_path, resume=True)
     assert last == total and len(head) + len(tail) == total
     assert head + tail == whole  # bit for bit, no step repeated or skipped
     applied = -np.diff(np.concatenate([[0.0], whole]))  # the rate each step used
     np.testing.assert_allclose(applied, at(schedule, range(total)), rtol=1e-12, atol=1e-15)
+    shifted = at(schedule, range(1, total + 1))  # what an off-by-one resume would use
+    assert np.max(np.abs(applied - shifted)) > 1e-4
 
 
 TORCH_RESUME = {

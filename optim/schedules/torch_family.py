@@ -466,8 +466,9 @@ def linear_warmup(
     .. note::
         torch's ``LinearLR`` requires ``0 < start_factor``; optim allows 0. torch's
         ``LinearLR.get_lr`` is a recursion (each step multiplies the previous rate), while
-        this is its closed form (``_get_closed_form_lr``); over 2000 steps the two differ by
-        at most a few units in the last place (the tests assert < 1e-15 relative).
+        this is its closed form (``_get_closed_form_lr``), float for float. The recursion
+        drifts from it: over 2000 steps the tests measure up to 1.7e-14 of the rate
+        (``start_factor=1/3``, ``total_iters=1999``) and assert < 5e-14.
     """
     part = _check_part("schedule", schedule)
     arguments = {
@@ -529,10 +530,10 @@ def sequential(
         torch's ``SequentialLR`` calls the next scheduler's closed form at step 0 when a
         milestone is reached and steps it afterwards, so its rate is this function's for
         schedulers whose steps are exact (``LinearLR``, ``ConstantLR``, ``OneCycleLR``,
-        ``CyclicLR``...). For recursive ones (``CosineAnnealingLR``, ``ExponentialLR``) each
-        step compounds a rounding error; over 2000 steps the tests measure and bound it (a
-        relative difference below 1e-13). In torch every child starts from the optimizer's one
-        base rate; here each schedule carries its own.
+        ``CyclicLR``...). For recursive ones (``LinearLR``, ``CosineAnnealingLR``,
+        ``ExponentialLR``) each step compounds a rounding error: over 2000 steps the tests
+        measure up to 4.9e-15 relative and assert < 2e-14. In torch every child starts from
+        the optimizer's one base rate; here each schedule carries its own.
     """
     for arg, seq in (("schedules", schedules), ("boundaries", boundaries)):
         if isinstance(seq, np.ndarray):
