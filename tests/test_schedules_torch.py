@@ -21,9 +21,11 @@ from optim.schedules import (
     cosine_decay,
     cosine_decay_restarts,
     cyclic,
+    cyclic_momentum,
     exponential_decay,
     linear_warmup,
     one_cycle,
+    one_cycle_momentum,
     piecewise_constant,
     sequential,
     warmup_stable_decay,
@@ -150,6 +152,61 @@ def test_cyclic_triangle_by_hand():
     lr = cyclic(1.0, 0, 3.0, step_size_up=4, step_size_down=2, mode="triangular2")
     expected = [1.0, 1.5, 2.0, 2.5, 3.0, 2.0, 1.0, 1.25, 1.5, 1.75, 2.0, 1.5, 1.0, 1.125]
     np.testing.assert_allclose(at(lr, range(14)), expected, rtol=1e-15)
+
+
+# -- the momenta torch cycles (cycle_momentum=True) ------------------------------------------
+def torch_momenta(make, n=N, adam=False):
+    """The momentum (SGD) or betas[0] (Adam) torch's scheduler sets for steps 0..n-1."""
+    torch = pytest.importorskip("torch")
+    param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    if adam:
+        opt = torch.optim.Adam([param], lr=0.1)
+    else:
+        opt = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler = make(torch.optim.lr_scheduler, opt)
+        for t in range(n):
+            if t:
+                opt.step()
+                scheduler.step()
+            group = opt.param_groups[0]
+            out.append(group["betas"][0] if adam else group["momentum"])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("adam", [False, True], ids=["sgd-momentum", "adam-beta1"])
+@pytest.mark.parametrize("three_phase", [False, True], ids=["two-phase", "three-phase"])
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+def test_one_cycle_momentum_is_torch_onecyclelr_momentum(anneal, three_phase, adam):
+    kw = dict(total_steps=N, pct_start=0.25, anneal_strategy=anneal, three_phase=three_phase)
+    mine = at(one_cycle_momentum(0, base_momentum=0.8, max_momentum=0.97, **kw))
+    theirs = torch_momenta(
+        lambda L, o: L.OneCycleLR(o, 0.1, base_momentum=0.8, max_momentum=0.97, **kw), adam=adam
+    )
+    np.testing.assert_array_equal(mine, theirs)
+    assert mine[0] == 0.97 and mine[N - 1] == 0.97 and mine.min() == 0.8
+
+
+@pytest.mark.parametrize("adam", [False, True], ids=["sgd-momentum", "adam-beta1"])
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
+def test_cyclic_momentum_is_torch_cycliclr_momentum(mode, adam):
+    kw = dict(step_size_up=150, step_size_down=70, mode=mode, gamma=0.999)
+    mine = at(cyclic_momentum(0, **kw))
+    theirs = torch_momenta(lambda L, o: L.CyclicLR(o, 0.01, 0.1, **kw), adam=adam)
+    np.testing.assert_array_equal(mine, theirs)
+    assert mine[0] == 0.9  # lowest where the rate peaks (step 150)
+    assert int(np.argmin(mine[:220])) == 150 and (mode != "triangular" or mine[150] == 0.8)
+
+
+def test_cyclic_momentum_with_scale_fn_is_torch():
+    kw = dict(step_size_up=40, scale_fn=decaying, scale_mode="iterations")
+    mine = at(cyclic_momentum(0, base_momentum=0.5, max_momentum=0.99, **kw))
+    theirs = torch_momenta(
+        lambda L, o: L.CyclicLR(o, 0.01, 0.1, base_momentum=0.5, max_momentum=0.99, **kw)
+    )
+    np.testing.assert_array_equal(mine, theirs)
 
 
 # -- cosine_decay_restarts with torch's T_0 / T_mult / eta_min ---------------------------------
@@ -409,7 +466,8 @@ def test_config_and_train_exports():
         "three_phase": True,
     }
     assert lr.name == "OneCycle"
-    for name in ("one_cycle", "cyclic", "linear_warmup", "sequential", "warmup_stable_decay"):
+    names = ("one_cycle", "one_cycle_momentum", "cyclic", "cyclic_momentum", "linear_warmup")
+    for name in (*names, "sequential", "warmup_stable_decay"):
         assert getattr(optim.train, name) is getattr(optim.schedules, name)
         assert name in optim.train.__all__ and name in optim.schedules.__all__
 
@@ -464,16 +522,27 @@ def test_a_resumed_trainer_continues_the_schedule_at_the_restored_step(tmp_path,
     assert np.max(np.abs(applied - shifted)) > 1e-4
 
 
-TORCH_RESUME = {
+TORCH_RESUME = {  # optim's (learning_rate, momentum) of the step, torch's scheduler
     "one_cycle": (
-        lambda step: one_cycle(0.1, step, 100),
+        lambda step: (one_cycle(0.1, step, 100), 0.9),
         lambda L, opt: L.OneCycleLR(opt, 0.1, total_steps=100, cycle_momentum=False),
     ),
+    "one_cycle+momentum": (
+        lambda step: (one_cycle(0.1, step, 100), one_cycle_momentum(step, 100)),
+        lambda L, opt: L.OneCycleLR(opt, 0.1, total_steps=100),
+    ),
     "cyclic": (
-        lambda step: cyclic(0.01, step, 0.1, step_size_up=9, mode="exp_range", gamma=0.99),
+        lambda step: (cyclic(0.01, step, 0.1, step_size_up=9, mode="exp_range", gamma=0.99), 0.9),
         lambda L, opt: L.CyclicLR(
             opt, 0.01, 0.1, step_size_up=9, mode="exp_range", gamma=0.99, cycle_momentum=False
         ),
+    ),
+    "cyclic+momentum": (
+        lambda step: (
+            cyclic(0.01, step, 0.1, step_size_up=9, mode="triangular2"),
+            cyclic_momentum(step, step_size_up=9, mode="triangular2"),
+        ),
+        lambda L, opt: L.CyclicLR(opt, 0.01, 0.1, step_size_up=9, mode="triangular2"),
     ),
 }
 
@@ -508,12 +577,12 @@ def torch_resumed_path(make, k, total):
 
 
 def optim_run(make, steps, save=None, restore=None):
-    """optim Momentum(0.9) with a gradient of 1 in a fresh graph; the values of w after each
-    step, optionally restored from / saved to a checkpoint first / last."""
+    """optim Momentum(lr, momentum) with a gradient of 1 in a fresh graph; w after each step,
+    optionally restored from / saved to a checkpoint first / last."""
     with optim.Graph().as_default():
         w = optim.Variable(np.zeros(1), name="w")
         step = optim.train.get_or_create_global_step()
-        opt = optim.train.MomentumOptimizer(make(step), 0.9)
+        opt = optim.train.MomentumOptimizer(*make(step))
         if restore is not None:
             optim.restore_checkpoint(restore, optimizer=opt, global_step=step)
         path = []
@@ -529,7 +598,8 @@ def optim_run(make, steps, save=None, restore=None):
 @pytest.mark.parametrize("kind", sorted(TORCH_RESUME))
 def test_resume_matches_torch_resumed_through_state_dict(tmp_path, kind, k):
     """Stopped at step k, saved, rebuilt and restored, run to 100 steps: optim (a checkpoint
-    with the global step) and torch (state_dicts) follow the same parameter path."""
+    with the global step) and torch (state_dicts) follow the same parameter path; with the
+    momentum cycled too (torch's default) when optim is given the matching momentum schedule."""
     make_mine, make_theirs = TORCH_RESUME[kind]
     total = 100
     theirs = torch_resumed_path(make_theirs, k, total)
@@ -656,6 +726,52 @@ BAD = [
         lambda: cyclic(**{**CY, "scale_mode": "iteration"}),
         ValueError,
         "`scale_mode` must be one of 'cycle', 'iterations', got 'iteration'.",
+    ),
+    # the momenta
+    (
+        lambda: one_cycle_momentum(0, 100, base_momentum=1.2),
+        ValueError,
+        "`base_momentum` must be in [0, 1], got 1.2.",
+    ),
+    (
+        lambda: one_cycle_momentum(0, 100, max_momentum="0.9"),
+        TypeError,
+        "`max_momentum` must be a real number, got '0.9'.",
+    ),
+    (
+        lambda: one_cycle_momentum(None, 100),
+        ValueError,
+        "global_step is required for one_cycle_momentum.",
+    ),
+    (
+        lambda: one_cycle_momentum(0, 100, pct_start=0.001),
+        ValueError,
+        "`pct_start` must give every phase a length > 0",
+    ),
+    (
+        lambda: one_cycle_momentum(0, -5),
+        ValueError,
+        "`total_steps` must be a positive int, got -5.",
+    ),
+    (
+        lambda: cyclic_momentum(0, base_momentum=-0.1),
+        ValueError,
+        "`base_momentum` must be in [0, 1], got -0.1.",
+    ),
+    (
+        lambda: cyclic_momentum(0, step_size_up=0),
+        ValueError,
+        "`step_size_up` must be > 0, got 0.",
+    ),
+    (
+        lambda: cyclic_momentum(0, scale_fn="f"),
+        TypeError,
+        "`scale_fn` must be None or a callable of one number, got 'f'.",
+    ),
+    (
+        lambda: cyclic_momentum(None),
+        ValueError,
+        "global_step is required for cyclic_momentum.",
     ),
     # linear_warmup
     (

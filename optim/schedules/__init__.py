@@ -8,7 +8,8 @@ it once per ``apply_gradients`` at the current step; ``schedule(step)`` evaluate
 - :mod:`optim.schedules.base`: the :class:`Schedule` object and the step checks.
 - :mod:`optim.schedules.tf1`: TF1's ``tf.train.*_decay`` family (and ``warmup_cosine_decay``).
 - :mod:`optim.schedules.torch_family`: torch's schedules beyond TF1's (``one_cycle``,
-  ``cyclic``), warmup-stable-decay, and composition (``linear_warmup``, ``sequential``).
+  ``cyclic`` and the momenta they cycle), warmup-stable-decay, and composition
+  (``linear_warmup``, ``sequential``).
   torch's ``CosineAnnealingWarmRestarts`` is :func:`cosine_decay_restarts` (see its mapping).
 
 Schedules compose: ``linear_warmup`` and ``sequential`` take any schedule, of either family.
@@ -27,7 +28,15 @@ from .tf1 import (
     polynomial_decay,
     warmup_cosine_decay,
 )
-from .torch_family import cyclic, linear_warmup, one_cycle, sequential, warmup_stable_decay
+from .torch_family import (
+    cyclic,
+    cyclic_momentum,
+    linear_warmup,
+    one_cycle,
+    one_cycle_momentum,
+    sequential,
+    warmup_stable_decay,
+)
 
 __all__ = [
     "Schedule",
@@ -42,7 +51,9 @@ __all__ = [
     "noisy_linear_cosine_decay",
     "warmup_cosine_decay",
     "one_cycle",
+    "one_cycle_momentum",
     "cyclic",
+    "cyclic_momentum",
     "linear_warmup",
     "sequential",
     "warmup_stable_decay",

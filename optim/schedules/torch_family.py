@@ -8,6 +8,8 @@ optimizer reads once per apply), ``schedule(step)`` the value at any step. The v
 
 - :func:`one_cycle`: ``torch.optim.lr_scheduler.OneCycleLR`` (cos or linear, ``three_phase``).
 - :func:`cyclic`: ``CyclicLR`` (triangular, triangular2, exp_range, or a ``scale_fn``).
+- :func:`one_cycle_momentum`, :func:`cyclic_momentum`: the momentum those two cycle
+  (``cycle_momentum=True``), as a schedule for ``momentum`` or ``beta1``.
 - :func:`linear_warmup`: a linear ramp over any schedule or constant (``LinearLR``).
 - :func:`sequential`: schedules one after another, each restarting at its boundary
   (``SequentialLR``).
@@ -39,7 +41,9 @@ from .base import Schedule, check_step_source, describe, is_real
 
 __all__ = [
     "one_cycle",
+    "one_cycle_momentum",
     "cyclic",
+    "cyclic_momentum",
     "linear_warmup",
     "sequential",
     "warmup_stable_decay",
@@ -76,6 +80,27 @@ def _check_part(name: str, value: Any) -> Any:
         f"`{name}` must be an optim.schedules.Schedule or a number >= 0, got {value!r}; wrap "
         "a plain step function as Schedule(fn, global_step)."
     )
+
+
+def _check_scale_fn(scale_fn: Any) -> None:
+    if scale_fn is not None and not callable(scale_fn):
+        raise TypeError(f"`scale_fn` must be None or a callable of one number, got {scale_fn!r}.")
+
+
+def _cycle_arguments(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode):
+    """CyclicLR's cycle arguments, checked (shared by ``cyclic`` and ``cyclic_momentum``)."""
+    arguments = {
+        "step_size_up": check_real("step_size_up", step_size_up, POSITIVE),
+        "step_size_down": None
+        if step_size_down is None
+        else check_real("step_size_down", step_size_down, POSITIVE),
+        "mode": _check_choice("mode", mode, ("triangular", "triangular2", "exp_range")),
+        "gamma": check_real("gamma", gamma, _GAMMA),
+        "scale_fn": scale_fn,
+        "scale_mode": _check_choice("scale_mode", scale_mode, ("cycle", "iterations")),
+    }
+    _check_scale_fn(scale_fn)
+    return arguments
 
 
 def _part_fn(part: Any) -> Callable[[float], float]:
@@ -200,6 +225,47 @@ def _wsd(
     return learning_rate * (min_lr_ratio + (1.0 - min_lr_ratio) * shape)
 
 
+def _one_cycle_fn(total, pct, three_phase, anneal_strategy, values):
+    """OneCycle's step function through ``values`` (a (start, end) pair per phase)."""
+    e1 = float(pct * total) - 1
+    ends = [e1, float(2 * pct * total) - 2, total - 1] if three_phase else [e1, total - 1]
+    start = 0.0
+    for i, end in enumerate(ends):
+        if not end > start:
+            raise ValueError(
+                f"`pct_start` must give every phase a length > 0 (phase {i + 1} of "
+                f"{len(ends)} ends at step {end!r}, after step {start!r}), got "
+                f"pct_start={pct!r} with total_steps={total!r}."
+            )
+        start = end
+    phases = tuple((float(end), a, b) for end, (a, b) in zip(ends, values))
+    anneal = _anneal_cos if anneal_strategy == "cos" else _anneal_linear
+    return functools.partial(_one_cycle, phases=phases, anneal=anneal, last_step=float(total - 1))
+
+
+def _cyclic_fn(low, high, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode):
+    """CyclicLR's step function from ``low`` towards ``high`` (momentum: from max to base)."""
+    down = step_size_up if step_size_down is None else step_size_down
+    total_size = step_size_up + down
+    if scale_fn is not None:
+        scale, by_cycle = scale_fn, scale_mode == "cycle"
+    elif mode == "triangular":
+        scale, by_cycle = _triangular, True
+    elif mode == "triangular2":
+        scale, by_cycle = _triangular2, True
+    else:
+        scale, by_cycle = functools.partial(_exp_range, gamma=gamma), False
+    return functools.partial(
+        _cyclic,
+        base_lr=low,
+        max_lr=high,
+        total_size=total_size,
+        step_ratio=step_size_up / total_size,
+        scale_fn=scale,
+        by_cycle=by_cycle,
+    )
+
+
 # -- the public functions ----------------------------------------------------------------------
 def one_cycle(
     max_lr: float,
@@ -269,8 +335,10 @@ def one_cycle(
         Equal to torch's ``OneCycleLR`` (same floats, same order of operations: the tests find
         no difference) for steps ``0 .. total_steps - 1``. torch extrapolates the last phase at
         step ``total_steps`` (a cos rate rising again, a linear one below zero) and raises
-        after it; optim holds ``min_lr``. torch also cycles the momentum (``cycle_momentum``);
-        here the momentum is its own hyperparameter, which a schedule of its own may drive.
+        after it; optim holds ``min_lr``. torch also cycles the momentum (``cycle_momentum``,
+        on by default); here that is :func:`one_cycle_momentum`, a schedule of its own for
+        the optimizer's ``momentum`` or ``beta1`` (without it the momentum stays fixed, as
+        torch's ``cycle_momentum=False``).
         optax's ``cosine_onecycle_schedule`` puts the peak at ``int(pct_start * T)`` and the end
         at ``T``, one step later than torch and optim.
     """
@@ -290,25 +358,11 @@ def one_cycle(
     max_value = arguments["max_lr"]
     initial_lr = max_value / arguments["div_factor"]
     min_lr = initial_lr / arguments["final_div_factor"]
-    e1 = float(pct * total) - 1
     if arguments["three_phase"]:
-        ends = [e1, float(2 * pct * total) - 2, total - 1]
         values = [(initial_lr, max_value), (max_value, initial_lr), (initial_lr, min_lr)]
     else:
-        ends = [e1, total - 1]
         values = [(initial_lr, max_value), (max_value, min_lr)]
-    start = 0.0
-    for i, end in enumerate(ends):
-        if not end > start:
-            raise ValueError(
-                f"`pct_start` must give every phase a length > 0 (phase {i + 1} of "
-                f"{len(ends)} ends at step {end!r}, after step {start!r}), got "
-                f"pct_start={pct!r} with total_steps={total!r}."
-            )
-        start = end
-    phases = tuple((float(end), a, b) for end, (a, b) in zip(ends, values))
-    anneal = _anneal_cos if arguments["anneal_strategy"] == "cos" else _anneal_linear
-    fn = functools.partial(_one_cycle, phases=phases, anneal=anneal, last_step=float(total - 1))
+    fn = _one_cycle_fn(total, pct, arguments["three_phase"], arguments["anneal_strategy"], values)
     return Schedule.from_parts("one_cycle", fn, global_step, name or "OneCycle", arguments)
 
 
@@ -372,8 +426,9 @@ def cyclic(
         Equal to torch's ``CyclicLR``, which computes this closed form too (the tests find no
         difference). torch accepts any ``mode`` string when ``scale_fn`` is given and any
         ``gamma``; optim requires a known mode and ``0 < gamma <= 1`` (larger values overflow).
-        torch also cycles the momentum (``cycle_momentum``) between ``max_momentum`` and
-        ``base_momentum``; here the momentum is its own hyperparameter.
+        torch also cycles the momentum (``cycle_momentum``, on by default) between
+        ``max_momentum`` and ``base_momentum``; here that is :func:`cyclic_momentum`, a
+        schedule of its own for the optimizer's ``momentum`` or ``beta1``.
     """
     global_step = check_step_source(
         "global_step", global_step, "cyclic", "global_step is required for cyclic."
@@ -381,38 +436,166 @@ def cyclic(
     arguments = {
         "base_lr": check_real("base_lr", base_lr, NONNEGATIVE),
         "max_lr": check_real("max_lr", max_lr, NONNEGATIVE),
-        "step_size_up": check_real("step_size_up", step_size_up, POSITIVE),
-        "step_size_down": None
-        if step_size_down is None
-        else check_real("step_size_down", step_size_down, POSITIVE),
-        "mode": _check_choice("mode", mode, ("triangular", "triangular2", "exp_range")),
-        "gamma": check_real("gamma", gamma, _GAMMA),
-        "scale_fn": scale_fn,
-        "scale_mode": _check_choice("scale_mode", scale_mode, ("cycle", "iterations")),
+        **_cycle_arguments(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode),
     }
-    if scale_fn is not None and not callable(scale_fn):
-        raise TypeError(f"`scale_fn` must be None or a callable of one number, got {scale_fn!r}.")
-    up = arguments["step_size_up"]
-    down = up if arguments["step_size_down"] is None else arguments["step_size_down"]
-    total_size = up + down
-    if scale_fn is not None:
-        scale, by_cycle = scale_fn, arguments["scale_mode"] == "cycle"
-    elif arguments["mode"] == "triangular":
-        scale, by_cycle = _triangular, True
-    elif arguments["mode"] == "triangular2":
-        scale, by_cycle = _triangular2, True
-    else:
-        scale, by_cycle = functools.partial(_exp_range, gamma=arguments["gamma"]), False
-    fn = functools.partial(
-        _cyclic,
-        base_lr=arguments["base_lr"],
-        max_lr=arguments["max_lr"],
-        total_size=total_size,
-        step_ratio=up / total_size,
-        scale_fn=scale,
-        by_cycle=by_cycle,
+    fn = _cyclic_fn(
+        arguments["base_lr"],
+        arguments["max_lr"],
+        arguments["step_size_up"],
+        arguments["step_size_down"],
+        arguments["mode"],
+        arguments["gamma"],
+        scale_fn,
+        arguments["scale_mode"],
     )
     return Schedule.from_parts("cyclic", fn, global_step, name or "Cyclic", arguments)
+
+
+def one_cycle_momentum(
+    global_step: Any,
+    total_steps: int,
+    pct_start: float = 0.3,
+    anneal_strategy: str = "cos",
+    base_momentum: float = 0.85,
+    max_momentum: float = 0.95,
+    three_phase: bool = False,
+    name: str | None = None,
+) -> Schedule:
+    """The momentum that torch's ``OneCycleLR`` cycles against the rate (``cycle_momentum``).
+
+    The phases of :func:`one_cycle` (same ends, same interpolation) with the momentum moving
+    against the rate::
+
+        two phases:   max_momentum -> base_momentum -> max_momentum
+        three_phase:  max_momentum -> base_momentum -> max_momentum -> max_momentum
+
+    From step ``total_steps - 1`` on it stays ``max_momentum``. Pass it as
+    ``MomentumOptimizer``'s ``momentum`` or an Adam-family ``beta1`` (torch writes it into
+    ``momentum`` or ``betas[0]``).
+
+    Args:
+        global_step: an ``optim.Variable``, a zero-argument callable or a number.
+        total_steps, pct_start, anneal_strategy, three_phase: as :func:`one_cycle`; give the
+            same values to both.
+        base_momentum: the momentum at the rate's peak, in [0, 1]. Default 0.85.
+        max_momentum: the momentum at the start and the end, in [0, 1]. Default 0.95.
+        name: default ``"OneCycleMomentum"``.
+
+    Returns:
+        A :class:`Schedule`.
+
+    Raises:
+        ValueError, TypeError: as :func:`one_cycle`, and for the momenta.
+
+    Example:
+        >>> lr = one_cycle(0.1, step, 10000)
+        >>> momentum = one_cycle_momentum(step, 10000)
+        >>> opt = optim.train.MomentumOptimizer(lr, momentum)
+
+    .. note::
+        Equal to the ``momentum`` (or ``betas[0]``) torch's ``OneCycleLR`` writes into the
+        optimizer at each step, float for float, for steps ``0 .. total_steps - 1``.
+    """
+    global_step = check_step_source(
+        "global_step",
+        global_step,
+        "one_cycle_momentum",
+        "global_step is required for one_cycle_momentum.",
+    )
+    arguments = {
+        "total_steps": _check_positive_int("total_steps", total_steps),
+        "pct_start": check_real("pct_start", pct_start, UNIT),
+        "anneal_strategy": _check_choice("anneal_strategy", anneal_strategy, ("cos", "linear")),
+        "base_momentum": check_real("base_momentum", base_momentum, UNIT),
+        "max_momentum": check_real("max_momentum", max_momentum, UNIT),
+        "three_phase": check_bool("three_phase", three_phase),
+    }
+    low, high = arguments["base_momentum"], arguments["max_momentum"]
+    values = [(high, low), (low, high)] + ([(high, high)] if arguments["three_phase"] else [])
+    fn = _one_cycle_fn(
+        arguments["total_steps"],
+        arguments["pct_start"],
+        arguments["three_phase"],
+        arguments["anneal_strategy"],
+        values,
+    )
+    return Schedule.from_parts(
+        "one_cycle_momentum",
+        fn,
+        global_step,
+        name or "OneCycleMomentum",
+        arguments,
+        step_index=0,
+    )
+
+
+def cyclic_momentum(
+    global_step: Any,
+    step_size_up: float = 2000,
+    step_size_down: float | None = None,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+    scale_fn: Callable[[float], float] | None = None,
+    scale_mode: str = "cycle",
+    base_momentum: float = 0.8,
+    max_momentum: float = 0.9,
+    name: str | None = None,
+) -> Schedule:
+    """The momentum that torch's ``CyclicLR`` cycles against the rate (``cycle_momentum``).
+
+    With ``f`` and ``scale`` of :func:`cyclic` (same cycle arguments)::
+
+        momentum = max_momentum - (max_momentum - base_momentum) * f * scale
+
+    so it is lowest where the rate is highest.
+
+    Args:
+        global_step: an ``optim.Variable``, a zero-argument callable or a number.
+        step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode: as :func:`cyclic`;
+            give the same values to both.
+        base_momentum: the momentum at the rate's peaks, in [0, 1]. Default 0.8.
+        max_momentum: the momentum at the rate's troughs, in [0, 1]. Default 0.9.
+        name: default ``"CyclicMomentum"``.
+
+    Returns:
+        A :class:`Schedule`.
+
+    Raises:
+        ValueError, TypeError: as :func:`cyclic`, and for the momenta.
+
+    Example:
+        >>> lr = cyclic(0.001, step, 0.006, step_size_up=500)
+        >>> opt = optim.train.MomentumOptimizer(lr, cyclic_momentum(step, step_size_up=500))
+
+    .. note::
+        Equal to the ``momentum`` (or ``betas[0]``) torch's ``CyclicLR`` writes into the
+        optimizer at each step, float for float.
+    """
+    global_step = check_step_source(
+        "global_step",
+        global_step,
+        "cyclic_momentum",
+        "global_step is required for cyclic_momentum.",
+    )
+    arguments = {
+        **_cycle_arguments(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode),
+        "base_momentum": check_real("base_momentum", base_momentum, UNIT),
+        "max_momentum": check_real("max_momentum", max_momentum, UNIT),
+    }
+    # max - (max - base) * f * scale, computed as max + (base - max) * f * scale: the same floats
+    fn = _cyclic_fn(
+        arguments["max_momentum"],
+        arguments["base_momentum"],
+        arguments["step_size_up"],
+        arguments["step_size_down"],
+        arguments["mode"],
+        arguments["gamma"],
+        scale_fn,
+        arguments["scale_mode"],
+    )
+    return Schedule.from_parts(
+        "cyclic_momentum", fn, global_step, name or "CyclicMomentum", arguments, step_index=0
+    )
 
 
 def linear_warmup(
