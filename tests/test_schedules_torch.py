@@ -773,6 +773,16 @@ BAD = [
         ValueError,
         "global_step is required for cyclic_momentum.",
     ),
+    (
+        lambda: one_cycle_momentum(0, 100, three_phase="yes"),
+        TypeError,
+        "`three_phase` must be a bool, got 'yes'.",
+    ),
+    (
+        lambda: cyclic_momentum(0, mode="exp_range", gamma=2.0),
+        ValueError,
+        "`gamma` must be in (0, 1], got 2.0.",
+    ),
     # linear_warmup
     (
         lambda: linear_warmup("0.1", 10, global_step=0),
@@ -843,6 +853,11 @@ BAD = [
         "`global_step` must be given to sequential when the composed schedules read different "
         "step sources, got 0 and 1.",
     ),
+    (
+        lambda: sequential([COS], [], global_step=optim.Variable(np.zeros(2), trainable=False)),
+        ValueError,
+        "`global_step` must be a scalar Variable, got shape (2,).",
+    ),
     # warmup_stable_decay
     (
         lambda: warmup_stable_decay(**{**WSD, "learning_rate": -1}),
@@ -894,7 +909,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("make, exc, message", BAD, ids=[b[2][:70] for b in BAD])
-def test_bad_arguments(make, exc, message):
+def test_bad_arguments(graph, make, exc, message):
     with pytest.raises(exc, match=re.escape(message)):
         make()
 
@@ -944,3 +959,28 @@ def test_a_schedule_failing_at_a_step_leaves_variables_slots_and_step_unchanged(
     np.testing.assert_array_equal(w.numpy(), before[0])
     np.testing.assert_array_equal(opt.get_slot(w, "momentum"), before[1])
     assert opt.iterations == before[2] and int(step.numpy()) == 4
+
+
+def test_composed_schedules_pickle_and_keep_their_values():
+    import pickle
+
+    lr = sequential(
+        [
+            linear_warmup(0.1, 10, global_step=0),
+            one_cycle(0.1, 0, 100, three_phase=True),
+            cyclic(0.01, 0, 0.1, 5, mode="exp_range", gamma=0.9),
+            warmup_stable_decay(0.1, 0, 3, 4, 5, decay_type="cosine"),
+        ],
+        [10, 110, 150],
+    )
+    again = pickle.loads(pickle.dumps(lr))
+    assert at(again, range(200)).tolist() == at(lr, range(200)).tolist()
+    assert repr(again) == repr(lr)
+
+
+def test_an_explicit_global_step_overrides_the_composed_schedules_sources(graph):
+    step = optim.Variable(7, name="mine", trainable=False)
+    child = cosine_decay(1.0, 3, 10)  # reads the fixed step 3 on its own
+    for composed in (sequential([child], [], global_step=step), linear_warmup(child, 0, 0.0, step)):
+        assert composed.global_step is step
+        assert composed() == child(7) != child()
