@@ -13,6 +13,7 @@ import optim
 from optim import modes
 from optim.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 from optim.ema import ExponentialMovingAverage
+from optim.train import ScheduleFreeAdamWOptimizer, ScheduleFreeSGDOptimizer
 from optim.training import LambdaCallback, ModelCheckpoint, MovingAverage, Trainer, fit
 
 RNG = np.random.default_rng(3)
@@ -249,3 +250,54 @@ def test_modes_do_nothing_for_optimizers_without_them(graph):
     with modes.evaluation_mode(opt):
         modes.set_training(opt, True)
     assert_same(values(variables), before)
+
+
+# -- optim.minimize returns the average x ---------------------------------------------------------
+TARGET = np.array([1.0, -2.0, 0.5])
+
+
+def _fun(x):
+    return anp.sum((x - TARGET) ** 2 * np.array([1.0, 3.0, 0.5]))
+
+
+def _jac(x):
+    return 2 * (x - TARGET) * np.array([1.0, 3.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    "method, make",
+    [
+        ("schedule_free_adamw", lambda: ScheduleFreeAdamWOptimizer(0.1, warmup_steps=2)),
+        ("schedule_free_sgd", lambda: ScheduleFreeSGDOptimizer(0.1, warmup_steps=2)),
+    ],
+)
+def test_minimize_returns_x_of_a_manual_loop(graph, method, make):
+    steps = 25
+    opt = make()
+    w = optim.Variable(np.zeros(3), name="w")
+    for _ in range(steps):
+        opt.apply_gradients([(_jac(w.numpy()), w)])
+    y_point = w.numpy().copy()
+    opt.eval()
+    x_point = w.numpy().copy()
+    assert not np.array_equal(x_point, y_point)
+
+    options = {"maxiter": steps, "gtol": 0.0, "ftol": 0.0, "learning_rate": 0.1, "warmup_steps": 2}
+    res = optim.minimize(_fun, np.zeros(3), jac=_jac, method=method, options=options)
+    assert res.nit == steps
+    np.testing.assert_array_equal(res.x, x_point)
+    assert res.fun == float(_fun(x_point))
+    np.testing.assert_array_equal(res.jac, _jac(x_point))
+    assert res.njev == steps + 2  # x0, each step, and the average at the end
+
+
+def test_minimize_leaves_an_instance_in_train_mode(graph):
+    """An instance passed as method can run again: the call put it back in train mode (a step
+    in eval mode would raise), and its state carries over."""
+    options = {"maxiter": 10, "gtol": 0.0, "ftol": 0.0}
+    opt = optim.train.ScheduleFreeSGDOptimizer(0.1)
+    first = optim.minimize(_fun, np.zeros(3), jac=_jac, method=opt, options=options)
+    assert opt.training is True
+    second = optim.minimize(_fun, first.x, jac=_jac, method=opt, options=options)
+    assert opt.iterations == 20 and second.nit == 10
+    assert second.fun < first.fun
