@@ -93,3 +93,19 @@ def test_two_engines_trains_the_same_loss_on_both_backends(capsys):
     assert losses["jax"] == pytest.approx(losses["autograd"], rel=1e-10)
     assert losses["autograd"] < np.log(10)  # it trained: below chance's cross entropy
     assert "ms/step" in capsys.readouterr().out
+
+
+def test_compare_optimizers_small(graph, tmp_path, capsys):
+    out = tmp_path / "compare.png"
+    table = load("compare_optimizers")["main"](
+        ["--steps", "40", "--mlp-epochs", "2", "--out", str(out)]
+    )
+    assert out.stat().st_size > 50_000
+    assert set(table) == {"Rosenbrock", "Beale", "MLP"}
+    curves = table["MLP"]
+    assert set(curves) == {"Adam", "Muon", "Schedule-Free AdamW", "Prodigy"}
+    for name, (val_loss, accuracy) in curves.items():
+        assert len(val_loss) == 2, name
+        assert val_loss[-1] < np.log(10), name  # it learned: below chance's cross entropy
+        assert accuracy > 0.1, name
+    assert "Schedule-Free AdamW" in capsys.readouterr().out

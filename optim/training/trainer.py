@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..gradients import NonScalarLossError, jit_closure
+from ..modes import evaluation_mode, set_training
 from ..optimizer import Optimizer
 from ..validation import check_bool, check_global_step, resolve_var_list
 from ..variables import Variable
@@ -219,13 +220,18 @@ class Trainer:
     def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None) -> dict[str, float]:
         """The loss and metrics on ``(x, y)``, without gradients, averaged by batch size.
 
+        An optimizer with train/eval modes (Schedule-Free, see :mod:`optim.modes`) is put in
+        eval mode for it, so the evaluated point is its average ``x``, and then back in the
+        mode it was in (a training point is restored bit for bit).
+
         Raises:
             TypeError, ValueError: as for the training data.
         """
         batch_size = self.batch_size if batch_size is None else batch_size
         batch_size = check_positive_int("batch_size", batch_size)
         x, y, n = check_data(x, y, "x", "y")
-        return self._evaluate(x, y, n, batch_size)
+        with evaluation_mode(self.optimizer):
+            return self._evaluate(x, y, n, batch_size)
 
     def _evaluate(self, x: Any, y: Any, n: int, batch_size: int) -> dict[str, float]:
         sums: dict[str, float] = {}
@@ -279,6 +285,15 @@ class Trainer:
             KeyboardInterrupt: from a callback, or Ctrl-C (delivered after the current step
                 completes; a second Ctrl-C stops at once). Variables, optimizer and this
                 trainer are then at a whole step.
+
+        Train and eval modes:
+            With an optimizer that has them (Schedule-Free; :mod:`optim.modes`), every step
+            runs in train mode (``train()`` is called before ``on_epoch_begin`` and before each
+            ``on_train_batch_begin``), while validation, ``on_test_*``, ``on_epoch_end`` and
+            ``on_train_end`` run in eval mode: they see the
+            average ``x``, the point to evaluate. ``fit`` returns in eval mode, the variables
+            holding ``x``, ready for prediction; the next ``fit`` puts the training point back
+            bit for bit. Validating thus changes nothing in the training trajectory.
         """
         epochs = check_positive_int("epochs", epochs, allow_none=True)
         steps = check_positive_int("steps", steps, allow_none=True)
@@ -339,12 +354,14 @@ class Trainer:
         per_epoch = self.steps_per_epoch
         while not self.finished:
             epoch, ran = self.epoch, 0
+            set_training(self.optimizer, True)  # steps at the training point (optim.modes)
             self._call("on_epoch_begin", epoch, {})
             order = self.order(epoch)
             while self.batch < per_epoch and not self.finished:
                 start = self.batch * self.batch_size
                 rows = order[start : start + self.batch_size]
                 step = self.step
+                set_training(self.optimizer, True)
                 self._call("on_train_batch_begin", step, {"batch": self.batch, "size": len(rows)})
                 batch_logs = self._run_step(rows)
                 ran += 1
@@ -352,6 +369,8 @@ class Trainer:
             if self._count == 0 or (ran == 0 and self.batch < per_epoch):
                 break  # stopped before this epoch's first step: nothing to report
             logs = self._means()
+            # Validation and the epoch-end callbacks see the evaluation point (optim.modes).
+            set_training(self.optimizer, False)
             if validation is not None:
                 self._call("on_test_begin", {})
                 val_logs: dict[str, float] = {}
@@ -364,6 +383,7 @@ class Trainer:
                 self.epoch, self.batch = epoch + 1, 0
                 self._sums, self._count = {}, 0
             self._call("on_epoch_end", epoch, logs)
+        set_training(self.optimizer, False)  # fit leaves the weights to use in the variables
         self._call("on_train_end", logs)
 
     # -- state ---------------------------------------------------------------------------------
