@@ -16,11 +16,12 @@ Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression 
 digits (650 parameters, L-BFGS-B) and trust-ncg on Rosenbrock n=100.
 
 **TF world.** Time per step of the two examples' models, written with ``optim.numpy`` and
-``optim.nn`` (as ``examples/mlp_digits.py`` is; the tutorial imports ``autograd.numpy``): the tutorial's softmax
-regression (``examples/mnist_softmax.py``, on digits) and ``examples/mlp_digits.py``'s
-two-layer network, trained with ``minimize`` on mini-batches of 100 / 32 on autograd, on jax
-with the closure run eagerly (how a plain closure always runs there) and on jax with
-``optim.jit_closure``; and ``optim.fit``, which compiles its step on jax (``JitClosure.bind``).
+``optim.nn`` (as ``examples/mlp_digits.py`` is; the tutorial imports ``autograd.numpy``): the
+tutorial's softmax regression (``examples/mnist_softmax.py``, on digits) and
+``examples/mlp_digits.py``'s two-layer network, trained with ``minimize`` on mini-batches of
+100 / 32 on autograd, on jax with the closure run eagerly (how a plain closure always runs
+there) and on jax with ``optim.jit_closure``; and ``optim.fit``, which compiles its step on
+jax (``JitClosure.bind``).
 
 Run:
     python benchmarks/bench_backends.py           # the full table (a few minutes)
