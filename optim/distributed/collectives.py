@@ -390,9 +390,10 @@ def allgather(tensor: Any, name: str | None = None) -> np.ndarray:
     """
     ctx = context()
     label = name or "allgather"
-    array = np.ascontiguousarray(_as_array(tensor, "`tensor`"))
+    array = _as_array(tensor, "`tensor`")
     if array.ndim == 0:
         raise ValueError(f"`tensor` must have at least one dimension, got a scalar {array!r}.")
+    array = np.ascontiguousarray(array)
     header = np.array([array.shape[0], digest([array.shape[1:], array.dtype.str])], np.int64)
     headers = np.empty((ctx.size, 2), dtype=np.int64)
     with guard(f"the Allgather of the shapes of {label}"):

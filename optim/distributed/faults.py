@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "TIMEOUT_EXIT_CODE",
     "EXCEPTION_EXIT_CODE",
+    "FLUSH_DELAY",
     "Watchdog",
     "install_excepthook",
     "resolve_timeout",
@@ -42,6 +43,9 @@ DEFAULT_TIMEOUT = 30.0
 TIMEOUT_EXIT_CODE = 70
 #: The exit status of every rank when an uncaught exception aborts the job.
 EXCEPTION_EXIT_CODE = 1
+#: Seconds between writing the cause to stderr and aborting: the launcher forwards output
+#: asynchronously and drops what is in flight when the job is torn down.
+FLUSH_DELAY = 0.5
 
 
 def resolve_timeout(timeout: Any) -> float | None:
@@ -131,6 +135,7 @@ class Watchdog:
                     "init(timeout=...) sets the bound).\n"
                 )
                 _write_stderr(message)
+                time.sleep(FLUSH_DELAY)
                 self._abort(TIMEOUT_EXIT_CODE)
                 return
 
@@ -159,6 +164,7 @@ def install_excepthook(abort: Any, rank: int, size: int) -> Any:
                 f"optim.distributed: rank {rank} raised {kind.__name__}: {value}; "
                 f"aborting all {size} ranks.\n"
             )
+            time.sleep(FLUSH_DELAY)
         finally:
             abort(EXCEPTION_EXIT_CODE)
 
