@@ -139,7 +139,7 @@ def test_ranks_see_their_places(ranks):
 
 
 def _config_id(config):
-    return "{}-k{}-avg{}".format(config[0], config[1], int(config[2]))
+    return f"{config[0]}-k{config[1]}-avg{int(config[2])}"
 
 
 @pytest.mark.parametrize("config", check_collectives.CONFIGS, ids=_config_id)

@@ -160,7 +160,6 @@ def shutdown() -> None:
             c.Free()
 
 
-
 def context() -> Context:
     """The :class:`Context` of :func:`init`.
 

@@ -213,13 +213,9 @@ def raise_mismatch(names: Sequence[str], signatures: Sequence[Any], what: str) -
     gathered = allgather_object([list(names), list(signatures)])
     count = max(len(n) for n, _ in gathered)
     for i in range(count):
-        seen = [
-            (n[i], s[i]) if i < len(n) else ("<missing>", None) for n, s in gathered
-        ]
+        seen = [(n[i], s[i]) if i < len(n) else ("<missing>", None) for n, s in gathered]
         if len(set(map(repr, seen))) > 1:
-            per_rank = "; ".join(
-                f"rank {r}: {name!r} {sig}" for r, (name, sig) in enumerate(seen)
-            )
+            per_rank = "; ".join(f"rank {r}: {name!r} {sig}" for r, (name, sig) in enumerate(seen))
             label = next(name for name, _ in seen if name != "<missing>")
             raise ValueError(
                 f"{what}: the ranks disagree on tensor {label!r} (position {i}): {per_rank}. "
