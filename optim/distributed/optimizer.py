@@ -23,6 +23,7 @@ from ..validation import check_bool, flatten
 from ..variables import Variable, global_variables, match_by_name
 from .collectives import Average, Compression, check_op
 from .gradients import reduce_gradients
+from .training import MPIDistribution
 
 __all__ = ["DistributedOptimizer"]
 
@@ -164,6 +165,13 @@ class DistributedOptimizer(Optimizer):
     def passes(self) -> int:
         """Backward passes accumulated since the last update, 0 to ``k - 1``."""
         return self._passes
+
+    @property
+    def distribution(self) -> Any:
+        """The :class:`optim.distributed.training.MPIDistribution` a
+        :class:`~optim.training.Trainer` takes from this optimizer (shards, summed logs, rank
+        0 writes)."""
+        return MPIDistribution()
 
     @property
     def iterations(self) -> int:

@@ -27,10 +27,13 @@ def make_variables():
     ]
 
 
-def loss(variables, x, y):
+def predict(variables, x):
     w1, b1, w2 = variables
-    hidden = anp.tanh(x @ w1.value + b1.value)
-    return anp.mean((hidden @ w2.value - y) ** 2)
+    return anp.tanh(x @ w1.value + b1.value) @ w2.value
+
+
+def loss(variables, x, y):
+    return anp.mean((predict(variables, x) - y) ** 2)
 
 
 OPTIMIZERS = {
