@@ -100,6 +100,35 @@ def test_timeout_resolution(monkeypatch):
         resolve_timeout("3")
 
 
+def test_accumulating_passes_check_first_and_keep_state(graph):
+    """With k > 1 the passes before the k-th need no other rank: checks, state, sparse."""
+    w = optim.Variable(np.zeros((3, 2)), name="w")
+    opt = hvd.DistributedOptimizer(
+        optim.train.GradientDescentOptimizer(0.1), backward_passes_per_step=3
+    )
+    with pytest.raises(ValueError, match="gradient for variable 'w' must have shape"):
+        opt.apply_gradients([(np.ones(2), w)])
+    assert opt.passes == 0 and opt.variables() == []  # nothing accumulated
+    opt.apply_gradients([(np.ones((3, 2)), w)])
+    opt.apply_gradients([(optim.IndexedSlices(np.ones((2, 2)), np.array([1, 1]), (3, 2)), w)])
+    assert opt.passes == 2 and opt.iterations == 0
+    np.testing.assert_array_equal(opt.variables()[0], [[1, 1], [3, 3], [1, 1]])
+    assert np.all(w.numpy() == 0)  # no update before the k-th pass
+    state = opt.state_dict()
+    other = hvd.DistributedOptimizer(
+        optim.train.GradientDescentOptimizer(0.1), backward_passes_per_step=3
+    )
+    other.load_state_dict(state)
+    assert other.passes == 2
+    np.testing.assert_array_equal(other.variables()[0], opt.variables()[0])
+    wrong = hvd.DistributedOptimizer(
+        optim.train.GradientDescentOptimizer(0.1), backward_passes_per_step=2
+    )
+    with pytest.raises(ValueError, match="saved with backward_passes_per_step=3"):
+        wrong.load_state_dict(state)
+    assert wrong.passes == 0 and wrong.variables() == []
+
+
 # -- across ranks ----------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=[1, 2, 3], ids=lambda n: f"{n}ranks")
 def ranks(request, tmp_path_factory):
@@ -164,6 +193,8 @@ def test_none_gradients_are_decided_together(ranks):
         assert none["d_is_none"] and none["identical"]
         assert none["a"] == [sum(r + 1.0 for r in range(n)) / n] * 3  # the mean of r + 1
         assert none["c"] == [2.0 / n] * 2  # rank 0's gradient, zero elsewhere, averaged
+        assert max(record["predivide"]) <= 1e-15  # 1/4 before the sum, 4/size after it
+        assert record["summed"] == [[sum(r + 1.0 for r in range(n))] * 3, [2.0] * 2]
 
 
 def test_sparse_gradients_are_allgathered(ranks):

@@ -104,6 +104,16 @@ def nones_and_sparse(record):
             "d_is_none": grads[2][0] is None,
             "identical": identical_everywhere([grads[0][0], grads[1][0]]),
         }
+        predivided = hvd.DistributedOptimizer(
+            optim.train.GradientDescentOptimizer(1.0), gradient_predivide_factor=4.0
+        ).compute_gradients(loss, var_list=[a, c, d])
+        record["predivide"] = [
+            float(np.max(np.abs(p[0] - g[0]))) for p, g in zip(predivided[:2], grads[:2])
+        ]
+        summed = hvd.DistributedOptimizer(
+            optim.train.GradientDescentOptimizer(1.0), op=hvd.Sum
+        ).compute_gradients(loss, var_list=[a, c, d])
+        record["summed"] = [summed[0][0].tolist(), summed[1][0].tolist()]
         e = optim.Variable(np.zeros((6, 2)), name="e")
         f = optim.Variable(np.zeros((6, 2)), name="f")
         g = optim.Variable(np.zeros((6, 2)), name="g")
