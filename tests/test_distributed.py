@@ -129,6 +129,20 @@ def test_accumulating_passes_check_first_and_keep_state(graph):
     assert wrong.passes == 0 and wrong.variables() == []
 
 
+def test_a_pass_without_gradients_still_counts(graph):
+    """A rank whose loss reaches no variable in a pass does not stop there with k > 1: the
+    other ranks may have gradients, and the cycle's reduction decides for all."""
+    w = optim.Variable(np.zeros(2), name="w")
+    opt = hvd.DistributedOptimizer(
+        optim.train.GradientDescentOptimizer(0.1), backward_passes_per_step=2
+    )
+    with pytest.raises(TypeError, match=r"`grads_and_vars\[0\]` must hold an optim.Variable"):
+        opt.apply_gradients([(None, "w")])
+    assert opt.passes == 0
+    opt.minimize(lambda: 1.0 + 0.0 * optim.numpy.sum(np.ones(2)), var_list=[w])
+    assert opt.passes == 1 and opt.variables() == []
+
+
 # -- across ranks ----------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=[1, 2, 3], ids=lambda n: f"{n}ranks")
 def ranks(request, tmp_path_factory):
@@ -194,6 +208,8 @@ def test_none_gradients_are_decided_together(ranks):
         assert none["a"] == [sum(r + 1.0 for r in range(n)) / n] * 3  # the mean of r + 1
         assert none["c"] == [2.0 / n] * 2  # rank 0's gradient, zero elsewhere, averaged
         assert max(record["predivide"]) <= 1e-15  # 1/4 before the sum, 4/size after it
+        expected = (2.0 + sum(r + 1.0 for r in range(1, n))) / n  # rank 0: 1 + 1; r: r + 1
+        assert record["k2_partial"] == pytest.approx([-expected] * 3, rel=1e-15)  # x (1/n)
         assert record["summed"] == [[sum(r + 1.0 for r in range(n))] * 3, [2.0] * 2]
 
 

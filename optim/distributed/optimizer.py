@@ -262,7 +262,17 @@ class DistributedOptimizer(Optimizer):
             ) from exc
         if not pairs:
             raise ValueError("No variables provided.")
-        updates = self._check_pairs(pairs)
+        if all(isinstance(p, tuple) and len(p) == 2 and p[0] is None for p in pairs):
+            # No gradient on this rank in this pass: it still counts (other ranks may have
+            # some; the reduction at the cycle's end decides, the same on every rank).
+            updates = []
+            for i, (_, var) in enumerate(pairs):
+                if not isinstance(var, Variable):
+                    raise TypeError(
+                        f"`grads_and_vars[{i}]` must hold an optim.Variable, got {var!r}."
+                    )
+        else:
+            updates = self._check_pairs(pairs)
         if global_step is not None and not isinstance(global_step, Variable):
             raise TypeError(f"`global_step` must be an optim.Variable, got {global_step!r}.")
         for _, var in pairs:
@@ -300,14 +310,16 @@ class DistributedOptimizer(Optimizer):
         """:meth:`compute_gradients` then :meth:`apply_gradients`; returns this rank's loss.
 
         Raises:
-            ValueError: no rank has a gradient for any variable (on every rank alike), plus
-                what the two methods raise.
+            ValueError: no rank has a gradient for any variable (on every rank alike; with
+                ``k > 1``, in a whole cycle), plus what the two methods raise.
         """
         value, pairs = self._compute(
             loss, var_list, gate_gradients, aggregation_method, grad_loss, gradient
         )
-        if self._k == 1:
-            pairs = self._reduce(pairs)
+        if self._k > 1:  # None-ness is decided over ranks and passes, at the cycle's end
+            self.apply_gradients(pairs, global_step=global_step, name=name)
+            return value
+        pairs = self._reduce(pairs)
         if all(g is None for g, _ in pairs):
             raise ValueError(
                 "No gradients provided for any variable, check your graph for ops that do not "

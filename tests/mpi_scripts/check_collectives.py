@@ -114,6 +114,13 @@ def nones_and_sparse(record):
             optim.train.GradientDescentOptimizer(1.0), op=hvd.Sum
         ).compute_gradients(loss, var_list=[a, c, d])
         record["summed"] = [summed[0][0].tolist(), summed[1][0].tolist()]
+        k2 = hvd.DistributedOptimizer(
+            optim.train.GradientDescentOptimizer(1.0), backward_passes_per_step=2
+        )
+        first = (lambda: optim.numpy.sum(a.value)) if rank == 0 else (lambda: 1.0)
+        k2.minimize(first, var_list=[a])  # no gradient on ranks > 0 in this pass
+        k2.minimize(lambda: optim.numpy.sum(a.value * (rank + 1.0)), var_list=[a])
+        record["k2_partial"] = a.numpy().tolist()
         e = optim.Variable(np.zeros((6, 2)), name="e")
         f = optim.Variable(np.zeros((6, 2)), name="f")
         g = optim.Variable(np.zeros((6, 2)), name="g")
