@@ -253,6 +253,7 @@ def test_collectives(ranks):
         assert record["allgather"] == [[float(r)] * 2 for r in range(n) for _ in range(r + 1)]
         assert record["broadcast"] == [float(n)] * 3
         assert record["object"] == {"from": n - 1}
+        assert record["global_variables"] == [[n - 1.0] * 2, [n - 1.0] * 3, n - 1 + 5]
         assert record["objects"] == [10 * r for r in range(n)]
         assert record["optimizer_state"] == {"iterations": 3, "identical": True}
 

@@ -7,9 +7,11 @@ variables stay bit-identical on every rank. Launch with ``mpiexec -n 4 python tr
 
 - set-up: :func:`init`, :func:`shutdown`, :func:`is_initialized`, :func:`size`, :func:`rank`,
   :func:`local_size`, :func:`local_rank`, :func:`cross_size`, :func:`cross_rank`;
-- the optimizer: :class:`DistributedOptimizer`;
+- the optimizer: :class:`DistributedOptimizer`; the training callback
+  :class:`BroadcastGlobalVariablesCallback`;
 - collectives: :func:`allreduce`, :func:`grouped_allreduce`, :func:`allgather`,
-  :func:`broadcast`, :func:`broadcast_variables`, :func:`broadcast_optimizer_state`,
+  :func:`broadcast`, :func:`broadcast_variables`, :func:`broadcast_global_variables`,
+  :func:`broadcast_optimizer_state`,
   :func:`broadcast_object`, :func:`allgather_object`, :func:`barrier`;
 - reductions :data:`Average`, :data:`Sum`, :data:`Min`, :data:`Max`, :data:`Product`, and
   :class:`Compression` (``none``, ``fp16``).
@@ -32,6 +34,7 @@ from .basics import (
     shutdown,
     size,
 )
+from .callbacks import BroadcastGlobalVariablesCallback
 from .collectives import (
     Average,
     Compression,
@@ -44,6 +47,7 @@ from .collectives import (
     allreduce,
     barrier,
     broadcast,
+    broadcast_global_variables,
     broadcast_object,
     broadcast_optimizer_state,
     broadcast_variables,
@@ -77,5 +81,7 @@ __all__ = [
     "broadcast_object",
     "broadcast_optimizer_state",
     "broadcast_variables",
+    "broadcast_global_variables",
+    "BroadcastGlobalVariablesCallback",
     "barrier",
 ]

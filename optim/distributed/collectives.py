@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..sparse import IndexedSlices
-from ..variables import Variable
+from ..variables import Variable, global_variables
 from .basics import context, guard, mpi
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "allgather",
     "broadcast",
     "broadcast_variables",
+    "broadcast_global_variables",
     "broadcast_object",
     "allgather_object",
     "broadcast_optimizer_state",
@@ -444,6 +445,12 @@ def broadcast_variables(variables: Sequence[Variable], root_rank: int = 0) -> No
         for var in members:
             var.assign(flat[start : start + var.size].reshape(var.shape))
             start += var.size
+
+
+def broadcast_global_variables(root_rank: int = 0) -> None:
+    """:func:`broadcast_variables` of every variable of the default graph, in creation
+    order (TF1's ``hvd.broadcast_global_variables``; the global step included)."""
+    broadcast_variables(global_variables(), root_rank)
 
 
 def broadcast_object(obj: Any = None, root_rank: int = 0) -> Any:

@@ -167,6 +167,13 @@ def collectives(record):
     record["allgather"] = hvd.allgather(np.full((rank + 1, 2), float(rank))).tolist()
     record["broadcast"] = hvd.broadcast(mine, root_rank=size - 1).tolist()
     record["object"] = hvd.broadcast_object({"from": rank}, root_rank=size - 1)
+    with optim.Graph().as_default():
+        g1 = optim.Variable(np.full(2, float(rank)), name="g1")
+        g2 = optim.Variable(np.full(3, rank, dtype=np.float32), name="g2")
+        gs = optim.train.get_or_create_global_step()
+        gs.assign(rank + 5)
+        hvd.broadcast_global_variables(root_rank=size - 1)
+        record["global_variables"] = [g1.numpy().tolist(), g2.numpy().tolist(), int(gs.numpy())]
     record["objects"] = hvd.allgather_object(rank * 10)
     # broadcast_optimizer_state: rank 0 has stepped, the others have not.
     with optim.Graph().as_default():

@@ -43,7 +43,8 @@ def main(outdir, ckptdir, mode):
     x, y = x[:EXAMPLES], y[:EXAMPLES]
     x_val, y_val = x[:30] + 0.5, y[:30]
     variables = problem.make_variables()
-    hvd.broadcast_variables(variables)
+    for v in variables:  # each rank starts elsewhere: the callback makes rank 0's everyone's
+        v.assign(v.array + rank)
     opt = hvd.DistributedOptimizer(problem.OPTIMIZERS["adam"]())
     trainer = Trainer(
         lambda xb, yb: problem.loss(variables, xb, yb),
@@ -56,7 +57,7 @@ def main(outdir, ckptdir, mode):
         seed=SEED,
     )
     checkpoints = ModelCheckpoint(ckptdir, save_freq=4, max_to_keep=2, resume=mode == "resume")
-    callbacks = [checkpoints]
+    callbacks = [hvd.BroadcastGlobalVariablesCallback(0), checkpoints]
     if mode == "killed" and rank == size - 1:
         callbacks.append(KillAt())
     history = trainer.fit(
