@@ -270,6 +270,7 @@ def test_mismatched_ranks_raise_naming_the_variable(ranks, case):
             assert "the ranks disagree on tensor 'W'" in message
             assert "rank 0: 'W' ((3,), '<f8')" in message
         assert record[f"mismatch_{case}_unchanged"]
+        assert record[f"mismatch_{case}_broadcast_unchanged"]
         kind, message = record["allgather_mismatch"]
         assert kind == "ValueError" and "rank 1: 'allgather' ((2,)" in message
 

@@ -219,7 +219,11 @@ def _mismatch(case, spec):
         )
     )
     out[f"mismatch_{case}_unchanged"] = bool(np.array_equal(w.array, before))
+    if hvd.rank() == 1:
+        w.assign(w.array + 1)  # rank 1 differs: a broadcast that ran would change it
+    mine = w.array.copy()
     out[f"mismatch_{case}_broadcast"] = error_of(lambda: hvd.broadcast_variables([w]))
+    out[f"mismatch_{case}_broadcast_unchanged"] = bool(np.array_equal(w.array, mine))
     return out
 
 
