@@ -36,6 +36,19 @@ Two tables (``--suite``):
   math is not checked: some rules differ (torch's RMSprop starts ``rms`` at 0, Adagrad adds eps).
 * ``all`` (default): ``grid``, then ``family``.
 
+Recent optimizers (issue 13), in the family table: Muon (on square matrices: each vector of
+the layout reshaped, 1e6 -> 1000x1000; torch.optim.Muon, which has no foreach/fused forms, in
+the for-loop column), ScheduleFreeSGD/AdamW and Prodigy (beside their reference packages,
+``schedulefree`` and ``prodigyopt``, in the ``reference`` columns: torch optimizers, timed in
+the same process), SAM around GradientDescent and Lookahead around Momentum (no counterpart in
+torch.optim). SAM has no ``apply_gradients``: its row times ``minimize`` with a gradient source
+returning the fixed gradients, so each step includes SAM's two gradient evaluations (of that
+source, which costs nothing), the ascent, the restore and the wrapped GD update; its numpy twin
+does the same. Prodigy runs with ``growth_rate=1`` on all sides (see ``_prodigy_step``).
+Muon calls BLAS (matrix products): on a loaded machine run with ``OPENBLAS_NUM_THREADS=1`` and
+``--torch-threads 1``, or threaded BLAS spins (measured: a 100x100 float32 product took 40 ms
+at load 12 on 2 cores, 0.13 ms single-threaded).
+
 The gradients are fixed, so a rule whose state degenerates under a constant gradient (centered
 RMSProp's ``ms - mg**2`` decays to 0) is flagged on stderr if the parameters turn non-finite.
 
@@ -46,8 +59,8 @@ Usage::
     PYTHONPATH=. python benchmarks/bench_apply.py --sizes 1000x1e3 --dtypes float32
     PYTHONPATH=. python benchmarks/bench_apply.py --suite family --optimizers Adam Lion
 
-There is no BLAS call here, so BLAS settings (OPENBLAS_CORETYPE, thread counts) do not matter;
-torch's intra-op threads do (the torch columns are noisy on a loaded machine).
+Only Muon's rows call BLAS, so BLAS settings matter for them alone (see above); torch's
+intra-op threads matter everywhere (the torch columns are noisy on a loaded machine).
 To benchmark another optimizer, add a row to ``BENCHES`` (grid) or ``FAMILY`` (family).
 """
 
@@ -327,6 +340,120 @@ def _proximal_adagrad_step(params, grads, s, lr=0.01, l1=1e-3, l2=1e-3):
         w[...] = np.sign(prox) * np.maximum(np.abs(prox) - eta * l1, 0) / (1 + eta * l2)
 
 
+# The recent optimizers (issue 13), written from the rules of reference/modern_optimizers.md.
+def _newton_schulz(g, coefficients=(3.4445, -4.7750, 2.0315), steps=5, eps=1e-7):
+    a, b, c = coefficients
+    x = g / max(float(np.linalg.norm(g)), eps)
+    tall = x.shape[0] > x.shape[1]
+    if tall:
+        x = x.T
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+def _muon_step(params, grads, s, lr=0.02, mu=0.95, wd=0.1):
+    # torch.optim.Muon: decoupled decay, nesterov momentum, "original" lr adjustment
+    for w, g, buf in zip(params, grads, s["buf"]):
+        w *= 1 - lr * wd
+        buf *= mu
+        buf += (1 - mu) * g
+        update = _newton_schulz((1 - mu) * g + mu * buf).astype(w.dtype)
+        w -= lr * math.sqrt(max(1.0, w.shape[0] / w.shape[1])) * update
+
+
+def _schedule_free_init(params):
+    state = _state(params, v=0.0)
+    state["z"] = [w.copy() for w in params]
+    state["x"] = [w.copy() for w in params]
+    return state
+
+
+def _schedule_free_step(params, grads, s, lr, beta, b2=None, eps=1e-8):
+    # constant lr, r = 0: every averaging weight is lr**2, so c = 1 / (k + 1)
+    s["t"] += 1
+    c = 1.0 / s["t"]
+    for y, g, z, x, v in zip(params, grads, s["z"], s["x"], s["v"]):
+        if b2 is not None:  # AdamW: RMS-preconditioned gradient, bias-corrected
+            v *= b2
+            v += (1 - b2) * g * g
+            g = g / (np.sqrt(v / (1 - b2 ** s["t"])) + eps)
+        z -= lr * g
+        x *= 1 - c
+        x += c * z
+        y[...] = (1 - beta) * z + beta * x
+
+
+def _schedule_free_sgd_step(params, grads, s):
+    _schedule_free_step(params, grads, s, lr=0.1, beta=0.9)
+
+
+def _schedule_free_adamw_step(params, grads, s):
+    _schedule_free_step(params, grads, s, lr=0.0025, beta=0.9, b2=0.999)
+
+
+def _prodigy_init(params):
+    state = _state(params, m=0.0, v=0.0, acc=0.0)
+    state["p0"] = [w.copy() for w in params]
+    state.update(d=1e-6, d0=1e-6, d_max=1e-6, numerator=0.0)
+    return state
+
+
+def _prodigy_step(params, grads, s, lr=1.0, b1=0.9, b2=0.999, eps=1e-8):
+    # prodigyopt defaults but growth_rate 1: no bias correction, no decay, d_coef 1. Under a
+    # fixed gradient d grows until it overflows; growth_rate 1 fixes d after step 1 while every
+    # statistic (the dot products, s, its norm) is still computed, so the cost is the same.
+    b3 = math.sqrt(b2)
+    d, d0 = s["d"], s["d0"]
+    dlr = d * lr
+    numerator, denominator = s["numerator"] * b3, 0.0
+    for w, g, m, v, acc, p0 in zip(params, grads, s["m"], s["v"], s["acc"], s["p0"]):
+        numerator += (d / d0) * dlr * float(np.dot(g.ravel(), (p0 - w).ravel()))
+        m *= b1
+        m += d * (1 - b1) * g
+        v *= b2
+        v += d * d * (1 - b2) * g * g
+        acc *= b3
+        acc += (d / d0) * dlr * g
+        denominator += float(np.abs(acc).sum(dtype=np.float64))
+    if denominator == 0:
+        return
+    d_hat = numerator / denominator
+    if d == d0:
+        d = max(d, d_hat)
+    s["d_max"] = max(s["d_max"], d_hat)
+    s["d"], s["numerator"] = min(s["d_max"], d), numerator
+    for w, m, v in zip(params, s["m"], s["v"]):
+        w -= dlr * m / (np.sqrt(v) + s["d"] * eps)
+
+
+def _lookahead_init(params):
+    state = _state(params, acc=0.0)
+    state["slow"] = [w.copy() for w in params]
+    return state
+
+
+def _lookahead_step(params, grads, s, k=6, alpha=0.5):
+    _momentum_step(params, grads, s["acc"])
+    s["t"] += 1
+    if s["t"] % k == 0:
+        for w, slow in zip(params, s["slow"]):
+            slow += alpha * (w - slow)
+            w[...] = slow
+
+
+def _sam_step(params, grads, s, lr=LEARNING_RATE, rho=0.05):
+    # the ascent, the second (here: the same precomputed) gradient, the weights restored, GD
+    norm = math.sqrt(sum(float(np.sum(g * g, dtype=np.float64)) for g in grads))
+    saved = [w.copy() for w in params]
+    for w, g in zip(params, grads):
+        w += (rho / norm) * g
+    for w, w0, g in zip(params, saved, grads):
+        w[...] = w0
+        w -= lr * g
+
+
 def _adagrad_da(lr: float = 0.01) -> optim.Optimizer:
     step = optim.Variable(0, name="global_step", trainable=False, dtype=np.int64)
     return optim.train.AdagradDAOptimizer(
@@ -348,6 +475,14 @@ class FamilyBench:
     step: Callable[[list[np.ndarray], list[np.ndarray], Any], None]
     torch: tuple[str, dict[str, Any]] | None = None
     warmup: int = 3
+    #: ``(package, factory(torch params) -> a torch optimizer)``: the reference implementation
+    #: outside torch.optim (schedulefree, prodigyopt), timed in the same process; None if none.
+    reference: tuple[str, Callable[[list[Any]], Any]] | None = None
+    #: run on square matrices (each vector of the layout reshaped; Muon's Newton-Schulz step)
+    square: bool = False
+    #: time ``minimize`` with a gradient source returning the fixed gradients (SAM, which
+    #: evaluates it twice a step and has no ``apply_gradients``)
+    minimize: bool = False
 
 
 _T = optim.train
@@ -476,7 +611,68 @@ FAMILY: list[FamilyBench] = [
         lambda ps: _state(ps, acc=0.1),
         _proximal_adagrad_step,
     ),
+    FamilyBench(
+        "Muon",
+        lambda: _T.MuonOptimizer(0.02, momentum=0.95, weight_decay=0.1),
+        lambda ps: _state(ps, buf=0.0),
+        _muon_step,
+        ("Muon", {"lr": 0.02, "momentum": 0.95, "weight_decay": 0.1}),
+        square=True,
+    ),
+    FamilyBench(
+        "ScheduleFreeSGD",
+        lambda: _T.ScheduleFreeSGDOptimizer(0.1, momentum=0.9),
+        _schedule_free_init,
+        _schedule_free_sgd_step,
+        reference=(
+            "schedulefree",
+            lambda ps: _import("schedulefree").SGDScheduleFree(ps, lr=0.1, momentum=0.9),
+        ),
+    ),
+    FamilyBench(
+        "ScheduleFreeAdamW",
+        lambda: _T.ScheduleFreeAdamWOptimizer(0.0025),
+        _schedule_free_init,
+        _schedule_free_adamw_step,
+        reference=(
+            "schedulefree",
+            lambda ps: _import("schedulefree").AdamWScheduleFree(ps, lr=0.0025),
+        ),
+    ),
+    FamilyBench(
+        "Prodigy",
+        lambda: _T.ProdigyOptimizer(1.0, growth_rate=1.0),
+        _prodigy_init,
+        _prodigy_step,
+        reference=(
+            "prodigyopt",
+            lambda ps: _import("prodigyopt").Prodigy(ps, lr=1.0, growth_rate=1.0),
+        ),
+    ),
+    FamilyBench(
+        "SAM",
+        lambda: _T.SAMOptimizer(_T.GradientDescentOptimizer(LEARNING_RATE), rho=0.05),
+        _no_state,
+        _sam_step,
+        minimize=True,
+    ),
+    FamilyBench(  # 6 warm-up steps: the slow weights sync (and are checked) at step 6
+        "Lookahead",
+        lambda: _T.LookaheadOptimizer(
+            _T.MomentumOptimizer(LEARNING_RATE, MOMENTUM), sync_period=6, slow_step_size=0.5
+        ),
+        _lookahead_init,
+        _lookahead_step,
+        warmup=6,
+    ),
 ]
+
+
+def _import(module: str) -> Any:
+    """``importlib.import_module``, for the reference packages (imported only when timed)."""
+    import importlib
+
+    return importlib.import_module(module)
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -723,7 +919,50 @@ def _torch_steps(
         except (TypeError, ValueError, RuntimeError, NotImplementedError):
             continue  # e.g. fused=True on CPU for an optimizer without a fused CPU kernel
         steps[key] = opt.step
+    if all(step is None for step in steps.values()):  # no foreach/fused options (Muon)
+        params = [torch.tensor(w, requires_grad=True) for w in initial]
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g)
+        try:
+            opt = cls(params, **kwargs)
+            for _ in range(warmup):
+                opt.step()
+            steps["torch_forloop_us"] = opt.step
+        except (TypeError, ValueError, RuntimeError, NotImplementedError):
+            pass
     return steps
+
+
+def _reference_step(
+    torch: Any, bench: FamilyBench, initial: list[np.ndarray], grads: list[np.ndarray], warmup: int
+) -> Callable[[], None] | None:
+    """The reference package's step (in train mode), or None (no package, or no torch).
+
+    schedulefree divides ``p.grad`` in place every step, which would drive a fixed gradient
+    into subnormals; so each timed step first copies the gradient back (``p.grad.copy_``,
+    one pass over the parameters, included in the time).
+    """
+    if torch is None or bench.reference is None:
+        return None
+    try:
+        params = [torch.tensor(w, requires_grad=True) for w in initial]
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g)
+        opt = bench.reference[1](params)
+    except ImportError:
+        return None
+    if hasattr(opt, "train"):
+        opt.train()
+    fixed = [torch.tensor(g) for g in grads]
+
+    def step() -> None:
+        for p, g in zip(params, fixed):
+            p.grad.copy_(g)
+        opt.step()
+
+    for _ in range(warmup):
+        step()
+    return step
 
 
 def _run_family_case(
@@ -734,6 +973,12 @@ def _run_family_case(
     repeats: int,
     block_seconds: float,
 ) -> dict[str, Any]:
+    if bench.square:
+        side = math.isqrt(initial[0].size)
+        if side * side != initial[0].size:
+            raise ValueError(f"{bench.name} needs square layouts, got size {initial[0].size}.")
+        initial = [w.reshape(side, side) for w in initial]
+        grads = [g.reshape(side, side) for g in grads]
     params = [w.copy() for w in initial]
     with optim.Graph().as_default():
         variables = [optim.Variable(w, name=f"w{i}") for i, w in enumerate(params)]
@@ -741,8 +986,16 @@ def _run_family_case(
     grads_and_vars = list(zip(grads, variables))
     state = bench.init(params)
 
-    def optim_step() -> None:
-        opt.apply_gradients(grads_and_vars)
+    if bench.minimize:
+        source = optim.gradients.UserGradient(lambda: grads)
+
+        def optim_step() -> None:
+            opt.minimize(lambda: 0.0, var_list=variables, gradient=source)
+
+    else:
+
+        def optim_step() -> None:
+            opt.apply_gradients(grads_and_vars)
 
     def numpy_step() -> None:
         bench.step(params, grads, state)
@@ -763,6 +1016,7 @@ def _run_family_case(
 
     sides: dict[str, Callable[[], None] | None] = {"optim_us": optim_step, "numpy_us": numpy_step}
     sides.update(_torch_steps(torch, bench, initial, grads, bench.warmup))
+    sides["reference_us"] = _reference_step(torch, bench, initial, grads, bench.warmup)
     counts = {k: _calibrate(f, block_seconds) for k, f in sides.items() if f is not None}
     times: dict[str, list[float]] = {k: [] for k in counts}
     for _ in range(repeats):  # interleaved, so drifting clocks affect every side alike
@@ -782,11 +1036,14 @@ def _run_family_case(
     torch_times = [row[k] for k, _ in TORCH_FORMS if row[k] is not None]
     row["torch"] = bench.torch[0] if bench.torch is not None else None
     row["torch_ratio"] = row["optim_us"] / min(torch_times) if torch_times else None
+    row["reference"] = bench.reference[0] if bench.reference is not None else None
+    ref_us = row["reference_us"]
+    row["reference_ratio"] = row["optim_us"] / ref_us if ref_us is not None else None
     return row
 
 
 _FAMILY_COLUMNS = (
-    ("optimizer", "<16", "optimizer", "{}"),
+    ("optimizer", "<17", "optimizer", "{}"),
     ("layout", "<8", "layout", "{}"),
     ("optim_us", ">9", "optim µs", "{:.0f}"),
     ("numpy_us", ">9", "numpy µs", "{:.0f}"),
@@ -796,6 +1053,9 @@ _FAMILY_COLUMNS = (
     ("torch_foreach_us", ">9", "foreach", "{:.0f}"),
     ("torch_fused_us", ">9", "fused", "{:.0f}"),
     ("torch_ratio", ">7", "o/torch", "{:.2f}"),
+    ("reference", "<12", "reference", "{}"),
+    ("reference_us", ">9", "ref µs", "{:.0f}"),
+    ("reference_ratio", ">6", "o/ref", "{:.2f}"),
 )
 
 

@@ -4,10 +4,12 @@ The loop draws shuffled mini-batches, holds out a validation split, decays the l
 with the global step, stops early on the validation loss (keeping the best weights) and
 writes a checkpoint every epoch. The optimizer is Adam when ``optim.train`` has it, else
 Nesterov momentum. ``--resume`` continues from the latest checkpoint in ``--checkpoint-dir``
-on the exact batch where the run stopped.
+on the exact batch where the run stopped. The loss is written with ``optim.numpy``, so
+``--backend jax`` trains the same model on the jax engine, where ``fit`` compiles the step.
 
 Run:
     python examples/mlp_digits.py
+    python examples/mlp_digits.py --backend jax
     python examples/mlp_digits.py --checkpoint-dir runs/mlp --plot curves.png
     python examples/mlp_digits.py --checkpoint-dir runs/mlp --resume --epochs 60
 """
@@ -19,10 +21,10 @@ import contextlib
 import tempfile
 import time
 
-import autograd.numpy as np
 import numpy
 
 import optim
+import optim.numpy as onp
 from optim.training import CSVLogger, EarlyStopping, ModelCheckpoint, Trainer
 
 
@@ -58,6 +60,7 @@ def main(argv=None):
     parser.add_argument("--csv", help="write the epoch logs to this CSV file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", default="auto", help="0, 1, 2 or auto")
+    parser.add_argument("--backend", default="autograd", choices=["autograd", "jax"])
     args = parser.parse_args(argv)
     if args.resume and not args.checkpoint_dir:
         parser.error("--resume needs --checkpoint-dir")
@@ -84,11 +87,11 @@ def main(argv=None):
     variables = [W1, b1, W2, b2]
 
     def logits(x):
-        hidden = np.maximum(x @ W1.value + b1.value, 0.0)
+        hidden = onp.maximum(x @ W1.value + b1.value, 0.0)
         return hidden @ W2.value + b2.value
 
     def loss(x, y):
-        return np.mean(
+        return onp.mean(
             optim.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits(x))
         )
 
@@ -100,6 +103,7 @@ def main(argv=None):
     optimizer, optimizer_name = make_optimizer(schedule)
 
     with contextlib.ExitStack() as stack:
+        stack.enter_context(optim.use_backend(args.backend))
         directory = args.checkpoint_dir or stack.enter_context(tempfile.TemporaryDirectory())
         checkpoints = ModelCheckpoint(directory, max_to_keep=3, resume=args.resume)
         callbacks = [EarlyStopping(patience=args.patience, restore_best_weights=True), checkpoints]
@@ -131,12 +135,13 @@ def main(argv=None):
     print(
         f"data: {len(x_train)} train, {len(x_val)} validation, {len(x_test)} test digits; "
         f"MLP 64-{args.hidden}-10; {optimizer_name}, lr {args.learning_rate:g} decaying "
-        f"x{args.decay_rate:g} every {args.decay_steps} steps"
+        f"x{args.decay_rate:g} every {args.decay_steps} steps; {args.backend} backend"
     )
     if checkpoints.restored_from:
         print(f"resumed from {checkpoints.restored_from}")
     print(
-        f"trained {len(history.epoch)} epochs ({trainer.step} steps) in {seconds:.2f} s; best "
+        f"trained {len(history.epoch)} epochs ({trainer.step} steps) in {seconds:.2f} s "
+        f"({1e3 * seconds / max(trainer.step, 1):.2f} ms per step); best "
         f"val_loss {best.best:.4f} at epoch {best.best_epoch + 1}"
         + (f"; stopped early at epoch {best.stopped_epoch + 1}" if best.stopped_epoch else "")
     )

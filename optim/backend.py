@@ -48,6 +48,10 @@ not differentiated, ``key`` says whether ``fun`` may be compiled):
     such a failure rather than an error of the function itself.
 ``scope()``
     A context manager entered for the duration of a ``use_backend`` block (jax: float64 on).
+``make_default(default)``
+    Called by ``set_backend`` with True when the engine becomes every thread's default, with
+    False when it stops being it: what ``scope`` sets for a block, set process-wide (jax: its
+    ``jax_enable_x64`` flag, restored afterwards).
 ``defer_operators_to(cls)``
     Makes a traced value on the left of a binary operator (``traced + other``) leave the
     operation to ``other``'s reflected operator when ``other`` is a ``cls`` (how ``x @ W + b``
@@ -159,12 +163,15 @@ class Backend(Protocol):
 
     def scope(self) -> contextlib.AbstractContextManager: ...
 
+    def make_default(self, default: bool) -> None: ...
+
     def defer_operators_to(self, cls: type) -> None: ...
 
 
 _instances: dict[str, Any] = {}
 _load_lock = threading.Lock()
 _default = {"name": DEFAULT_BACKEND}
+_default_lock = threading.Lock()
 _active: contextvars.ContextVar[str | None] = contextvars.ContextVar("optim_backend", default=None)
 
 
@@ -221,7 +228,11 @@ def get_backend(name: str | None = None) -> Any:
 def set_backend(name: str) -> None:
     """Makes the engine called ``name`` the default of every thread (``"autograd"`` or ``"jax"``).
 
-    A :func:`use_backend` block or ``minimize(backend=...)`` still takes precedence.
+    A :func:`use_backend` block or ``minimize(backend=...)`` still takes precedence. What a
+    ``use_backend`` block sets up for its duration holds process-wide while the engine is the
+    default: ``set_backend("jax")`` turns on jax's float64 (``jax_enable_x64``) so that float64
+    arrays stay float64 in every computation, and ``set_backend("autograd")`` restores the
+    flag as it was.
 
     Raises:
         TypeError, ValueError: ``name`` is not one of :data:`BACKEND_NAMES`.
@@ -231,8 +242,13 @@ def set_backend(name: str) -> None:
         >>> optim.set_backend("jax")
     """
     check_backend_name(name, "name")
-    _load(name)  # fail here, before anything changes
-    _default["name"] = name
+    new = _load(name)  # fail here, before anything changes
+    with _default_lock:
+        old = _load(_default["name"])
+        if new is not old:
+            new.make_default(True)
+            old.make_default(False)
+        _default["name"] = name
 
 
 @contextlib.contextmanager

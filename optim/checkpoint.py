@@ -25,6 +25,7 @@ The JSON metadata::
                            "skipped_steps": 0, "consecutive_nonfinite": 0,
                            "slots": {"<slot>": {"<var name>": ARRAY}},
                            "non_slot": {"<name>": ARRAY}},
+      "optimizer_training": null | true | false,
       "global_step": null | 4,
       "extra": {...}
     }
@@ -62,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from .modes import evaluation_mode, has_modes, set_training
 from .optimizer import Optimizer
 from .validation import check_global_step, resolve_var_list
 from .variables import Variable, global_variables
@@ -123,6 +125,13 @@ def save_checkpoint(
     any error while writing removes the temporary file: a previous checkpoint at ``path``
     survives every failure.
 
+    An ``optimizer`` with train/eval modes (Schedule-Free, :mod:`optim.modes`) is put in eval
+    mode while the file is written, and back in its mode after: the variables saved are its
+    evaluation point ``x`` (the weights a reader of the file wants), with the optimizer's
+    eval-mode state, which holds what its ``train()`` needs to recover the training point
+    exactly, and the mode it was in (``"optimizer_training"``), which
+    :func:`restore_checkpoint` puts back.
+
     Example:
         >>> save_checkpoint("ckpt.npz", [w, b], opt, step, extra={"epoch": 3})
         'ckpt.npz'
@@ -136,6 +145,21 @@ def save_checkpoint(
     if not isinstance(extra, dict):
         raise TypeError(f"`extra` must be a JSON-able dict or None, got {extra!r}.")
 
+    training = optimizer.training if has_modes(optimizer) else None
+    with evaluation_mode(optimizer):  # the variables written are the point to evaluate
+        _build_and_write(path, variables, optimizer, training, global_step, extra)
+    return path
+
+
+def _build_and_write(
+    path: str,
+    variables: dict[str, Variable],
+    optimizer: Optimizer | None,
+    training: bool | None,
+    global_step: Variable | None,
+    extra: dict[str, Any],
+) -> None:
+    """The archive of :func:`save_checkpoint`, its arguments checked, written atomically."""
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {
         "format": FORMAT,
@@ -146,6 +170,7 @@ def save_checkpoint(
             for name, var in variables.items()
         },
         "optimizer": None,
+        "optimizer_training": training,
         "global_step": None if global_step is None else int(global_step.array),
         "extra": extra,
     }
@@ -157,7 +182,6 @@ def save_checkpoint(
         raise TypeError(f"`extra` must be a JSON-able dict: {exc}") from exc
     arrays[_METADATA] = np.array(text)
     _atomic_write(path, arrays)
-    return path
 
 
 def _add_array(arrays: dict[str, np.ndarray], key: str, array: np.ndarray) -> dict[str, Any]:
@@ -266,9 +290,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
     Returns:
         ``{"variables": {name: array}, "optimizer": state_dict or None, "global_step": int or
-        None, "extra": dict, "format_version": int, "optim_version": str}``; ``"optimizer"`` is
-        what the saved optimizer's ``state_dict()`` returned (arrays included), ready for
-        ``load_state_dict``.
+        None, "extra": dict, "optimizer_training": bool, "format_version": int,
+        "optim_version": str}``; ``"optimizer"`` is what the saved optimizer's ``state_dict()``
+        returned (arrays included), ready for ``load_state_dict``; ``"optimizer_training"`` is
+        True when it was saved from train mode (see :mod:`optim.modes`).
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -328,6 +353,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         "optimizer": None if optimizer is None else decode(optimizer, "optimizer state"),
         "global_step": global_step,
         "extra": extra,
+        "optimizer_training": meta.get("optimizer_training") is True,
         "format_version": meta["format_version"],
         "optim_version": meta.get("optim_version"),
     }
@@ -400,6 +426,13 @@ def restore_checkpoint(
 
     Everything is checked before anything changes: when it raises, every variable, slot,
     counter and the global step are as they were.
+
+    An optimizer with train/eval modes (:mod:`optim.modes`) is put back in the mode it was in
+    when saved. Saved in train mode, its variables get the training point back bit for bit
+    (the file holds the evaluation point and what recovers the training point from it); saved
+    in eval mode, they hold the evaluation point, and its ``train()`` (which ``optim.fit``
+    calls before a step) recovers the training point exactly. Either way a resumed run is
+    bit-identical to an uninterrupted one.
     """
     path = _fspath(path, "path")
     variables = _resolve_variables(var_list, "restore_checkpoint")
@@ -454,6 +487,8 @@ def restore_checkpoint(
         np.copyto(var.array, data["variables"][name])
     if global_step is not None:
         global_step.array[...] = step_value
+    if optimizer is not None and data["optimizer_training"] is True:
+        set_training(optimizer, True)
     return data["extra"]
 
 

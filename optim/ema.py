@@ -93,6 +93,17 @@ class ExponentialMovingAverage:
         count ``t`` are kept, and the shadow is ``biased / (1 - d ** t)`` with the current
         ``d`` (TF's ``_zero_debias``).
 
+    Schedule-Free optimizers:
+        Their variables hold the training point ``y`` between steps; the point they evaluate
+        and ship is the average ``x``. An EMA averages what the variables hold when
+        :meth:`apply` runs, so with Schedule-Free it should run in eval mode, averaging ``x``:
+        the EMA then smooths the weights one would use anyway (its averages are comparable
+        with ``x``, and swapping them in for validation replaces ``x`` by a smoother ``x``),
+        whereas an EMA of ``y`` averages points that are never evaluated and ignores
+        Schedule-Free's own averaging. ``optim.training.MovingAverage`` does this
+        (``with optim.modes.evaluation_mode(opt): ema.apply(...)``, which puts ``y`` back
+        bit for bit); in a hand-written loop, do the same.
+
     Pickling:
         Pickling (or ``copy.deepcopy``) keeps the averages keyed by variable name: they bind to
         the variables of those names that :meth:`apply`, :meth:`average` or :meth:`swapped`

@@ -26,13 +26,14 @@ zeros where autodiff returns ``None``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from .backend import get_backend
-from .variables import Variable, substituted
+from .variables import Variable, recorded_reads, substituted
 
 __all__ = [
     "value_and_gradients",
@@ -56,6 +57,7 @@ __all__ = [
     "NonScalarLossError",
     "jit_closure",
     "JitClosure",
+    "BoundClosure",
 ]
 
 FINITE_DIFFERENCE_METHODS = ("2-point", "3-point", "cs")
@@ -345,19 +347,27 @@ class Autodiff(GradientSource):
     """Automatic differentiation through the active backend (autograd by default).
 
     The loss runs once with each variable's ``value`` replaced by a tracer; one backward pass
-    then gives every gradient. A variable the loss never reaches gets ``None``.
+    then gives every gradient. A variable the loss never reaches gets ``None``. A loss made by
+    :meth:`JitClosure.bind` is differentiated in one compiled call instead (on jax).
     """
 
     def value_and_gradients(self, loss, var_list, grad_loss=None):
-        def traced_loss(*values: Any) -> Any:
-            with substituted(var_list, values):
-                return loss()
+        def general() -> tuple[Any, list[Any]]:
+            def traced_loss(*values: Any) -> Any:
+                with substituted(var_list, values):
+                    return loss()
 
-        value, grads = value_and_gradients(
-            traced_loss,
-            [v.array for v in var_list],
-            seed=lambda out: check_loss_value(out, grad_loss),
-        )
+            return value_and_gradients(
+                traced_loss,
+                [v.array for v in var_list],
+                seed=lambda out: check_loss_value(out, grad_loss),
+            )
+
+        if isinstance(loss, BoundClosure) and grad_loss is None:
+            value, grads = loss.closure.value_and_gradients(var_list, loss.args, general)
+            value, _ = check_loss_value(value, None)
+        else:
+            value, grads = general()
         out = []
         for g, v in zip(grads, var_list):
             if g is not None:
@@ -558,57 +568,164 @@ def hessian(loss: Callable[[], Any], var_list: Sequence[Variable]) -> np.ndarray
     return _AUTODIFF.hessian(loss, list(var_list))
 
 
-class JitClosure:
-    """A TF-world loss compiled by explicit request: see :func:`jit_closure`."""
+class _MoreReads(Exception):
+    """Raised while a :class:`JitClosure` runs: its function read variables not yet inputs."""
 
-    def __init__(self, fn: Callable[..., Any], var_list: Sequence[Variable]) -> None:
+    def __init__(self, variables: list[Variable]) -> None:
+        super().__init__([v.name for v in variables])
+        self.variables = variables
+
+
+class JitClosure:
+    """A TF-world loss compiled by explicit request: see :func:`jit_closure`.
+
+    Attributes:
+        fn: the loss as a function of the arguments that vary.
+        var_list: the variables given; every other variable ``fn`` is found to read is added to
+            :attr:`inputs`.
+        inputs: the variables passed to the compiled code as arguments: ``var_list``, then the
+            ones ``fn`` was found reading, in order of discovery.
+    """
+
+    def __init__(self, fn: Callable[..., Any], var_list: Sequence[Variable] | None = None) -> None:
         if not callable(fn):
             raise TypeError(f"`fn` must be callable, got {fn!r}.")
-        var_list = list(var_list)
+        var_list = [] if var_list is None else list(var_list)
         for v in var_list:
             if not isinstance(v, Variable):
                 raise TypeError(f"`var_list` must hold Variables, got {v!r}.")
         self.fn = fn
         self.var_list = var_list
+        self.inputs: tuple[Variable, ...] = tuple(dict.fromkeys(var_list))
+        self._checked: set = set()
 
-    def _pure(self, values: Sequence[Any], *args: Any) -> Any:
-        with substituted(self.var_list, values):
-            return self.fn(*args)
+    def _pure(self, inputs: tuple, values: Sequence[Any], args: tuple) -> Any:
+        with substituted(inputs, values), recorded_reads() as reads:
+            out = self.fn(*args)
+        if any(v not in inputs for v in reads):  # hash and == are identity
+            missing = [v for v in dict.fromkeys(reads) if v not in inputs]
+            raise _MoreReads(missing)
+        return out
+
+    def _run(self, call: Callable[[tuple], Any]) -> Any:
+        """``call(inputs)``, again with more inputs while ``fn`` reads variables outside them."""
+        while True:
+            inputs = self.inputs
+            try:
+                return call(inputs)
+            except _MoreReads as more:
+                self.inputs = inputs + tuple(more.variables)
 
     def __call__(self, *args: Any) -> Any:
         """``fn(*args)`` with the variables' current values (or tracers) as arguments."""
-        values = [v.value for v in self.var_list]
-        return get_backend().compiled(self._pure, self)(values, *args)
+
+        def call(inputs: tuple) -> Any:
+            compiled = get_backend().compiled(functools.partial(self._pure, inputs), (self, inputs))
+            return compiled([v.value for v in inputs], args)
+
+        return self._run(call)
+
+    def bind(self, *args: Any) -> BoundClosure:
+        """The zero-argument loss ``fn(*args)``, which autodiff differentiates in one compiled
+        call (see :func:`jit_closure`)."""
+        return BoundClosure(self, args)
+
+    def value_and_gradients(
+        self,
+        var_list: Sequence[Variable],
+        args: tuple,
+        general: Callable[[], tuple[Any, list[Any]]],
+    ) -> tuple[Any, list[Any]]:
+        """``fn(*args)`` and its gradients over ``var_list`` in one compiled call.
+
+        A variable of ``var_list`` that ``fn`` does not read, or whose value does not reach
+        the output, gets ``None``. Until ``general()`` (the caller's own path, which checks the
+        loss's value with its own errors) has once succeeded for these variables, it is called
+        instead; the compiled call is used from then on.
+        """
+        wanted = set(var_list)
+
+        def call(inputs: tuple) -> tuple[Any, list[Any]]:
+            wrt = tuple(v for v in inputs if v in wanted)
+            rest = tuple(v for v in inputs if v not in wanted)
+            key = ("value_and_gradients", self, wrt, rest)
+            if key not in self._checked:
+                result = general()
+                self._checked.add(key)
+                return result
+            order, n = wrt + rest, len(wrt)
+
+            def pure(*values_args: Any) -> Any:
+                values = (*values_args[:n], *values_args[n])
+                return self._pure(order, values, values_args[n + 1])
+
+            value, grads = value_and_gradients(
+                pure,
+                [v.array for v in wrt],
+                constants=(tuple(v.array for v in rest), args),
+                key=key,
+            )
+            by_variable = dict(zip(wrt, grads))
+            return value, [by_variable.get(v) for v in var_list]
+
+        return self._run(call)
 
     def __repr__(self) -> str:
         return f"JitClosure({self.fn!r}, {[v.name for v in self.var_list]})"
 
 
-def jit_closure(fn: Callable[..., Any], var_list: Sequence[Variable]) -> JitClosure:
+class BoundClosure:
+    """``closure(*args)`` as a zero-argument loss: see :meth:`JitClosure.bind`.
+
+    Calling it evaluates the loss; :class:`Autodiff` recognises it and differentiates it in
+    one compiled call (:meth:`JitClosure.value_and_gradients`).
+    """
+
+    __slots__ = ("closure", "args")
+
+    def __init__(self, closure: JitClosure, args: tuple) -> None:
+        self.closure = closure
+        self.args = args
+
+    def __call__(self) -> Any:
+        return self.closure(*self.args)
+
+    def __repr__(self) -> str:
+        return f"{self.closure!r}.bind(...)"
+
+
+def jit_closure(fn: Callable[..., Any], var_list: Sequence[Variable] | None = None) -> JitClosure:
     """Compiles a TF-world loss on the jax backend, by explicit request; its batch is an argument.
 
     A plain closure (``lambda: loss_of(W.value, batch["x"])``) is never compiled: it may read
     mutable Python state, which compiled code would freeze. ``jit_closure`` is the opt-in, with
     this contract:
 
-    * ``fn(*args)`` reads the variables of ``var_list`` through ``.value`` and receives
-      everything else that changes between calls (the batch, a scale) as arguments, arrays or
-      pytrees of arrays; the variables' values are passed in as arguments too, so an update of
-      a variable is always seen.
-    * Anything else ``fn`` reads (globals, other Variables, a dict it closes over) is frozen at
-      the first call for given argument shapes and dtypes: jax traces ``fn`` once per shapes
-      (its Python side effects happen then only) and reruns the compiled code afterwards.
+    * ``fn(*args)`` receives everything that changes between calls (the batch, a scale) as
+      arguments, arrays or pytrees of arrays.
+    * Every variable ``fn`` reads through ``.value`` is an argument of the compiled code too,
+      so an update of any variable is always seen: those of ``var_list``, and any other found
+      while ``fn`` runs (the first call that finds one runs ``fn`` once more with it added).
+    * Anything else ``fn`` reads (globals, a dict it closes over, a variable's ``.array``) is
+      frozen at the first call for given argument shapes and dtypes: jax traces ``fn`` once per
+      shapes (its Python side effects happen then only) and reruns the compiled code afterwards.
     * Python control flow on the variables or the arguments is not allowed (use
       ``optim.numpy.where`` or ``jax.lax.cond``).
 
-    The result is called inside an ordinary loss, whose gradient is then taken as usual (the
-    compiled part is differentiated as a whole):
-    ``opt.minimize(lambda: step(batch["x"], batch["y"]), var_list=[W, b])``. On autograd it
-    simply calls ``fn`` (nothing is compiled), so the same code runs on both engines.
+    Two ways to train with it:
+
+    * ``opt.minimize(step.bind(x, y), var_list=[W, b])``: the loss ``step(x, y)``, whose value
+      and gradients come from one compiled call from the second step on (the first checks the
+      loss's value on the general path). :func:`optim.fit` trains this way.
+    * ``opt.minimize(lambda: step(x, y), var_list=[W, b])``: an ordinary closure calling the
+      compiled loss, differentiated eagerly around it (slower; any closure works).
+
+    On autograd nothing is compiled and ``fn`` is simply called, so the same code runs on both
+    engines.
 
     Args:
         fn: the loss as a function of the arguments that vary.
-        var_list: the variables ``fn`` reads.
+        var_list: the variables ``fn`` reads (others are found as it runs); default none.
 
     Returns:
         A callable :class:`JitClosure`, ``step(*args) -> fn(*args)``, compiled once per shapes.
@@ -619,6 +736,6 @@ def jit_closure(fn: Callable[..., Any], var_list: Sequence[Variable]) -> JitClos
     Example:
         >>> step = optim.jit_closure(lambda x, y: onp.mean((x @ W.value - y) ** 2), [W])
         >>> with optim.use_backend("jax"):
-        ...     opt.minimize(lambda: step(batch["x"], batch["y"]), var_list=[W])
+        ...     opt.minimize(step.bind(batch["x"], batch["y"]), var_list=[W])
     """
     return JitClosure(fn, var_list)

@@ -33,6 +33,8 @@ __all__ = [
     "global_variables",
     "get_global_step",
     "get_or_create_global_step",
+    "recorded_reads",
+    "substituted",
 ]
 
 
@@ -253,6 +255,8 @@ class Variable:
     @property
     def value(self) -> Any:
         """The current value: a read-only array view, or a tracer during a gradient pass."""
+        if _READ_LOGS:
+            _READ_LOGS[-1].append(self)
         override = self._override
         return self._view if override is None else override
 
@@ -562,6 +566,40 @@ class substituted:
     def __exit__(self, *exc_info: Any) -> None:
         for v, x in zip(self._vars, self._saved):
             v._override = x
+
+
+#: The open :class:`recorded_reads` logs, innermost last; ``Variable.value`` appends to the last.
+_READ_LOGS: list[list[Variable]] = []
+
+
+class recorded_reads:
+    """Records every variable whose :attr:`Variable.value` is read inside a ``with`` block.
+
+    Compiled code freezes whatever it reads that is not an argument; a compiler of TF-world
+    losses (:func:`optim.jit_closure`) uses this to find the variables a loss reads, so that
+    each one becomes an argument. Blocks nest: a read is recorded by the innermost block only
+    (an outer block sees nothing of an inner one). Reads from other threads during the block
+    are recorded too (a superset, never a miss).
+
+    Example:
+        >>> with recorded_reads() as reads:
+        ...     y = w.value + 1.0
+        >>> reads == [w]
+        True
+    """
+
+    __slots__ = ("_log",)
+
+    def __enter__(self) -> list[Variable]:
+        self._log: list[Variable] = []
+        _READ_LOGS.append(self._log)
+        return self._log
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for i in range(len(_READ_LOGS) - 1, -1, -1):
+            if _READ_LOGS[i] is self._log:
+                del _READ_LOGS[i]
+                break
 
 
 def match_by_name(

@@ -123,6 +123,34 @@ def test_set_backend_changes_the_default_of_every_thread():
     assert optim.get_backend().name == "autograd"
 
 
+@pytest.mark.autograd_only  # the suite's own default engine must be autograd
+def test_set_backend_jax_keeps_float64_everywhere_and_restores_the_flag():
+    """Outside any use_backend block too: a finite-difference gradient, evaluated eagerly with
+    jax.numpy, is float64-accurate, and the thread that did not enter a block sees float64."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    before = bool(jax.config.jax_enable_x64)
+    w = optim.Variable(np.array([0.3, -1.2]), name="w")
+    loss = lambda: jnp.sum(jnp.exp(w.value) * jnp.sin(w.value))  # noqa: E731
+    exact = np.exp(w.array) * (np.sin(w.array) + np.cos(w.array))
+    seen = []
+    try:
+        optim.set_backend("jax")
+        assert jax.config.jax_enable_x64
+        ((g, _),) = optim.GradientDescentOptimizer(0.1).compute_gradients(
+            loss, var_list=[w], gradient="3-point"
+        )
+        worker = threading.Thread(target=lambda: seen.append(jnp.asarray(w.array).dtype))
+        worker.start()
+        worker.join()
+    finally:
+        optim.set_backend("autograd")
+    assert g.dtype == np.float64
+    np.testing.assert_allclose(g, exact, rtol=1e-8)  # float32 arithmetic would give ~1e-3
+    assert seen == [np.float64]
+    assert bool(jax.config.jax_enable_x64) == before
+
+
 def test_use_backend_is_scoped_nested_and_per_thread():
     pytest.importorskip("jax")
     seen = []

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import autograd.numpy as anp
 import numpy as np
 import pytest
 
 import optim
+import optim.numpy as onp
 from tests.cases import CASES, Case
 
 DTYPES = [np.float32, np.float64]
@@ -81,7 +81,7 @@ def _run(case: Case, dtype, loss_of, x0):
 def test_converges_on_a_quadratic(graph, case, dtype):
     d = np.array([1.0, 3.0, 10.0])
     c = np.array([0.5, -1.0, 2.0])
-    x = _run(case, dtype, lambda x: 0.5 * anp.sum(d * (x - c) ** 2), [0.0, 0.0, 0.0])
+    x = _run(case, dtype, lambda x: 0.5 * onp.sum(d * (x - c) ** 2), [0.0, 0.0, 0.0])
     np.testing.assert_allclose(x, c, atol=2e-2)
 
 
@@ -127,8 +127,8 @@ def test_minimize_equals_compute_plus_apply(graph, case):
     step1, step2 = optim.Variable(0, trainable=False), optim.Variable(0, trainable=False)
     for _ in range(5):
         expected_loss = np.sum(np.tanh(A @ x1.numpy()) ** 2)
-        v1 = opt1.minimize(lambda: anp.sum(anp.tanh(A @ x1.value) ** 2), step1, [x1])
-        gv = opt2.compute_gradients(lambda: anp.sum(anp.tanh(A @ x2.value) ** 2), [x2])
+        v1 = opt1.minimize(lambda: onp.sum(onp.tanh(A @ x1.value) ** 2), step1, [x1])
+        gv = opt2.compute_gradients(lambda: onp.sum(onp.tanh(A @ x2.value) ** 2), [x2])
         opt2.apply_gradients(gv, global_step=step2)
         np.testing.assert_allclose(v1, expected_loss, rtol=1e-14)
     assert np.array_equal(x1.value, x2.value)
@@ -264,10 +264,10 @@ def test_nonfinite_gradient_raises_and_changes_nothing(graph, case, dtype):
 def test_nonfinite_loss_raises_and_changes_nothing(graph, case):
     x = optim.Variable(np.ones(3), name="x")
     opt = case.make()
-    opt.minimize(lambda: anp.sum(x.value**2), var_list=[x])
+    opt.minimize(lambda: onp.sum(x.value**2), var_list=[x])
     before = _state(opt, [x])
     with pytest.raises(FloatingPointError, match=r"Non-finite loss \(nan\) at step 2 .*\['x'\]"):
-        opt.minimize(lambda: anp.sum(x.value**2) + np.nan, var_list=[x])
+        opt.minimize(lambda: onp.sum(x.value**2) + np.nan, var_list=[x])
     for a, b in zip(before, _state(opt, [x])):
         np.testing.assert_array_equal(a, b)
 

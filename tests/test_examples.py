@@ -107,3 +107,19 @@ def test_mlp_digits_mpi_trains_on_two_ranks():
     assert "2 ranks x batch 32" in out
     accuracy = float(out.split("test accuracy:")[1].split()[0])
     assert accuracy >= 0.85  # 4 epochs of 23 steps each (5 epochs reach 0.93)
+
+
+def test_compare_optimizers_small(graph, tmp_path, capsys):
+    out = tmp_path / "compare.png"
+    table = load("compare_optimizers")["main"](
+        ["--steps", "40", "--mlp-epochs", "2", "--out", str(out)]
+    )
+    assert out.stat().st_size > 50_000
+    assert set(table) == {"Rosenbrock", "Beale", "MLP"}
+    curves = table["MLP"]
+    assert set(curves) == {"Adam", "Muon", "Schedule-Free AdamW", "Prodigy"}
+    for name, (val_loss, accuracy) in curves.items():
+        assert len(val_loss) == 2, name
+        assert val_loss[-1] < np.log(10), name  # it learned: below chance's cross entropy
+        assert accuracy > 0.1, name
+    assert "Schedule-Free AdamW" in capsys.readouterr().out

@@ -147,6 +147,15 @@ def test_mlp_digits_reaches_097_with_default_settings(graph, capsys):
     assert "test accuracy" in out and "best val_loss" in out
 
 
+def test_mlp_digits_on_the_jax_backend(graph, capsys):
+    pytest.importorskip("jax")
+    accuracy = load("mlp_digits")["main"](["--backend", "jax", "--epochs", "3", "--verbose", "0"])
+    out = capsys.readouterr().out
+    assert "jax backend" in out and "trained 3 epochs (120 steps)" in out
+    assert accuracy > 0.9
+    assert optim.get_backend().name == "autograd"  # the example's block restored it
+
+
 def test_mlp_digits_checkpoints_resume_csv_and_plot(graph, tmp_path, capsys):
     directory = tmp_path / "run"
     main = load("mlp_digits")["main"]

@@ -6,12 +6,12 @@ import gc
 import warnings
 
 import autograd
-import autograd.numpy as anp
 import numpy as np
 import pytest
 import scipy.optimize as so
 
 import optim
+import optim.numpy as onp
 from optim.pytree import flatten
 from optim.scipy import (
     SCIPY_METHODS,
@@ -28,7 +28,7 @@ from optim.scipy.registry import lookup_optimizer
 
 
 def rosen(x):
-    return anp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    return onp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
 A = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
@@ -40,7 +40,7 @@ X0 = np.array([0.9, 0.9, -0.9])
 
 
 def quad(x):
-    return 0.5 * anp.dot(x, anp.dot(A, x)) - anp.dot(B, x)
+    return 0.5 * onp.dot(x, onp.dot(A, x)) - onp.dot(B, x)
 
 
 def quad_grad(x):
@@ -57,7 +57,7 @@ QUAD_SOLUTION = so.minimize(
 
 
 def tf_rosenbrock(x):
-    return anp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    return onp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
 
 
 def test_tf_unconstrained_rosenbrock_5d_lbfgsb_reaches_ones(graph):
@@ -72,7 +72,7 @@ def test_tf_unconstrained_rosenbrock_5d_lbfgsb_reaches_ones(graph):
 def test_tf_nonlinear_programming_slsqp(graph):
     vector = optim.Variable([7.0, 7.0], name="vector")
     optimizer = ScipyOptimizerInterface(
-        lambda: anp.sum(vector.value**2),
+        lambda: onp.sum(vector.value**2),
         equalities=[lambda: vector.value[1] - 1.0],
         inequalities=[lambda: vector.value[0] - 1.0],
         method="SLSQP",
@@ -84,7 +84,7 @@ def test_tf_nonlinear_programming_slsqp(graph):
 def test_constraints_choose_slsqp_by_default(graph):
     vector = optim.Variable([7.0, 7.0], name="vector")
     optimizer = ScipyOptimizerInterface(
-        lambda: anp.sum(vector.value**2), equalities=[lambda: vector.value[1] - 1.0]
+        lambda: onp.sum(vector.value**2), equalities=[lambda: vector.value[1] - 1.0]
     )
     optimizer.minimize()
     np.testing.assert_allclose(vector.numpy(), [0.0, 1.0], atol=1e-6)
@@ -98,7 +98,7 @@ def test_constraints_choose_slsqp_by_default(graph):
 def test_tf_var_to_bounds(graph, bounds, expected):
     vector = optim.Variable([7.0, 7.0], name="vector")
     optimizer = ScipyOptimizerInterface(
-        lambda: anp.sum(vector.value**2), var_to_bounds={vector: bounds}
+        lambda: onp.sum(vector.value**2), var_to_bounds={vector: bounds}
     )
     optimizer.minimize()
     np.testing.assert_allclose(vector.numpy(), expected, atol=1e-7)
@@ -129,9 +129,9 @@ def _packing_problem():
 
     def loss():
         return (
-            anp.sum((vector.value - minimum[:2]) ** 2) / 2.0
-            + anp.sum((scalar.value - minimum[2]) ** 2) / 2.0
-            + anp.sum((matrix.value - minimum[3:].reshape(2, 3)) ** 2) / 2.0
+            onp.sum((vector.value - minimum[:2]) ** 2) / 2.0
+            + onp.sum((scalar.value - minimum[2]) ** 2) / 2.0
+            + onp.sum((matrix.value - minimum[3:].reshape(2, 3)) ** 2) / 2.0
         )
 
     return scalar, vector, matrix, loss
@@ -162,7 +162,7 @@ def test_tf_callbacks(graph):
     vector_val = np.array([7.0, -2.0], dtype=np.float32)
     vector = optim.Variable(vector_val, name="vector")
     minimum = np.arange(2.0)
-    optimizer = MockOptimizerInterface(lambda: 0.5 * anp.sum((vector.value - minimum) ** 2))
+    optimizer = MockOptimizerInterface(lambda: 0.5 * onp.sum((vector.value - minimum) ** 2))
     losses, steps = [], []
     optimizer.minimize(step_callback=steps.append, loss_callback=losses.append)
     assert len(losses) == MockOptimizerInterface.NUM_LOSS_CALLS + 1
@@ -190,19 +190,19 @@ def test_injected_keyword_arguments_are_refused(graph, key):
     vector = optim.Variable(np.zeros(2), name="vector")
     message = f"Optimizer keyword arg '{key}' is set automatically and cannot be injected"
     with pytest.raises(ValueError, match=message):
-        ScipyOptimizerInterface(lambda: anp.sum(vector.value**2), **{key: None})
+        ScipyOptimizerInterface(lambda: onp.sum(vector.value**2), **{key: None})
 
 
 def test_injected_bounds_point_to_var_to_bounds(graph):
     vector = optim.Variable(np.zeros(2), name="vector")
     with pytest.raises(ValueError, match="Bounds must be set using the var_to_bounds argument"):
-        ScipyOptimizerInterface(lambda: anp.sum(vector.value**2), bounds=[(0, 1)] * 2)
+        ScipyOptimizerInterface(lambda: onp.sum(vector.value**2), bounds=[(0, 1)] * 2)
 
 
 def test_scipy_interface_bad_bounds_and_variables(graph):
     vector = optim.Variable(np.zeros(2), name="vector")
     other = optim.Variable(0.0, name="other")
-    loss = lambda: anp.sum(vector.value**2)  # noqa: E731
+    loss = lambda: onp.sum(vector.value**2)  # noqa: E731
     with pytest.raises(ValueError, match=r"`var_to_bounds\['vector'\]` must have low <= high"):
         ScipyOptimizerInterface(loss, var_list=[vector], var_to_bounds={vector: (1.0, 0.0)})
     with pytest.raises(ValueError, match=r"`var_to_bounds\['vector'\]\[0\]` must broadcast"):
@@ -216,7 +216,7 @@ def test_scipy_interface_bad_bounds_and_variables(graph):
 def test_scipy_interface_with_an_optim_optimizer_and_float32(graph):
     w = optim.Variable(np.zeros(3, np.float32), name="w")
     optimizer = ScipyOptimizerInterface(
-        lambda: anp.sum((w.value - 1.0) ** 2),
+        lambda: onp.sum((w.value - 1.0) ** 2),
         var_to_bounds={w: (None, 0.5)},
         method="adam",
         options={"learning_rate": 0.1, "maxiter": 500},
@@ -285,6 +285,10 @@ AGREEMENT_CASES = [
     "method, start", AGREEMENT_CASES, ids=[f"{m}-{s}" for m, s in AGREEMENT_CASES]
 )
 def test_scipy_methods_agree_with_scipy_given_the_exact_derivatives(method, start):
+    if method == "TNC" and optim.get_backend().name != "autograd":
+        # jax's gradient differs from autograd's in rounding, which TNC turns into 2e-4 (see
+        # the next test): its end point is compared with autograd's in test_jax_scipy.py.
+        pytest.skip("TNC amplifies the engines' rounding differences")
     x0 = STARTS[start]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", so.OptimizeWarning)
@@ -338,6 +342,7 @@ def test_hessp_argument_order_with_extra_args():
         assert res.nhev > 0
 
 
+@pytest.mark.autograd_only  # autograd.hessian is the reference
 def test_dense_hessian_matches_autograd():
     res = minimize(rosen, np.array([0.5, 0.3, 0.2]), method="trust-exact")
     assert res.success and res.nhev >= 1
@@ -395,9 +400,9 @@ def test_constraints_receive_the_pytree_and_get_autodiff_jacobians():
     x0 = {"a": np.array(0.5), "b": np.array([0.5, 0.5])}
 
     def fun(p):
-        return p["a"] ** 2 + anp.sum(p["b"] ** 2)
+        return p["a"] ** 2 + onp.sum(p["b"] ** 2)
 
-    constraint = {"type": "eq", "fun": lambda p: p["a"] + anp.sum(p["b"]) - 3.0}
+    constraint = {"type": "eq", "fun": lambda p: p["a"] + onp.sum(p["b"]) - 3.0}
     res = minimize(fun, x0, constraints=[constraint])
     assert res.success
     np.testing.assert_allclose(res.x["a"], 1.0, atol=1e-6)
@@ -599,7 +604,7 @@ def test_maxiter_and_non_finite_runs_are_failures_not_exceptions():
     assert "Maximum number of iterations" in res.message
 
     def log_barrier(x):
-        return -anp.sum(anp.log(x)) + anp.sum(x)
+        return -onp.sum(onp.log(x)) + onp.sum(x)
 
     with np.errstate(all="ignore"):
         res = minimize(log_barrier, np.array([0.5]), method="sgd", options={"learning_rate": 5.0})
@@ -611,7 +616,7 @@ def test_maxiter_and_non_finite_runs_are_failures_not_exceptions():
 def test_user_instance_with_skip_policy_still_stops_on_non_finite_gradients():
     opt = optim.GradientDescentOptimizer(0.1, nonfinite="skip")
     with np.errstate(divide="ignore"):
-        res = minimize(lambda x: anp.sum(anp.sqrt(x)), np.array([0.0, 1.0]), method=opt)
+        res = minimize(lambda x: onp.sum(onp.sqrt(x)), np.array([0.0, 1.0]), method=opt)
     assert res.status == 3 and not res.success
 
 
@@ -633,7 +638,7 @@ V = np.array([0.5, -1.0])
 
 
 def pytree_fun(p):
-    return anp.sum((p["W"] - M) ** 2) + anp.sum((p["b"] - V) ** 2)
+    return onp.sum((p["W"] - M) ** 2) + onp.sum((p["b"] - V) ** 2)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -661,7 +666,7 @@ def test_pytree_round_trip(method, dtype):
 
 @pytest.mark.parametrize("method", ["BFGS", "adam"])
 def test_a_plain_list_of_numbers_is_a_vector_as_in_scipy(method):
-    res = minimize(lambda x: anp.sum((x - 1.0) ** 2), [3.0, 2], method=method,
+    res = minimize(lambda x: onp.sum((x - 1.0) ** 2), [3.0, 2], method=method,
                    options={"learning_rate": 0.1} if method == "adam" else None)  # fmt: skip
     assert isinstance(res.x, np.ndarray) and res.x.shape == (2,) and res.x.dtype == np.float64
     np.testing.assert_allclose(res.x, 1.0, atol=1e-3)
@@ -669,16 +674,16 @@ def test_a_plain_list_of_numbers_is_a_vector_as_in_scipy(method):
 
 def test_list_tuple_and_scalar_x0():
     res = minimize(
-        lambda p: (p[0] - 1.0) ** 2 + anp.sum((p[1][0] + 2.0) ** 2), [0.0, (np.zeros(2),)]
+        lambda p: (p[0] - 1.0) ** 2 + onp.sum((p[1][0] + 2.0) ** 2), [0.0, (np.zeros(2),)]
     )
     assert isinstance(res.x, list) and isinstance(res.x[1], tuple)
     assert res.x[0].shape == () and res.x[1][0].shape == (2,)
     np.testing.assert_allclose(res.x[1][0], [-2.0, -2.0], atol=1e-6)
     # a bare scalar x0 is read as scipy reads it: a float64 vector of one entry
-    res = minimize(lambda x: anp.sum((x - 3.0) ** 2), 0)
+    res = minimize(lambda x: onp.sum((x - 3.0) ** 2), 0)
     assert res.x.shape == (1,) and res.x.dtype == np.float64
     np.testing.assert_allclose(res.x, [3.0], atol=1e-6)
-    assert minimize(lambda x: anp.sum(x**2), np.array(2.0)).x.shape == (1,)
+    assert minimize(lambda x: onp.sum(x**2), np.array(2.0)).x.shape == (1,)
 
 
 @pytest.mark.parametrize("method", ["L-BFGS-B", "adam"])
@@ -706,7 +711,7 @@ def test_pytree_bounds_forms(method):
 def test_float32_bounds_are_kept_exactly_at_every_iterate():
     iterates = []
     minimize(
-        lambda x: anp.sum((x - 1.0) ** 2),
+        lambda x: onp.sum((x - 1.0) ** 2),
         np.zeros(3, np.float32),
         method="adam",
         bounds=[(-0.1, 0.3)] * 3,
@@ -1081,6 +1086,6 @@ def test_scipy_method_instance_refuses_state_of_another_shape():
     so.minimize(quad, X0, method=scipy_method(opt), options={"maxiter": 3})
     before = {k: {n: a.copy() for n, a in t.items()} for k, t in opt.state_dict()["slots"].items()}
     with pytest.raises(ValueError, match=r"^`method` is an optimizer instance whose state"):
-        so.minimize(lambda x: anp.sum(x**2), np.ones(2), method=scipy_method(opt))
+        so.minimize(lambda x: onp.sum(x**2), np.ones(2), method=scipy_method(opt))
     after = opt.state_dict()["slots"]
     assert all(np.array_equal(before[k][n], after[k][n]) for k in before for n in before[k])

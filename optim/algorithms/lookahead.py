@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..modes import has_modes, set_training
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
 from ..validation import UNIT
@@ -78,6 +79,21 @@ class WrapperOptimizer(Optimizer):
     def inner_optimizer(self) -> Optimizer:
         """The wrapped optimizer (Keras' name)."""
         return self._optimizer
+
+    # -- train / eval modes, forwarded (see optim.modes) ------------------------------------
+    @property
+    def training(self) -> bool | None:
+        """The wrapped optimizer's ``training`` when it has train/eval modes
+        (:func:`optim.modes.has_modes`), else None (this wrapper has no modes then)."""
+        return self._optimizer.training if has_modes(self._optimizer) else None
+
+    def train(self) -> None:
+        """The wrapped optimizer's ``train()``, when it has modes; nothing otherwise."""
+        set_training(self._optimizer, True)
+
+    def eval(self) -> None:
+        """The wrapped optimizer's ``eval()``, when it has modes; nothing otherwise."""
+        set_training(self._optimizer, False)
 
     def _prepare(self) -> None:
         super()._prepare()

@@ -123,6 +123,34 @@ class SAMOptimizer(WrapperOptimizer):
         """How many times :meth:`minimize` evaluated the loss and its gradient (two a step)."""
         return self._evaluations
 
+    def state_dict(self) -> dict[str, Any]:
+        """:meth:`WrapperOptimizer.state_dict`, plus ``"sam": {"gradient_evaluations": n}``."""
+        state = super().state_dict()
+        state["sam"] = {"gradient_evaluations": self._evaluations}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], var_list: Any = None) -> None:
+        """Restores :meth:`state_dict` output, :attr:`gradient_evaluations` included.
+
+        Raises:
+            ValueError: what :meth:`WrapperOptimizer.load_state_dict` rejects, or a missing
+                or malformed ``"sam"`` entry. Nothing is changed then.
+        """
+        self._check_state_header(state)
+        extra = state.get("sam")
+        count = extra.get("gradient_evaluations") if isinstance(extra, dict) else None
+        if (
+            isinstance(count, (bool, np.bool_))
+            or not isinstance(count, (int, np.integer))
+            or count < 0
+        ):
+            raise ValueError(
+                "`state['sam']` must be a dict {'gradient_evaluations': an integer >= 0}, got "
+                f"{extra!r}."
+            )
+        super().load_state_dict(state, var_list)
+        self._evaluations = int(count)
+
     def _value_now(self, name: str) -> float:
         """Hyperparameter ``name`` for the coming step (a callable is called now, checked)."""
         value = self.get_hyper(name)

@@ -6,18 +6,31 @@ gradients are taken). In train mode the variables hold ``y``; :meth:`eval` swaps
 and :meth:`train` back to ``y``.
 
 Train and eval modes. The optimizer starts in train mode. The variables hold ``y`` while
-training; the point whose loss Schedule-Free guarantees is ``x``. So a user must:
+training; the point whose loss Schedule-Free guarantees is ``x``. :meth:`eval` keeps a copy of
+``y``, so :meth:`train` puts back exactly the ``y`` it left (bit for bit) when the variables are
+still the ``x`` it set; if they were changed meanwhile (weights loaded, an EMA swapped in and not
+out), :meth:`train` recomputes ``y`` from them and ``z``. Evaluating in between thus leaves
+training bit-identical to a run that never evaluated. A step in eval mode raises
+``RuntimeError`` and changes nothing.
 
-* call ``eval()`` before any evaluation, validation, inference, export or weight averaging
-  (EMA), and ``train()`` after it, before the next step (a step in eval mode raises
-  ``RuntimeError`` and changes nothing);
-* save a checkpoint with ``state_dict()`` together with the variables: the state records the
-  mode, so a restored run continues from the same point; weights meant for inference are saved
-  after ``eval()``;
-* recompute batch-norm statistics at ``x`` if the model has any (they were gathered at ``y``).
+Where optim switches modes itself (through :mod:`optim.modes`, for any optimizer with
+``train``/``eval``):
 
-``optim.fit``, checkpoints and :class:`optim.train.ExponentialMovingAverage` do not call
-``train()`` / ``eval()`` yet: do it around them.
+* :func:`optim.fit` steps in train mode; validation, ``on_epoch_end`` callbacks (so
+  ``EarlyStopping`` keeps the best ``x``), and the end of ``fit`` see ``x``: after ``fit`` the
+  optimizer is in eval mode and the variables are the weights to use.
+  ``Trainer.evaluate`` evaluates ``x`` and leaves the mode as it found it.
+* :func:`optim.checkpoint.save_checkpoint` writes ``x`` as the variables (the weights a reader
+  of the file wants) and the optimizer state of eval mode, which carries the copy of ``y``
+  (``state["schedule_free"]["y"]``). A restored optimizer is in eval mode, its variables ``x``;
+  ``train()`` (which ``fit`` calls before its next step) recovers ``y`` bit for bit, so a
+  resumed run is bit-identical to an uninterrupted one.
+* The ``MovingAverage`` callback averages ``x`` (see :class:`optim.ExponentialMovingAverage`).
+* :func:`optim.minimize` returns ``x`` (and ``fun``, ``jac`` there).
+
+Outside these, call ``eval()`` before evaluating, exporting or averaging the weights yourself
+and ``train()`` before the next step; recompute batch-norm statistics at ``x`` if the model has
+any (they were gathered at ``y``).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ from ..variables import Variable, global_variables
 __all__ = ["ScheduleFreeSGDOptimizer", "ScheduleFreeAdamWOptimizer"]
 
 _OPEN_UNIT = Interval(0.0, 1.0, low_open=True, high_open=True)
-_STATE_KEYS = ("lr_max", "weight_sum", "train_mode")
+_STATE_KEYS = ("lr_max", "weight_sum", "train_mode")  # and "y" (optional: eval mode's copy)
 
 
 def _power(base: float, exponent: float) -> float:
@@ -91,6 +104,7 @@ class _ScheduleFree(Optimizer):
         self._lr_max = 0.0
         self._weight_sum = 0.0
         self._train_mode = True
+        self._y_copy: dict[str, np.ndarray] = {}  # eval mode: y by variable name
         self._pending_weights: tuple[float, float] | None = None
 
     # -- train / eval -------------------------------------------------------------------------
@@ -102,29 +116,52 @@ class _ScheduleFree(Optimizer):
     def eval(self) -> None:
         """Eval mode: every variable with a ``z`` slot is set to the average ``x``.
 
-        ``x = (y - (1 - beta) * z) / beta``, computed as ``lerp(y, z, 1 - 1 / beta)``. Call it
-        before evaluating, validating, exporting or averaging (EMA) the weights. Idempotent.
+        ``x = (y - (1 - beta) * z) / beta``, computed as ``lerp(y, z, 1 - 1 / beta)``; a copy
+        of ``y`` is kept for :meth:`train`. Call it before evaluating, validating, exporting or
+        averaging (EMA) the weights. Idempotent.
         """
         if self._train_mode:
+            self._bind_pending_z()
+            self._y_copy = {var.name: var.array.copy() for var in self._slots.get("z", {})}
             self._swap(1 - 1 / self._beta())
             self._train_mode = False
 
     def train(self) -> None:
-        """Train mode: every variable with a ``z`` slot is set back to ``y = lerp(x, z, 1 -
-        beta)``. Call it after an evaluation, before the next step. Idempotent."""
-        if not self._train_mode:
-            self._swap(1 - self._beta())
-            self._train_mode = True
+        """Train mode: every variable with a ``z`` slot is set back to ``y``.
+
+        A variable still holding the ``x`` that :meth:`eval` computed gets the exact ``y`` it
+        had; one changed since gets ``y = lerp(x, z, 1 - beta)`` from its new value. Call it
+        after an evaluation, before the next step. Idempotent.
+        """
+        if self._train_mode:
+            return
+        self._bind_pending_z()
+        to_eval = self._current_hyper(self._beta_name)
+        for var, z in self._slots.get("z", {}).items():
+            array = var.array
+            y = self._y_copy.get(var.name)
+            if y is not None and y.shape == array.shape and y.dtype == array.dtype:
+                x = y.copy()
+                _lerp(x, z, array.dtype.type(1 - 1 / to_eval), np.empty_like(x))
+                if np.array_equal(x, array, equal_nan=True):
+                    np.copyto(array, y)
+                    continue
+            _lerp(array, z, array.dtype.type(1 - to_eval), np.empty_like(array))
+        self._y_copy = {}
+        self._train_mode = True
 
     def _beta(self) -> float:
         return self._current_hyper(self._beta_name)
 
-    def _swap(self, weight: float) -> None:
-        """Moves every variable with a ``z`` slot by ``lerp(var, z, weight)``, in place."""
-        if "z" in self._pending_slots:  # unpickled slots: bind them by name first
+    def _bind_pending_z(self) -> None:
+        """Binds unpickled ``z`` slots to their variables by name (before a swap)."""
+        if "z" in self._pending_slots:
             for var in global_variables():
                 if var.name in self._pending_slots.get("z", {}):
                     self.get_slot(var, "z")
+
+    def _swap(self, weight: float) -> None:
+        """Moves every variable with a ``z`` slot by ``lerp(var, z, weight)``, in place."""
         for var, z in self._slots.get("z", {}).items():
             array = var.array
             _lerp(array, z, array.dtype.type(weight), np.empty_like(array))
@@ -170,13 +207,15 @@ class _ScheduleFree(Optimizer):
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """:meth:`optim.Optimizer.state_dict`, plus ``"schedule_free": {"lr_max",
-        "weight_sum", "train_mode"}`` (the averaging state and which point the variables
-        hold)."""
+        "weight_sum", "train_mode", "y"}``: the averaging state, which point the variables
+        hold, and in eval mode the copy of ``y`` (``{variable_name: array}``, empty in train
+        mode) that lets a restored optimizer's :meth:`train` recover ``y`` exactly."""
         state = super().state_dict()
         state["schedule_free"] = {
             "lr_max": self._lr_max,
             "weight_sum": self._weight_sum,
             "train_mode": self._train_mode,
+            "y": {name: y.copy() for name, y in self._y_copy.items()},
         }
         return state
 
@@ -190,9 +229,14 @@ class _ScheduleFree(Optimizer):
         """
         self._check_state_header(state)
         extra = state.get("schedule_free")
-        if not isinstance(extra, dict) or set(extra) != set(_STATE_KEYS):
+        if (
+            not isinstance(extra, dict)
+            or not set(_STATE_KEYS) <= set(extra)
+            or not set(extra) <= {*_STATE_KEYS, "y"}
+        ):
             raise ValueError(
-                f"`state['schedule_free']` must be a dict with keys {_STATE_KEYS}, got {extra!r}."
+                f"`state['schedule_free']` must be a dict with keys {_STATE_KEYS} (and "
+                f"optionally 'y'), got {extra!r}."
             )
         lr_max, weight_sum = float(extra["lr_max"]), float(extra["weight_sum"])
         if not (math.isfinite(lr_max) and math.isfinite(weight_sum) and weight_sum >= 0):
@@ -200,9 +244,22 @@ class _ScheduleFree(Optimizer):
                 f"`state['schedule_free']` must hold finite lr_max and weight_sum >= 0, "
                 f"got {extra!r}."
             )
+        y_copy = extra.get("y", {})
+        z_slots = state.get("slots", {}).get("z", {})
+        if not isinstance(y_copy, dict):
+            raise ValueError(f"`state['schedule_free']['y']` must be a dict, got {y_copy!r}.")
+        y_copy = {name: np.asarray(array) for name, array in y_copy.items()}
+        for name, array in y_copy.items():
+            z = z_slots.get(name)
+            if z is None or array.shape != np.shape(z) or array.dtype != np.asarray(z).dtype:
+                raise ValueError(
+                    f"`state['schedule_free']['y']` holds {name!r} with shape {array.shape} and "
+                    f"dtype {array.dtype}, which must match its slot 'z' in `state['slots']`."
+                )
         super().load_state_dict(state, var_list)
         self._lr_max, self._weight_sum = lr_max, weight_sum
         self._train_mode = bool(extra["train_mode"])
+        self._y_copy = {} if self._train_mode else {k: a.copy() for k, a in y_copy.items()}
 
 
 class ScheduleFreeSGDOptimizer(_ScheduleFree):
@@ -254,8 +311,12 @@ class ScheduleFreeSGDOptimizer(_ScheduleFree):
         The arithmetic and defaults are ``schedulefree.SGDScheduleFree`` 1.4.1's. That
         optimizer starts in eval mode and raises (a bare ``Exception``) until ``train()`` is
         called; this one starts in train mode (before the first step ``x = y = z`` anyway).
-        ``optax.contrib.schedule_free_sgd`` has no ``r``, and with ``warmup_steps`` its ``z``
-        step runs one schedule step behind (0.04 apart after 30 steps with ``W = 5``).
+        ``optax.contrib.schedule_free_sgd`` (``b1 = momentum``) has no ``r``; with ``r = 0`` and
+        no warmup it matches this class (y and x to 1e-12 in float64, y to 1e-6 in float32:
+        tests/test_schedule_free_optax.py). With ``warmup_steps`` it differs: its base
+        optimizer reads its own schedule counter, which starts at 0, so the ``z`` step of step
+        ``k`` uses ``lr * k / W`` (the first step moves nothing) while the averaging weights
+        use ``lr * (k + 1) / W`` as here.
 
     References:
         Defazio et al., "The Road Less Scheduled", 2024.
@@ -347,8 +408,11 @@ class ScheduleFreeAdamWOptimizer(_ScheduleFree):
         in eval mode and needs ``train()`` before the first step; this one starts in train
         mode). Its decay is coupled to the rate (``gamma * weight_decay * y`` enters ``z``),
         unlike torch's AdamW. ``AdamWScheduleFreePaper`` moves the bias correction from ``v``
-        into ``gamma`` (and so into the averaging weights); ``optax.contrib.schedule_free_adamw``
-        matches this class without warmup but lags one schedule step with it.
+        into ``gamma`` (and so into the averaging weights). ``optax.contrib.schedule_free_adamw``
+        (``b1, b2, eps``) matches this class without warmup (1e-12 in float64; in float32 its
+        ``x``, rebuilt from ``y`` and ``z`` by a division every step, drifts to 9e-7 of the
+        float64 run where this class's stays within 2e-7); with ``warmup_steps`` its ``z``
+        step lags one schedule step, as for :class:`ScheduleFreeSGDOptimizer`.
 
     References:
         Defazio et al., "The Road Less Scheduled", 2024.

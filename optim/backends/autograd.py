@@ -301,6 +301,9 @@ class AutogradBackend:
         """Nothing to set up for a block."""
         return contextlib.nullcontext()
 
+    def make_default(self, default: bool) -> None:
+        """Nothing to set up process-wide."""
+
     # -- operators of traced values and Variables ------------------------------------------
     def defer_operators_to(self, cls: type) -> None:
         """Makes autograd's traced arrays return NotImplemented from binary operators whose

@@ -44,6 +44,7 @@ import collections
 import contextlib
 import numbers
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -275,6 +276,9 @@ class JaxBackend:
         self._compiled: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         self._apply = jax.jit(_apply_vjp)
+        self._x64_before: bool | None = None
+        #: Which arguments each compiled value-and-gradient function reaches (weakly keyed).
+        self._reached: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # -- compiled functions ----------------------------------------------------------------
     def _jitted(self, kind: str, fun: Callable, key: Any, split: _Split, n: int) -> Callable:
@@ -289,10 +293,20 @@ class JaxBackend:
         def call(leaves: tuple, traced: tuple) -> Any:
             return fun(*leaves, *merge(traced))
 
+        hits: list[bool] = []
+
         if kind == "value_and_grad":
 
             def compiled(leaves, traced):
-                return jax.value_and_grad(lambda ls: call(ls, traced))(leaves)
+                value, vjp = jax.vjp(lambda ls: call(ls, traced), leaves)
+                if jnp.shape(value) != () or not jnp.issubdtype(value.dtype, jnp.floating):
+                    raise TypeError(
+                        "A compiled gradient needs a floating-point scalar output, got shape "
+                        f"{jnp.shape(value)} and dtype {value.dtype}."
+                    )
+                hits[:] = reached(vjp, n, value)  # when traced: TF's rule, None where no path
+                (grads,) = vjp(jnp.ones_like(value))
+                return value, grads
 
         elif kind == "hvp":
 
@@ -309,6 +323,7 @@ class JaxBackend:
 
         jitted = jax.jit(compiled)
         with self._lock:
+            self._reached[jitted] = hits
             self._compiled[cache_key] = jitted
             while len(self._compiled) > COMPILED_KEPT:
                 self._compiled.popitem(last=False)
@@ -331,8 +346,9 @@ class JaxBackend:
         return _JaxTrace(value, vjp, self._apply, len(leaves))
 
     def value_and_gradients(self, fun, args, constants=(), key=None):
-        """With a ``key``: one compiled ``jax.value_and_grad`` (zeros where there is no path).
-        Without: an eager :meth:`trace` and its backward pass (``None`` where there is none)."""
+        """With a ``key``: one compiled ``jax.value_and_grad``. Without: an eager :meth:`trace`
+        and its backward pass. ``None`` where the output does not reach an argument (for a
+        compiled function, found when jax traces it)."""
         leaves = tuple(args)
         if key is None:
             trace = self.trace(fun, leaves, constants)
@@ -342,7 +358,8 @@ class JaxBackend:
             split = _Split(constants)
             jitted = self._jitted("value_and_grad", fun, key, split, len(leaves))
             value, grads = jitted(leaves, split.traced)
-            return np.asarray(value), [_to_numpy(g) for g in grads]
+            hits = self._reached[jitted]
+            return np.asarray(value), [_to_numpy(g) if hit else None for g, hit in zip(grads, hits)]
 
     def second_order(self, fun, args, constants=(), key=None) -> _JaxSecondOrder:
         """The value and gradients now; each ``hvp`` one compiled ``jvp`` of the gradient.
@@ -513,6 +530,17 @@ class JaxBackend:
     def scope(self) -> contextlib.AbstractContextManager:
         """float64 on (``jax.enable_x64(True)``) for the block."""
         return _x64()
+
+    def make_default(self, default: bool) -> None:
+        """float64 on process-wide (``jax_enable_x64``) while jax is the default engine; the
+        flag as it was before, once it no longer is."""
+        if default:
+            if self._x64_before is None:
+                self._x64_before = bool(jax.config.jax_enable_x64)
+            jax.config.update("jax_enable_x64", True)
+        elif self._x64_before is not None:
+            jax.config.update("jax_enable_x64", self._x64_before)
+            self._x64_before = None
 
     def defer_operators_to(self, cls: type) -> None:
         """Nothing to do: jax arrays already leave operators with unknown operands to them."""

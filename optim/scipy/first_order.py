@@ -13,6 +13,16 @@ iteration ``k`` at the iterate ``x_k``::
 
 so ``res.x``, ``res.fun`` and ``res.jac`` always belong to the same point.
 
+An optimizer with train/eval modes (Schedule-Free, :mod:`optim.modes`) iterates on its training
+point ``y``: the loop above, its stopping tests and ``callback`` see ``y``. When the loop ends
+(other than on a non-finite value) it switches to eval mode and evaluates once more, at the
+average ``x``, the point Schedule-Free returns: ``res.x``, ``res.fun`` and ``res.jac`` are
+``x``'s (``nfev`` and ``njev`` count that evaluation). The optimizer is then put back in train
+mode, so an instance passed as ``method`` can run again. With finite ``bounds`` the result stays
+the projected training point ``y``: the projection applies to ``y`` alone, so ``y`` and ``z`` no
+longer determine ``x`` (``x = (y - (1 - beta) * z) / beta`` holds for unprojected ``y`` only),
+and the ``z`` iterates drift beyond an active bound.
+
 ``success`` is honest: it is True only when a test the caller can read off the options held.
 The gradient test always counts. The ``ftol`` test counts as convergence (status 0) when the
 caller set ``ftol`` (or scipy's ``tol``); with the default ``ftol`` it only stops a run that no
@@ -56,6 +66,7 @@ from ..gradients import (
     is_trace_failure,
     value_and_gradients,
 )
+from ..modes import evaluation_mode, has_modes
 from ..optimizer import Optimizer
 from ..pytree import TreeDef
 from ..variables import Graph, Variable, get_or_create_global_step
@@ -432,8 +443,15 @@ def minimize_first_order(
         f_prev = f
         f, g = evaluate()
 
+    bounded = any(v.constraint is not None for v in variables)
+    if status != 3 and not bounded and has_modes(opt):
+        with evaluation_mode(opt):  # the result is the average x, not the training point y
+            f, g = evaluate()
+            x_result = snapshot([v.array for v in variables])
+    else:
+        x_result = snapshot([v.array for v in variables])
     result = OptimizeResult(
-        x=snapshot([v.array for v in variables]),
+        x=x_result,
         fun=f,
         jac=snapshot(g),
         nit=nit,

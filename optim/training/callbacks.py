@@ -409,6 +409,10 @@ class MovingAverage(Callback):
     at each epoch end runs with the averages swapped in (and the raw values back after). The
     averages are part of the callback's state, so checkpoints carry them.
 
+    With an optimizer that has train/eval modes (Schedule-Free, :mod:`optim.modes`), each
+    ``apply`` runs in eval mode: the average is of the ``x`` sequence, the point Schedule-Free
+    evaluates, not of the training points ``y`` (see :class:`optim.ExponentialMovingAverage`).
+
     Args:
         ema: the ``ExponentialMovingAverage``.
         var_list: the variables to average; default the trainer's ``var_list``.
@@ -434,7 +438,10 @@ class MovingAverage(Callback):
         return self.trainer.var_list if self.var_list is None else self.var_list
 
     def on_train_batch_end(self, step: int, logs: dict[str, float] | None = None) -> None:
-        self.ema.apply(self._variables())
+        from ..modes import evaluation_mode
+
+        with evaluation_mode(self.trainer.optimizer):
+            self.ema.apply(self._variables())
 
     def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
         variables = self._variables()

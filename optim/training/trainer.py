@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..gradients import NonScalarLossError
+from ..gradients import NonScalarLossError, jit_closure
+from ..modes import evaluation_mode, set_training
 from ..optimizer import Optimizer
 from ..validation import check_bool, check_global_step, resolve_var_list
 from ..variables import Variable
@@ -92,6 +93,12 @@ class Trainer:
             (``optim.distributed.DistributedOptimizer`` does: each rank then trains on its
             shard of every epoch's order, the logs are averaged over the ranks, and only rank
             0 writes checkpoints and shows progress), else one process.
+        jit_compile: train and evaluate through :func:`optim.jit_closure` (default True).
+            On the jax backend the step's value and gradients are then one compiled call per
+            batch shape, with the batch and every variable the loss reads as arguments;
+            anything else the loss reads (a global, a dict a callback changes) is frozen at
+            the first step, so pass False for such a loss: it then runs eagerly. On autograd
+            nothing is compiled either way and the results are the same.
 
     Attributes:
         epoch, batch, step: the next epoch (0-based), the next batch within it, and the steps
@@ -122,6 +129,7 @@ class Trainer:
         seed: int | None = 0,
         global_step: Variable | None = None,
         distribution: Distribution | None = None,
+        jit_compile: bool = True,
     ) -> None:
         if not callable(loss):
             raise TypeError(f"`loss` must be a callable loss(x_batch, y_batch), got {loss!r}.")
@@ -144,7 +152,10 @@ class Trainer:
                 f"{distribution!r}."
             )
         self.distribution = distribution
+        jit_compile = check_bool("jit_compile", jit_compile)
         self.loss = loss
+        self.jit_compile = jit_compile
+        self._compiled = jit_closure(loss, self.var_list) if jit_compile else None
         self.optimizer = optimizer
         self.shuffle = bool(shuffle)
         self.global_step = global_step
@@ -196,9 +207,13 @@ class Trainer:
                 name: _scalar(fn(x_batch, y_batch), f"metric {name!r}")
                 for name, fn in self.metrics.items()
             }
+            if self._compiled is not None:
+                step_loss = self._compiled.bind(x_batch, y_batch)
+            else:
+                step_loss = lambda: self.loss(x_batch, y_batch)  # noqa: E731
             try:
                 loss = self.optimizer.minimize(
-                    lambda: self.loss(x_batch, y_batch),
+                    step_loss,
                     global_step=self.global_step,
                     var_list=self.var_list,
                 )
@@ -223,22 +238,28 @@ class Trainer:
     def evaluate(self, x: Any, y: Any = None, batch_size: int | None = None) -> dict[str, float]:
         """The loss and metrics on ``(x, y)``, without gradients, averaged by batch size.
 
+        An optimizer with train/eval modes (Schedule-Free, see :mod:`optim.modes`) is put in
+        eval mode for it, so the evaluated point is its average ``x``, and then back in the
+        mode it was in (a training point is restored bit for bit).
+
         Raises:
             TypeError, ValueError: as for the training data.
         """
         batch_size = self.batch_size if batch_size is None else batch_size
         batch_size = check_positive_int("batch_size", batch_size)
         x, y, n = check_data(x, y, "x", "y")
-        return self._evaluate(x, y, n, batch_size)
+        with evaluation_mode(self.optimizer):
+            return self._evaluate(x, y, n, batch_size)
 
     def _evaluate(self, x: Any, y: Any, n: int, batch_size: int) -> dict[str, float]:
         sums = dict.fromkeys(["loss", *self.metrics], 0.0)
+        loss = self.loss if self._compiled is None else self._compiled
         mine = self.distribution.shard(np.arange(n), pad=False)  # every row, once overall
         for start in range(0, len(mine), batch_size):
             rows = mine[start : start + batch_size]
             x_batch, y_batch = take(x, rows), take(y, rows)
             size = len(rows)
-            values = {"loss": _loss_scalar(self.loss(x_batch, y_batch))}
+            values = {"loss": _loss_scalar(loss(x_batch, y_batch))}
             for name, fn in self.metrics.items():
                 values[name] = _scalar(fn(x_batch, y_batch), f"metric {name!r}")
             for name, value in values.items():
@@ -285,6 +306,15 @@ class Trainer:
             KeyboardInterrupt: from a callback, or Ctrl-C (delivered after the current step
                 completes; a second Ctrl-C stops at once). Variables, optimizer and this
                 trainer are then at a whole step.
+
+        Train and eval modes:
+            With an optimizer that has them (Schedule-Free; :mod:`optim.modes`), every step
+            runs in train mode (``train()`` is called before ``on_epoch_begin`` and before each
+            ``on_train_batch_begin``), while validation, ``on_test_*``, ``on_epoch_end`` and
+            ``on_train_end`` run in eval mode: they see the
+            average ``x``, the point to evaluate. ``fit`` returns in eval mode, the variables
+            holding ``x``, ready for prediction; the next ``fit`` puts the training point back
+            bit for bit. Validating thus changes nothing in the training trajectory.
         """
         epochs = check_positive_int("epochs", epochs, allow_none=True)
         steps = check_positive_int("steps", steps, allow_none=True)
@@ -346,12 +376,14 @@ class Trainer:
         per_epoch = self.steps_per_epoch
         while not self.finished:
             epoch, ran = self.epoch, 0
+            set_training(self.optimizer, True)  # steps at the training point (optim.modes)
             self._call("on_epoch_begin", epoch, {})
             order = self.distribution.shard(self.order(epoch))
             while self.batch < per_epoch and not self.finished:
                 start = self.batch * self.batch_size
                 rows = order[start : start + self.batch_size]
                 step = self.step
+                set_training(self.optimizer, True)
                 self._call("on_train_batch_begin", step, {"batch": self.batch, "size": len(rows)})
                 batch_logs = self._run_step(rows)
                 ran += 1
@@ -359,6 +391,8 @@ class Trainer:
             if self._count == 0 or (ran == 0 and self.batch < per_epoch):
                 break  # stopped before this epoch's first step: nothing to report
             logs = self._means()
+            # Validation and the epoch-end callbacks see the evaluation point (optim.modes).
+            set_training(self.optimizer, False)
             if validation is not None:
                 self._call("on_test_begin", {})
                 val_logs: dict[str, float] = {}
@@ -371,6 +405,7 @@ class Trainer:
                 self.epoch, self.batch = epoch + 1, 0
                 self._sums, self._count = {}, 0
             self._call("on_epoch_end", epoch, logs)
+        set_training(self.optimizer, False)  # fit leaves the weights to use in the variables
         self._call("on_train_end", logs)
 
     # -- state ---------------------------------------------------------------------------------
@@ -573,13 +608,16 @@ def fit(
     seed: int | None = 0,
     verbose: int | str = "auto",
     global_step: Variable | None = None,
+    jit_compile: bool = True,
 ) -> History:
     """Trains ``var_list`` on mini-batches of ``(x, y)``: Keras' ``model.fit`` for a loss.
 
     Each step draws the next ``batch_size`` examples (reshuffled every epoch with ``seed``)
-    and calls ``optimizer.minimize(lambda: loss(x_batch, y_batch), global_step, var_list)``.
-    See :class:`Trainer` (the arguments) and :meth:`Trainer.fit` (the loop); this is
-    ``Trainer(...).fit(...)`` on a fresh trainer, so ``epochs`` and ``steps`` count this call.
+    and calls ``optimizer.minimize(step.bind(x_batch, y_batch), global_step, var_list)``, with
+    ``step = optim.jit_closure(loss, var_list)`` (compiled on jax; ``jit_compile=False``: the
+    plain closure ``lambda: loss(x_batch, y_batch)``). See :class:`Trainer` (the arguments)
+    and :meth:`Trainer.fit` (the loop); this is ``Trainer(...).fit(...)`` on a fresh trainer,
+    so ``epochs`` and ``steps`` count this call.
 
     Args:
         epochs: epochs to run (default 1 without ``steps``); with ``steps``, a cap.
@@ -608,6 +646,7 @@ def fit(
         shuffle=shuffle,
         seed=seed,
         global_step=global_step,
+        jit_compile=jit_compile,
     )
     return trainer.fit(
         epochs=epochs,
