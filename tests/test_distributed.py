@@ -143,6 +143,24 @@ def test_a_pass_without_gradients_still_counts(graph):
     assert opt.passes == 1 and opt.variables() == []
 
 
+def test_train_and_eval_modes_are_forwarded(graph):
+    w = optim.Variable(np.ones(2), name="w")
+    plain = hvd.DistributedOptimizer(optim.train.GradientDescentOptimizer(0.1))
+    assert not optim.modes.has_modes(plain) and plain.training is None
+    inner = optim.train.ScheduleFreeSGDOptimizer(0.1)
+    opt = hvd.DistributedOptimizer(inner)
+    assert optim.modes.has_modes(opt)
+    for _ in range(3):  # local steps (no rank needed), so that x and y differ
+        inner.apply_gradients([(np.ones(2), w)])
+    training_point = w.numpy()
+    opt.eval()
+    assert not inner.training and not opt.training
+    assert not np.array_equal(w.numpy(), training_point)
+    opt.train()
+    assert inner.training and opt.training
+    np.testing.assert_array_equal(w.numpy(), training_point)
+
+
 # -- across ranks ----------------------------------------------------------------------------
 @pytest.fixture(scope="module", params=[1, 2, 3], ids=lambda n: f"{n}ranks")
 def ranks(request, tmp_path_factory):

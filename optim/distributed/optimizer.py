@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..modes import has_modes, set_training
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
 from ..validation import check_bool, flatten
@@ -186,6 +187,21 @@ class DistributedOptimizer(Optimizer):
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
         self._optimizer.learning_rate = value
+
+    # -- train / eval modes, forwarded (see optim.modes) ------------------------------------
+    @property
+    def training(self) -> bool | None:
+        """The wrapped optimizer's ``training`` when it has train/eval modes (Schedule-Free),
+        else None (this wrapper has no modes then)."""
+        return self._optimizer.training if has_modes(self._optimizer) else None
+
+    def train(self) -> None:
+        """The wrapped optimizer's ``train()``, when it has modes; nothing otherwise."""
+        set_training(self._optimizer, True)
+
+    def eval(self) -> None:
+        """The wrapped optimizer's ``eval()``, when it has modes; nothing otherwise."""
+        set_training(self._optimizer, False)
 
     def get_hyper(self, name: str) -> Any:
         return self._optimizer.get_hyper(name)
