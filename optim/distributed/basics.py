@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 _NOT_INITIALIZED = "optim.distributed has not been initialized; use hvd.init()."
+_MPI: Any = None  # the mpi4py.MPI module, once imported
 
 
 def mpi() -> Any:
@@ -40,6 +41,9 @@ def mpi() -> Any:
     Raises:
         ImportError: mpi4py is not installed (the message names the ``mpi`` extra).
     """
+    global _MPI
+    if _MPI is not None:
+        return _MPI
     try:
         from mpi4py import MPI
     except ImportError as exc:
@@ -47,6 +51,7 @@ def mpi() -> Any:
             "optim.distributed needs mpi4py and an MPI library: "
             'pip install "optim[mpi]" (mpi4py with the mpich wheel).'
         ) from exc
+    _MPI = MPI
     return MPI
 
 

@@ -19,6 +19,7 @@ first tensor that differs and what each rank has, instead of reducing garbage or
 from __future__ import annotations
 
 import hashlib
+import math
 import numbers
 import pickle
 from collections.abc import Sequence
@@ -142,9 +143,10 @@ def _check_compression(compression: Any) -> Compressor:
 def _check_factor(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{what}` must be a positive finite number, got {value!r}.")
-    if not (np.isfinite(value) and value > 0):
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
         raise ValueError(f"`{what}` must be a positive finite number, got {value!r}.")
-    return float(value)
+    return value
 
 
 def _check_root(root_rank: Any) -> int:
@@ -245,7 +247,7 @@ def _wire_reduce(flat: np.ndarray, op: ReduceOp, compression: Compressor) -> np.
     mpi_op = {Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}.get(op, MPI.SUM)
     wire = compression.wire_dtype
     if wire is None or flat.dtype.kind != "f":
-        with guard(f"the Allreduce of {flat.size} {flat.dtype} elements"):
+        with guard(f"the Allreduce of {flat.size} elements"):
             ctx.comm.Allreduce(MPI.IN_PLACE, flat, op=mpi_op)
         return flat
     # Compressed: gather every rank's float16 payload, reduce in float32 in rank order.
@@ -281,9 +283,10 @@ def fused_allreduce(
         groups.setdefault(array.dtype, []).append(i)
     out: list[Any] = [None] * len(arrays)
     for dtype, members in groups.items():
-        sizes = [arrays[i].size for i in members]
-        flat = np.empty(sum(sizes), dtype=dtype)
-        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+        offsets = [0]
+        for i in members:
+            offsets.append(offsets[-1] + arrays[i].size)
+        flat = np.empty(offsets[-1], dtype=dtype)
         for i, start, stop in zip(members, offsets[:-1], offsets[1:]):
             flat[start:stop] = arrays[i].reshape(-1)
         if prescale_factor != 1.0:
