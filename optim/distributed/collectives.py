@@ -263,6 +263,21 @@ def _wire_reduce(flat: np.ndarray, op: ReduceOp, compression: Compressor) -> np.
     return total.astype(wire).astype(flat.dtype)
 
 
+_FUSION_BUFFERS: dict[np.dtype, np.ndarray] = {}  # one persistent fusion buffer per dtype
+
+
+def _fusion_buffer(dtype: np.dtype, size: int) -> np.ndarray:
+    """The first ``size`` elements of the persistent fusion buffer of ``dtype`` (grown, at
+    least doubling, when too small). MPI moves a buffer it has seen before several times
+    faster than fresh memory (measured here: 1e5 float64 on 2 ranks, 0.26 ms against 2.9 ms),
+    so the buffer is kept between calls, as Horovod keeps its fusion buffer."""
+    buffer = _FUSION_BUFFERS.get(dtype)
+    if buffer is None or buffer.size < size:
+        grown = size if buffer is None else max(size, 2 * buffer.size)
+        buffer = _FUSION_BUFFERS[dtype] = np.empty(grown, dtype=dtype)
+    return buffer[:size]
+
+
 def fused_allreduce(
     arrays: Sequence[np.ndarray],
     op: ReduceOp = Average,
@@ -273,9 +288,11 @@ def fused_allreduce(
     """Reduces ``arrays`` over ranks: one flat buffer and one Allreduce per dtype.
 
     No argument or agreement checks (callers check); the arrays must have the same shapes and
-    dtypes, in the same order, on every rank. Returns new arrays (views of the fusion buffer
-    of their dtype), each shaped and typed as its input: ``postscale * reduce(prescale * a)``,
-    divided by ``size()`` for ``Average``.
+    dtypes, in the same order, on every rank. The arrays of a dtype are copied into that
+    dtype's persistent fusion buffer, reduced there in place and copied out once; the results
+    are views of that copy, each shaped and typed as its input:
+    ``postscale * reduce(prescale * a)``, divided by ``size()`` for ``Average``. Call it from
+    one thread at a time (the fusion buffers are shared).
     """
     ctx = context()
     groups: dict[np.dtype, list[int]] = {}
@@ -286,20 +303,21 @@ def fused_allreduce(
         offsets = [0]
         for i in members:
             offsets.append(offsets[-1] + arrays[i].size)
-        flat = np.empty(offsets[-1], dtype=dtype)
+        flat = _fusion_buffer(dtype, offsets[-1])
         for i, start, stop in zip(members, offsets[:-1], offsets[1:]):
             flat[start:stop] = arrays[i].reshape(-1)
         if prescale_factor != 1.0:
             flat *= dtype.type(prescale_factor)
-        flat = _wire_reduce(flat, op, compression)
+        reduced = _wire_reduce(flat, op, compression)
         scale = postscale_factor / ctx.size if op is Average else postscale_factor
-        if scale != 1.0:
-            if dtype.kind == "f":
-                flat *= dtype.type(scale)
-            else:
-                flat = flat * scale
+        if scale == 1.0:
+            result = reduced.copy() if reduced is flat else reduced
+        elif dtype.kind == "f":
+            result = np.multiply(reduced, dtype.type(scale))  # a new array: the copy out
+        else:
+            result = reduced * scale
         for i, start, stop in zip(members, offsets[:-1], offsets[1:]):
-            out[i] = flat[start:stop].reshape(arrays[i].shape)
+            out[i] = result[start:stop].reshape(arrays[i].shape)
     return out
 
 
