@@ -260,6 +260,7 @@ def test_collectives(ranks):
         assert ops["Sum"] == [sum(values)] * 3
         assert ops["Min"] == [1.0] * 3 and ops["Max"] == [float(n)] * 3
         assert ops["Product"] == [float(np.prod(values))] * 3
+        assert record["results_kept"] == [[sum(values)] * 3, [0.0] * 3]  # not aliased
         assert record["scaled"] == [sum(values)] * 3  # 2x before, 0.5x after
         expected16 = np.float16(np.float32(sum(np.float16(v / 3) for v in values)) / n)
         np.testing.assert_allclose(record["fp16"], float(expected16), rtol=1e-3)

@@ -157,6 +157,9 @@ def collectives(record):
             ("Product", hvd.Product),
         )
     }
+    first = hvd.allreduce(mine, op=hvd.Sum)
+    second = hvd.allreduce(mine * 0.0, op=hvd.Sum)  # the same fusion buffer, reused
+    record["results_kept"] = [first.tolist(), second.tolist()]
     record["scaled"] = hvd.allreduce(mine, op=hvd.Sum, prescale_factor=2.0,
                                      postscale_factor=0.5).tolist()  # fmt: skip
     record["fp16"] = hvd.allreduce(mine / 3, compression=hvd.Compression.fp16).tolist()
