@@ -95,6 +95,20 @@ def test_two_engines_trains_the_same_loss_on_both_backends(capsys):
     assert "ms/step" in capsys.readouterr().out
 
 
+@pytest.mark.mpi
+def test_mlp_digits_mpi_trains_on_two_ranks():
+    from .mpi_launch import ROOT, run
+
+    proc, _ = run(2, str(ROOT / "examples" / "mlp_digits_mpi.py"), "--epochs", "4", timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert out.count("test accuracy") == 1  # printed by rank 0 only
+    assert out.count("epoch 4/4 - step") == 1  # progress on rank 0 only
+    assert "2 ranks x batch 32" in out
+    accuracy = float(out.split("test accuracy:")[1].split()[0])
+    assert accuracy >= 0.85  # 4 epochs of 23 steps each (5 epochs reach 0.93)
+
+
 def test_compare_optimizers_small(graph, tmp_path, capsys):
     out = tmp_path / "compare.png"
     table = load("compare_optimizers")["main"](

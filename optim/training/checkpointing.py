@@ -52,6 +52,10 @@ class ModelCheckpoint(Callback):
     ``EarlyStopping(restore_best_weights=True)`` puts the best ones back (its state, which
     holds them, does that again when the run is resumed).
 
+    Across processes (``trainer.distribution``), only the writer (rank 0) writes, every
+    process tracks ``best`` alike, and ``resume`` restores the same checkpoint on every
+    process: ``directory`` must be shared by them (one host, or a shared file system).
+
     With ``save_best_only`` only improvements are saved, the last epoch end included, so a
     resumed run may repeat the steps after the best checkpoint.
     """
@@ -108,6 +112,8 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         trainer = self.trainer
+        if not trainer.distribution.is_writer:  # one process writes; every one reads
+            return
         self.last_saved = self.manager.save(
             checkpoint_number=trainer.step,
             var_list=trainer.var_list if self.var_list is None else self.var_list,

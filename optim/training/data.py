@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_data", "take"]
+__all__ = ["check_data", "take", "Distribution", "LOCAL"]
 
 
 def _as_data(data: Any, arg: str) -> tuple[Any, list[tuple[str, np.ndarray]]]:
@@ -85,3 +85,36 @@ def take(data: Any, rows: np.ndarray | slice) -> Any:
     if isinstance(data, tuple):
         return tuple(take(v, rows) for v in data)
     return data[rows]
+
+
+class Distribution:
+    """How a :class:`~optim.training.Trainer` shares its work between processes: this base is
+    one process (the default of every trainer), and changes nothing.
+
+    A subclass (``optim.distributed``'s, behind ``hvd.DistributedOptimizer``) overrides the
+    three hooks the trainer asks; every process must then run the same steps:
+
+    - :meth:`shard`: this process's part of an epoch's example order (or of the validation
+      rows), the same number of rows on every process when ``pad``;
+    - :meth:`reduce_sums`: a vector of sums (batch sizes, loss and metric totals) summed over
+      the processes, so every process logs the same means and its callbacks decide alike;
+    - :attr:`is_writer`: whether this process writes checkpoints and shows progress.
+    """
+
+    is_writer = True
+
+    def shard(self, order: np.ndarray, pad: bool = True) -> np.ndarray:
+        """This process's rows of ``order`` (here: all of them)."""
+        return order
+
+    def shard_size(self, n: int) -> int:
+        """How many rows :meth:`shard` gives each process of an order of ``n`` (padded)."""
+        return n
+
+    def reduce_sums(self, sums: np.ndarray) -> np.ndarray:
+        """``sums`` added over the processes (here: ``sums`` itself)."""
+        return sums
+
+
+#: The single-process :class:`Distribution`.
+LOCAL = Distribution()

@@ -31,7 +31,7 @@ from ..validation import check_bool, check_global_step, resolve_var_list
 from ..variables import Variable
 from .callbacks import Callback, History
 from .checks import check_nonnegative_int, check_positive_int
-from .data import check_data, take
+from .data import LOCAL, Distribution, check_data, take
 from .interrupts import WholeSteps
 from .progress import Progress
 
@@ -87,6 +87,12 @@ class Trainer:
         seed: the shuffle seed, an int >= 0; None draws one (kept in the state, so a resumed
             run still follows the same order).
         global_step: an integer Variable that each step increments (``minimize``'s), or None.
+        distribution: how the work is shared between processes, an
+            :class:`optim.training.data.Distribution`; None takes the optimizer's
+            ``distribution`` if it has one
+            (``optim.distributed.DistributedOptimizer`` does: each rank then trains on its
+            shard of every epoch's order, the logs are averaged over the ranks, and only rank
+            0 writes checkpoints and shows progress), else one process.
         jit_compile: train and evaluate through :func:`optim.jit_closure` (default True).
             On the jax backend the step's value and gradients are then one compiled call per
             batch shape, with the batch and every variable the loss reads as arguments;
@@ -122,6 +128,7 @@ class Trainer:
         shuffle: bool = True,
         seed: int | None = 0,
         global_step: Variable | None = None,
+        distribution: Distribution | None = None,
         jit_compile: bool = True,
     ) -> None:
         if not callable(loss):
@@ -137,6 +144,14 @@ class Trainer:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         self.seed = check_nonnegative_int("seed", seed)
         global_step = check_global_step(global_step)
+        if distribution is None:
+            distribution = getattr(optimizer, "distribution", None) or LOCAL
+        if not isinstance(distribution, Distribution):
+            raise TypeError(
+                "`distribution` must be an optim.training.data.Distribution or None, got "
+                f"{distribution!r}."
+            )
+        self.distribution = distribution
         jit_compile = check_bool("jit_compile", jit_compile)
         self.loss = loss
         self.jit_compile = jit_compile
@@ -158,7 +173,7 @@ class Trainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        return -(-self.num_examples // self.batch_size)
+        return -(-self.distribution.shard_size(self.num_examples) // self.batch_size)
 
     @property
     def finished(self) -> bool:
@@ -206,9 +221,12 @@ class Trainer:
                 raise _non_scalar_loss(exc.shape, exc.dtype) from None
             values = {"loss": float(np.asarray(loss)), **values}
             # Bookkeeping inside the guard: a deferred Ctrl-C surfaces after it, between steps.
-            for name, value in values.items():
-                self._sums[name] = self._sums.get(name, 0.0) + value * size
-            self._count += size
+            # The sums are over every process's batch (one process: this batch's).
+            totals = [size] + [value * size for value in values.values()]
+            totals = self.distribution.reduce_sums(np.array(totals, dtype=np.float64))
+            for name, total in zip(values, totals[1:].tolist()):
+                self._sums[name] = self._sums.get(name, 0.0) + total
+            self._count += int(totals[0])
             self.batch += 1
             self.step += 1
         return self._means()
@@ -234,18 +252,21 @@ class Trainer:
             return self._evaluate(x, y, n, batch_size)
 
     def _evaluate(self, x: Any, y: Any, n: int, batch_size: int) -> dict[str, float]:
-        sums: dict[str, float] = {}
+        sums = dict.fromkeys(["loss", *self.metrics], 0.0)
         loss = self.loss if self._compiled is None else self._compiled
-        for start in range(0, n, batch_size):
-            rows = slice(start, min(start + batch_size, n))
+        mine = self.distribution.shard(np.arange(n), pad=False)  # every row, once overall
+        for start in range(0, len(mine), batch_size):
+            rows = mine[start : start + batch_size]
             x_batch, y_batch = take(x, rows), take(y, rows)
-            size = rows.stop - rows.start
+            size = len(rows)
             values = {"loss": _loss_scalar(loss(x_batch, y_batch))}
             for name, fn in self.metrics.items():
                 values[name] = _scalar(fn(x_batch, y_batch), f"metric {name!r}")
             for name, value in values.items():
-                sums[name] = sums.get(name, 0.0) + value * size
-        return {name: total / n for name, total in sums.items()}
+                sums[name] = sums[name] + value * size
+        totals = [float(len(mine)), *sums.values()]
+        totals = self.distribution.reduce_sums(np.array(totals, dtype=np.float64)).tolist()
+        return {name: total / totals[0] for name, total in zip(sums, totals[1:])}
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(
@@ -322,7 +343,8 @@ class Trainer:
             "samples": self.num_examples,
             "steps_per_epoch": self.steps_per_epoch,
         }
-        progress = Progress(verbose, epochs) if verbose != 0 else None
+        show = verbose != 0 and self.distribution.is_writer  # progress on one process only
+        progress = Progress(verbose, epochs) if show else None
         first = [cb for cb in callbacks if not cb.runs_last]
         last = [cb for cb in callbacks if cb.runs_last]
         self._callbacks = ([progress] if progress else []) + first + [history] + last
@@ -356,7 +378,7 @@ class Trainer:
             epoch, ran = self.epoch, 0
             set_training(self.optimizer, True)  # steps at the training point (optim.modes)
             self._call("on_epoch_begin", epoch, {})
-            order = self.order(epoch)
+            order = self.distribution.shard(self.order(epoch))
             while self.batch < per_epoch and not self.finished:
                 start = self.batch * self.batch_size
                 rows = order[start : start + self.batch_size]
