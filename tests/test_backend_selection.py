@@ -215,9 +215,9 @@ def test_every_engine_implements_the_whole_protocol(name):
     if name == "jax":
         pytest.importorskip("jax")
     backend = optim.get_backend(name)
-    members = [m for m in dir(optim.backend.Backend) if not m.startswith("_")] + list(
-        optim.backend.Backend.__annotations__
-    )
+    members = [
+        m for m in dir(optim.backend.Backend) if not m.startswith("_")
+    ] + list(optim.backend.Backend.__annotations__)
     assert set(members) >= {"trace", "second_order", "primitive", "name", "numpy"}
     missing = [m for m in members if not hasattr(backend, m)]
     assert missing == []

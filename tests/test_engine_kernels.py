@@ -80,7 +80,7 @@ def radam_scalars(dtype, lr, beta1, beta2, epsilon, t):
     rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
     rect = None
     if rho_t > 5:
-        rect = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         rect = rect**0.5
     values = (lr, 1 - beta1, beta2, 1 - beta2, epsilon, 1 - beta1**t, bias_correction2**0.5)
     return (*[dtype(x) for x in values], None if rect is None else dtype(rect))
@@ -194,12 +194,7 @@ CASES = [
         lambda: T.AdamWOptimizer(0.01, 0.002, 0.9, 0.999, 1e-7, **P),
         (("m", 0.0), ("v", 0.0), None),
         lambda d, t: (
-            adam_alpha(d, 0.002, 0.9, 0.999, t),
-            d(0.9),
-            d(0.999),
-            d(1e-7),
-            d(0.01),
-            d(0.002),
+            adam_alpha(d, 0.002, 0.9, 0.999, t), d(0.9), d(0.999), d(1e-7), d(0.01), d(0.002),
         ),  # fmt: skip
     ),
     Case(
@@ -210,12 +205,7 @@ CASES = [
         ),
         (("m", 0.0), ("v", 0.0), ("vhat", 0.0)),
         lambda d, t: (
-            adam_alpha(d, 0.002, 0.9, 0.999, t),
-            d(0.9),
-            d(0.999),
-            d(1e-7),
-            d(0.003),
-            None,
+            adam_alpha(d, 0.002, 0.9, 0.999, t), d(0.9), d(0.999), d(1e-7), d(0.003), None,
         ),  # fmt: skip
     ),
     Case(
@@ -267,13 +257,7 @@ CASES = [
         "ftrl_power_shrinkage_beta",  # lr_power != -0.5: np.power against numba's **
         "ftrl",
         lambda: T.FtrlOptimizer(
-            0.05,
-            -0.3,
-            0.2,
-            0.002,
-            0.01,
-            l2_shrinkage_regularization_strength=0.02,
-            beta=0.1,
+            0.05, -0.3, 0.2, 0.002, 0.01, l2_shrinkage_regularization_strength=0.02, beta=0.1,
             **P,
         ),  # fmt: skip
         (("accum", 0.2), ("linear", 0.0)),
@@ -727,7 +711,10 @@ def test_without_numba_the_numpy_path_is_used_and_numba_requests_say_how_to_inst
     assert len(out) == 2 and all('pip install "optim[fast]"' in line for line in out), out
     forced = code.replace("assert kernels.get_kernel('adam') is numpy_kernels.adam\n", "")
     forced += (
-        "try:\n    kernels.get_kernel('adam')\nexcept ImportError as exc:\n    print('env', exc)\n"
+        "try:\n"
+        "    kernels.get_kernel('adam')\n"
+        "except ImportError as exc:\n"
+        "    print('env', exc)\n"
     )
     out = run_python(forced, OPTIM_ENGINE="numba").splitlines()
     assert out[-1].startswith("env ") and 'pip install "optim[fast]"' in out[-1], out

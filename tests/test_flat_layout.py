@@ -130,16 +130,12 @@ FLAT = {
         learning_rate=0.1, l1_regularization_strength=0.001, l2_regularization_strength=0.01
     ),
     "FtrlOptimizer-power": dict(
-        learning_rate=0.1,
-        learning_rate_power=-0.3,
-        l2_shrinkage_regularization_strength=0.01,
+        learning_rate=0.1, learning_rate_power=-0.3, l2_shrinkage_regularization_strength=0.01,
         beta=0.1,
     ),  # fmt: skip
     "AdagradDAOptimizer": lambda: dict(
-        learning_rate=0.1,
-        global_step=optim.train.get_or_create_global_step(),
-        l1_regularization_strength=0.001,
-        l2_regularization_strength=0.01,
+        learning_rate=0.1, global_step=optim.train.get_or_create_global_step(),
+        l1_regularization_strength=0.001, l2_regularization_strength=0.01,
     ),  # fmt: skip (a callable: the global step belongs to the run's graph)
     "ProximalGradientDescentOptimizer": dict(
         learning_rate=0.1, l1_regularization_strength=0.01, l2_regularization_strength=0.02
@@ -151,16 +147,9 @@ FLAT = {
     "LAMBOptimizer": dict(learning_rate=0.01, weight_decay=0.01),
     "LAMBOptimizer-nodecay": dict(learning_rate=0.02, beta1=0.8),
 }
-ENGINES = [
-    "numpy",
-    pytest.param(
-        "numba",
-        marks=pytest.mark.skipif(
-            not __import__("optim.engine.kernels", fromlist=["available"]).available(),
-            reason="numba is not installed",
-        ),
-    ),
-]
+ENGINES = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not __import__("optim.engine.kernels", fromlist=["available"]).available(),
+    reason="numba is not installed"))]
 
 
 def _kwargs(key):
@@ -176,9 +165,7 @@ def _make(key, **options):
 def _state(variables, opt):
     slots = {
         f"{v.name}/{s}": opt.get_slot(v, s).copy()
-        for v in variables
-        for s in opt.get_slot_names()
-        if opt.get_slot(v, s) is not None
+        for v in variables for s in opt.get_slot_names() if opt.get_slot(v, s) is not None
     }
     return [v.numpy() for v in variables], slots
 
@@ -204,9 +191,8 @@ def _plain_steps(opt, rng, dtype):
     for _ in range(7):  # RAdam's steps 6 and 7 are rectified
         grads = [rng.normal(size=v.shape).astype(dtype) for v in variables]
         opt.apply_gradients(zip(grads, variables), global_step=step)
-    homes = {
-        np.asarray(v.array).base is not None and id(np.asarray(v.array).base) for v in variables
-    }
+    homes = {np.asarray(v.array).base is not None and id(np.asarray(v.array).base)
+             for v in variables}
     return _state(variables, opt), homes
 
 
@@ -224,12 +210,11 @@ def test_flat_steps_equal_per_variable_steps(key, dtype, engine, monkeypatch):
 def _joining_and_skipping(opt, rng, dtype):
     a, b, c, d = _variables(dtype)
     seen = []
-    plan = [[a, b], [a, b], [a, b, c], [a, None, c], [a, b, c, d], [None, b, None, d], [a, b, c, d]]
+    plan = [[a, b], [a, b], [a, b, c], [a, None, c], [a, b, c, d], [None, b, None, d],
+            [a, b, c, d]]
     for step in plan:
-        pairs = [
-            (None if v is None else rng.normal(size=v.shape).astype(dtype), w if v is None else v)
-            for v, w in zip(step, [a, b, c, d])
-        ]
+        pairs = [(None if v is None else rng.normal(size=v.shape).astype(dtype),
+                  w if v is None else v) for v, w in zip(step, [a, b, c, d])]
         opt.apply_gradients(pairs)
         seen.append(_state([a, b, c, d], opt))
     return seen
@@ -252,9 +237,8 @@ def _with_sparse(opt, rng, dtype):
     table = optim.Variable(rng.normal(size=(6, 3)).astype(dtype), name="table")
     dense = optim.Variable(rng.normal(size=(4,)).astype(dtype), name="dense")
     for _ in range(4):
-        rows = optim.IndexedSlices(
-            rng.normal(size=(2, 3)).astype(dtype), np.array([1, 4]), dense_shape=(6, 3)
-        )
+        rows = optim.IndexedSlices(rng.normal(size=(2, 3)).astype(dtype), np.array([1, 4]),
+                                   dense_shape=(6, 3))
         opt.apply_gradients([(rows, table), (rng.normal(size=4).astype(dtype), dense)])
     return _state([table, dense], opt)
 
@@ -266,18 +250,17 @@ def _with_sparse(opt, rng, dtype):
      "ProximalAdagradOptimizer", "RAdamOptimizer"],
 )  # fmt: skip
 def test_sparse_gradients_beside_dense_ones(key, engine, monkeypatch):
-    _same(_run(_with_sparse, key, engine, monkeypatch), _run(_with_sparse, key, "off", monkeypatch))
+    _same(_run(_with_sparse, key, engine, monkeypatch), _run(_with_sparse, key, "off",
+                                                             monkeypatch))
 
 
 def _assign_and_constraints(opt, rng, dtype):
-    w = optim.Variable(
-        rng.normal(size=(5,)).astype(dtype), name="w", constraint=lambda x: np.clip(x, -0.5, 0.5)
-    )
+    w = optim.Variable(rng.normal(size=(5,)).astype(dtype), name="w",
+                       constraint=lambda x: np.clip(x, -0.5, 0.5))
     u = optim.Variable(rng.normal(size=(2, 2)).astype(dtype), name="u")
     for step in range(5):
-        opt.apply_gradients(
-            [(rng.normal(size=5).astype(dtype), w), (rng.normal(size=(2, 2)).astype(dtype), u)]
-        )
+        opt.apply_gradients([(rng.normal(size=5).astype(dtype), w),
+                             (rng.normal(size=(2, 2)).astype(dtype), u)])
         if step == 2:
             u.assign(np.full((2, 2), 3.0, dtype))  # through the view
     return _state([w, u], opt)
@@ -295,10 +278,8 @@ def test_assign_through_the_view_and_constraints(engine, monkeypatch):
 def test_load_state_dict_copies_into_the_views_and_resume_is_bit_identical(engine, monkeypatch):
     monkeypatch.setenv("OPTIM_ENGINE", engine)
     rng = np.random.default_rng(3)
-    grads = [
-        [rng.normal(size=s).astype(np.float32) for s in [(3, 4), (5,), (), (2, 1, 3)]]
-        for _ in range(8)
-    ]
+    grads = [[rng.normal(size=s).astype(np.float32) for s in [(3, 4), (5,), (), (2, 1, 3)]]
+             for _ in range(8)]
     with optim.Graph().as_default():
         variables = _variables()
         opt = optim.train.AdamOptimizer(0.01)
@@ -330,18 +311,10 @@ def test_one_variable_shared_by_two_optimizers(engine, monkeypatch):
         a, b, c, _ = _variables(dtype)
         other = optim.train.MomentumOptimizer(0.1, momentum=0.9)
         for _ in range(4):
-            opt.apply_gradients(
-                [
-                    (rng.normal(size=a.shape).astype(dtype), a),
-                    (rng.normal(size=b.shape).astype(dtype), b),
-                ]
-            )
-            other.apply_gradients(
-                [
-                    (rng.normal(size=b.shape).astype(dtype), b),
-                    (rng.normal(size=c.shape).astype(dtype), c),
-                ]
-            )
+            opt.apply_gradients([(rng.normal(size=a.shape).astype(dtype), a),
+                                 (rng.normal(size=b.shape).astype(dtype), b)])
+            other.apply_gradients([(rng.normal(size=b.shape).astype(dtype), b),
+                                   (rng.normal(size=c.shape).astype(dtype), c)])
         return _state([a, b, c], opt), _state([a, b, c], other)
 
     expected = _run(scenario, "AdamOptimizer", "off", monkeypatch)
@@ -358,19 +331,16 @@ def test_mixed_dtypes_get_one_arena_each_and_pickling_works(engine, monkeypatch)
         a = optim.Variable(rng.normal(size=4).astype(np.float32), name="a")
         b = optim.Variable(rng.normal(size=3), name="b")
         for i in range(6):
-            opt.apply_gradients(
-                [(rng.normal(size=4).astype(np.float32), a), (rng.normal(size=3), b)]
-            )
+            opt.apply_gradients([(rng.normal(size=4).astype(np.float32), a),
+                                 (rng.normal(size=3), b)])
             if i == 2:  # unpickled where the names are free: the slots find their variables
                 blob = pickle.dumps((opt, a, b))
                 with optim.Graph().as_default():
                     opt, a, b = pickle.loads(blob)
         return _state([a, b], opt)
 
-    _same(
-        _run(scenario, "AdamOptimizer", engine, monkeypatch),
-        _run(scenario, "AdamOptimizer", "off", monkeypatch),
-    )
+    _same(_run(scenario, "AdamOptimizer", engine, monkeypatch),
+          _run(scenario, "AdamOptimizer", "off", monkeypatch))
 
 
 def test_adamw_with_exclusions_stays_per_variable(monkeypatch):
@@ -384,15 +354,13 @@ def test_adamw_with_exclusions_stays_per_variable(monkeypatch):
 
     monkeypatch.setenv("OPTIM_ENGINE", "numpy")
     with optim.Graph().as_default():
-        opt = optim.train.AdamWOptimizer(
-            learning_rate=0.01, weight_decay=0.1, exclude_from_weight_decay=["v1"]
-        )
+        opt = optim.train.AdamWOptimizer(learning_rate=0.01, weight_decay=0.1,
+                                         exclude_from_weight_decay=["v1"])
         got, shared = scenario(opt, np.random.default_rng(1), np.float32)
     monkeypatch.setenv("OPTIM_ENGINE", "off")
     with optim.Graph().as_default():
-        opt = optim.train.AdamWOptimizer(
-            learning_rate=0.01, weight_decay=0.1, exclude_from_weight_decay=["v1"]
-        )
+        opt = optim.train.AdamWOptimizer(learning_rate=0.01, weight_decay=0.1,
+                                         exclude_from_weight_decay=["v1"])
         expected, _ = scenario(opt, np.random.default_rng(1), np.float32)
     _same(got, expected)
     assert not shared  # not re-homed: the decay differs per variable
@@ -439,9 +407,8 @@ def _big_steps(opt, rng, dtype):
     from optim.engine.fused import PARALLEL_MIN_SIZE
 
     shapes = [(200, 150), (7,), (), (PARALLEL_MIN_SIZE // 3,)]
-    variables = [
-        optim.Variable(rng.normal(size=s).astype(dtype), name=f"b{i}") for i, s in enumerate(shapes)
-    ]
+    variables = [optim.Variable(rng.normal(size=s).astype(dtype), name=f"b{i}")
+                 for i, s in enumerate(shapes)]
     assert sum(v.size for v in variables) >= PARALLEL_MIN_SIZE
     for _ in range(4):
         grads = [rng.normal(size=v.shape).astype(dtype) for v in variables]
@@ -458,7 +425,5 @@ def test_large_arenas_equal_per_variable_steps(key, dtype, engine, monkeypatch):
         opt = _make(key, nonfinite="propagate")
         return _big_steps(opt, rng, dtype)
 
-    _same(
-        _run(scenario, key, engine, monkeypatch, dtype),
-        _run(scenario, key, "off", monkeypatch, dtype),
-    )
+    _same(_run(scenario, key, engine, monkeypatch, dtype),
+          _run(scenario, key, "off", monkeypatch, dtype))

@@ -16,12 +16,8 @@ from optim.engine import reductions
 from optim.engine.fused import PARALLEL_MIN_SIZE, FusedEngine
 from optim.engine.kernels import available
 
-ENGINES = [
-    "numpy",
-    pytest.param(
-        "numba", marks=pytest.mark.skipif(not available(), reason="numba is not installed")
-    ),
-]
+ENGINES = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not available(), reason="numba is not installed"))]
 CLIPPING = {
     "none": {},
     "global_clipnorm": {"global_clipnorm": 0.5},  # clips: the gradients' norm is larger
@@ -38,15 +34,13 @@ SHAPES = {
 
 
 def _variables(shapes, dtype, rng):
-    return [
-        optim.Variable(rng.normal(size=s).astype(dtype), name=f"v{i}") for i, s in enumerate(shapes)
-    ]
+    return [optim.Variable(rng.normal(size=s).astype(dtype), name=f"v{i}")
+            for i, s in enumerate(shapes)]
 
 
 def _state(variables, opt):
-    slots = {
-        f"{v.name}/{s}": opt.get_slot(v, s).copy() for v in variables for s in opt.get_slot_names()
-    }
+    slots = {f"{v.name}/{s}": opt.get_slot(v, s).copy()
+             for v in variables for s in opt.get_slot_names()}
     return [v.numpy() for v in variables], slots
 
 
@@ -99,9 +93,8 @@ def _spy_on_the_steady_state(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shapes", sorted(SHAPES))
 @pytest.mark.parametrize("clipping", sorted(CLIPPING))
-def test_clipped_steady_steps_equal_per_variable_steps(
-    clipping, shapes, dtype, engine, monkeypatch
-):
+def test_clipped_steady_steps_equal_per_variable_steps(clipping, shapes, dtype, engine,
+                                                       monkeypatch):
     def make():
         return optim.train.AdamOptimizer(0.01, **CLIPPING[clipping])
 
@@ -115,16 +108,16 @@ def test_clipped_steady_steps_equal_per_variable_steps(
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("shapes", ["small", "large"])
 @pytest.mark.parametrize("clipping", ["none", "global_clipnorm", "clipvalue"])
-def test_nonfinite_steady_step_raises_and_changes_nothing(clipping, shapes, engine, monkeypatch):
+def test_nonfinite_steady_step_raises_and_changes_nothing(clipping, shapes, engine,
+                                                          monkeypatch):
     monkeypatch.setenv("OPTIM_ENGINE", engine)
     rng = np.random.default_rng(0)
     with optim.Graph().as_default():
         variables = _variables(SHAPES[shapes], np.float32, rng)
         opt = optim.train.MomentumOptimizer(0.1, 0.9, **CLIPPING[clipping])
         for _ in range(2):
-            opt.apply_gradients(
-                [(rng.normal(size=v.shape).astype(np.float32), v) for v in variables]
-            )
+            opt.apply_gradients([(rng.normal(size=v.shape).astype(np.float32), v)
+                                 for v in variables])
         before = _state(variables, opt)
         grads = [np.asarray(rng.normal(size=v.shape), np.float32) for v in variables]
         grads[-1].flat[-1] = np.inf  # the last entry of the last variable
@@ -149,7 +142,8 @@ def test_nonfinite_steady_step_raises_and_changes_nothing(clipping, shapes, engi
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("policy", ["skip", "propagate"])
-def test_nonfinite_policies_in_the_steady_state_equal_per_variable(policy, engine, monkeypatch):
+def test_nonfinite_policies_in_the_steady_state_equal_per_variable(policy, engine,
+                                                                   monkeypatch):
     def make():
         return optim.train.AdamOptimizer(0.01, nonfinite=policy, global_clipnorm=1.0)
 
@@ -157,8 +151,10 @@ def test_nonfinite_policies_in_the_steady_state_equal_per_variable(policy, engin
         if step == 2:
             grads[0].flat[0] = np.nan
 
-    expected, ref, _ = _run("off", monkeypatch, make, SHAPES["large"], np.float32, gradients=poison)
-    got, opt, _ = _run(engine, monkeypatch, make, SHAPES["large"], np.float32, gradients=poison)
+    expected, ref, _ = _run("off", monkeypatch, make, SHAPES["large"], np.float32,
+                            gradients=poison)
+    got, opt, _ = _run(engine, monkeypatch, make, SHAPES["large"], np.float32,
+                       gradients=poison)
     _same(got, expected)
     assert (opt.iterations, opt.skipped_steps) == (ref.iterations, ref.skipped_steps)
 
@@ -176,12 +172,8 @@ def test_malformed_calls_after_the_first_step_still_raise_clearly(engine, monkey
         with pytest.raises(TypeError, match=r"grads_and_vars\[1\].*pair"):
             opt.apply_gradients([(grads[0], variables[0]), (grads[1], variables[1], 0)])
         with pytest.raises(ValueError, match="v2"):
-            opt.apply_gradients(
-                [
-                    (g if i != 2 else np.ones(3, np.float32), v)
-                    for i, (g, v) in enumerate(zip(grads, variables))
-                ]
-            )
+            opt.apply_gradients([(g if i != 2 else np.ones(3, np.float32), v)
+                                 for i, (g, v) in enumerate(zip(grads, variables))])
         with pytest.raises(TypeError, match="global_step"):
             opt.apply_gradients(zip(grads, variables), global_step=3)
         _same(_state(variables, opt), before)
@@ -193,25 +185,13 @@ def test_malformed_calls_after_the_first_step_still_raise_clearly(engine, monkey
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("size", [0, 1, 17, 16384, 16385, PARALLEL_MIN_SIZE * 3 + 1, (1 << 19) + 7])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_all_finite_agrees_with_isfinite_on_every_kind_of_entry(size, dtype, engine, monkeypatch):
+def test_all_finite_agrees_with_isfinite_on_every_kind_of_entry(size, dtype, engine,
+                                                                monkeypatch):
     monkeypatch.setenv("OPTIM_ENGINE", engine)
     rng = np.random.default_rng(size)
     info = np.finfo(dtype)
-    special = np.array(
-        [
-            np.nan,
-            -np.nan,
-            np.inf,
-            -np.inf,
-            info.max,
-            -info.max,
-            info.tiny,
-            info.smallest_subnormal,
-            -0.0,
-            0.0,
-        ],
-        dtype,
-    )
+    special = np.array([np.nan, -np.nan, np.inf, -np.inf, info.max, -info.max, info.tiny,
+                        info.smallest_subnormal, -0.0, 0.0], dtype)
     x = (rng.normal(size=size) * 1e3).astype(dtype)
     assert reductions.all_finite(x, parallel=True) is True
     for value in special:
@@ -224,15 +204,13 @@ def test_all_finite_agrees_with_isfinite_on_every_kind_of_entry(size, dtype, eng
     if size and dtype != np.float16:  # a NaN with another payload is still not finite
         y = x.copy()
         y.view(np.uint32 if dtype == np.float32 else np.uint64)[size - 1] |= (
-            np.uint32(0x7FC00001) if dtype == np.float32 else np.uint64(0x7FF8000000000001)
-        )
+            np.uint32(0x7FC00001) if dtype == np.float32 else np.uint64(0x7FF8000000000001))
         assert reductions.all_finite(y, parallel=True) is False
 
 
 def test_numba_count_of_nonfinite_entries():
     pytest.importorskip("numba")
     from optim.engine import numba_reductions
-
     x = np.zeros(100_003, np.float32)
     x[[0, 5, 70_000, -1]] = [np.nan, np.inf, -np.inf, np.nan]
     assert numba_reductions.count_nonfinite(x) == 4

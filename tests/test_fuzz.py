@@ -341,7 +341,9 @@ class MakeVariable:
 
     def make(self):
         floating = np.dtype(self.dtype).kind == "f"
-        return optim.Variable(np.zeros(self.shape, self.dtype), name="fuzzed", trainable=floating)
+        return optim.Variable(
+            np.zeros(self.shape, self.dtype), name="fuzzed", trainable=floating
+        )
 
     def __repr__(self):
         return f"Variable({np.dtype(self.dtype).name}{list(self.shape)})"

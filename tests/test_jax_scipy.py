@@ -111,13 +111,8 @@ def test_bounds_match_autograd(method):
     options = FIRST_ORDER.get(method)
     runs = [
         optim.minimize(
-            tree_fun,
-            tree_x0(),
-            args=(A, Y),
-            method=method,
-            bounds=TREE_BOUNDS,
-            options=options,
-            backend=backend,
+            tree_fun, tree_x0(), args=(A, Y), method=method, bounds=TREE_BOUNDS,
+            options=options, backend=backend,
         )  # fmt: skip
         for backend in ("autograd", "jax")
     ]
@@ -302,11 +297,7 @@ def test_constraint_jacobians_under_jax():
         c["args"] = (A, Y)
     runs = [
         optim.minimize(
-            tree_fun,
-            tree_x0(),
-            args=(A, Y),
-            method=method,
-            constraints=constraints,
+            tree_fun, tree_x0(), args=(A, Y), method=method, constraints=constraints,
             backend=backend,
         )  # fmt: skip
         for method in ("SLSQP", "trust-constr")

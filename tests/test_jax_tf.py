@@ -52,9 +52,9 @@ def test_a_global_read_by_the_closure_is_seen_at_once():
     scale = {"s": 1.0}
     loss = lambda: scale["s"] * onp.sum(W.value)  # noqa: E731
     with optim.use_backend("jax"):
-        ((g1, _),) = optim.GradientDescentOptimizer(0.1).compute_gradients(loss, var_list=[W])
+        (g1, _), = optim.GradientDescentOptimizer(0.1).compute_gradients(loss, var_list=[W])
         scale["s"] = 10.0
-        ((g2, _),) = optim.GradientDescentOptimizer(0.1).compute_gradients(loss, var_list=[W])
+        (g2, _), = optim.GradientDescentOptimizer(0.1).compute_gradients(loss, var_list=[W])
     np.testing.assert_array_equal(g1, np.ones((3, 2)))
     np.testing.assert_array_equal(g2, np.full((3, 2), 10.0))
 
@@ -176,7 +176,7 @@ def test_custom_gradient_on_jax_uses_the_users_gradient():
     out = {}
     for engine in ("autograd", "jax"):
         with optim.use_backend(engine):
-            ((out[engine], _),) = optim.GradientDescentOptimizer(0.1).compute_gradients(
+            (out[engine], _), = optim.GradientDescentOptimizer(0.1).compute_gradients(
                 loss, var_list=[W]
             )
     np.testing.assert_array_equal(out["jax"], np.ones((3, 2)))  # 5 clipped to 1
@@ -188,13 +188,8 @@ def test_custom_gradient_compiled_in_the_scipy_world():
     def double_grad(x):
         return onp.sum(x**2), lambda dy: (4.0 * dy * x,)  # twice the true gradient
 
-    res = optim.minimize(
-        double_grad,
-        np.array([1.0, -2.0]),
-        method="sgd",
-        options={"learning_rate": 0.1, "maxiter": 1},
-        backend="jax",
-    )
+    res = optim.minimize(double_grad, np.array([1.0, -2.0]), method="sgd",
+                         options={"learning_rate": 0.1, "maxiter": 1}, backend="jax")
     np.testing.assert_allclose(res.x, [1.0 - 0.4, -2.0 + 0.8], rtol=1e-12)
 
 
@@ -271,7 +266,7 @@ def test_jit_closure_freezes_what_is_not_an_argument():
 def test_jit_closure_on_autograd_just_calls():
     W, _ = variables()
     step = optim.jit_closure(lambda x: onp.sum(x @ W.value), [W])
-    ((g, _),) = optim.GradientDescentOptimizer(0.1).compute_gradients(lambda: step(X), var_list=[W])
+    (g, _), = optim.GradientDescentOptimizer(0.1).compute_gradients(lambda: step(X), var_list=[W])
     np.testing.assert_allclose(g, np.tile(X.sum(0)[:, None], (1, 2)))
 
 
@@ -309,12 +304,9 @@ def test_reached_agrees_with_its_public_api_fallback():
 
     def fun(leaves):
         a, b, c, d = leaves
-        return (
-            jax.numpy.sum(2 * a)
-            + 0 * jax.numpy.sum(c)
-            + jax.numpy.sum(jax.lax.stop_gradient(b))
-            + jax.jit(lambda u: jax.numpy.sum(u**2))(a)
-        )
+        return jax.numpy.sum(2 * a) + 0 * jax.numpy.sum(c) + jax.numpy.sum(
+            jax.lax.stop_gradient(b)
+        ) + jax.jit(lambda u: jax.numpy.sum(u**2))(a)
 
     with jax.enable_x64(True):
         leaves = (np.ones(3), np.ones(2), np.ones(4), np.ones(1))

@@ -165,7 +165,9 @@ def test_muon_orthogonalises_and_converges_on_a_matrix_problem():
     b = a @ target
     w = optim.Variable(np.zeros((6, 4)))
     step = optim.Variable(0, trainable=False)
-    opt = optim.train.MuonOptimizer(lambda k: 0.05 * 0.998**k, weight_decay=0.0)
+    opt = optim.train.MuonOptimizer(
+        lambda k: 0.05 * 0.998**k, weight_decay=0.0
+    )
     for _ in range(3000):
         opt.minimize(lambda: anp.mean((anp.dot(a, w.value) - b) ** 2), step, [w])
     np.testing.assert_allclose(w.value, target, atol=1e-3)

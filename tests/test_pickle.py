@@ -234,7 +234,7 @@ def test_shallow_copy_shares_slots(graph):
 
 
 def lr_of_step(step):
-    return 0.5**step
+    return 0.5 ** step
 
 
 def test_one_argument_learning_rate_is_bound_to_the_unpickled_optimizer(graph):

@@ -28,8 +28,12 @@ def _pair(kind, lr, warmup, weight_decay, weight_lr_power):
     """(optim optimizer, optax transformation) with the same hyperparameters."""
     common = {"weight_decay": weight_decay, "weight_lr_power": weight_lr_power}
     if kind == "sgd":
-        opt = optim.train.ScheduleFreeSGDOptimizer(lr, momentum=0.85, warmup_steps=warmup, **common)
-        tx = optax.contrib.schedule_free_sgd(lr, warmup_steps=warmup or None, b1=0.85, **common)
+        opt = optim.train.ScheduleFreeSGDOptimizer(
+            lr, momentum=0.85, warmup_steps=warmup, **common
+        )
+        tx = optax.contrib.schedule_free_sgd(
+            lr, warmup_steps=warmup or None, b1=0.85, **common
+        )
     else:
         opt = optim.train.ScheduleFreeAdamWOptimizer(
             lr, beta1=0.85, beta2=0.99, epsilon=1e-8, warmup_steps=warmup, **common
@@ -46,7 +50,9 @@ def _run_both(kind, dtype, lr, warmup=0, weight_decay=0.0, weight_lr_power=2.0, 
     rng = np.random.default_rng(11)
     cast = dtype if cast is None else cast
     inits = [rng.normal(size=s).astype(cast).astype(dtype) for s in SHAPES]
-    grads = [[rng.normal(size=s).astype(cast).astype(dtype) for s in SHAPES] for _ in range(STEPS)]
+    grads = [
+        [rng.normal(size=s).astype(cast).astype(dtype) for s in SHAPES] for _ in range(STEPS)
+    ]
     opt, tx = _pair(kind, lr, warmup, weight_decay, weight_lr_power)
     with optim.Graph().as_default():
         variables = [optim.Variable(w.copy(), name=f"v{i}") for i, w in enumerate(inits)]

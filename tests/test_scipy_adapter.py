@@ -1063,16 +1063,13 @@ def test_first_order_success_means_the_gradient_test_held():
 def test_scipy_method_instance_carries_its_state_by_leaf_position():
     """Two calls with one Adam instance equal one long run: one set of slots, bias right."""
     long_opt = optim.train.AdamOptimizer(0.05)
-    full = so.minimize(
-        quad, X0, method=scipy_method(long_opt), options={"maxiter": 40, "gtol": 0, "ftol": 0}
-    )
+    full = so.minimize(quad, X0, method=scipy_method(long_opt),
+                       options={"maxiter": 40, "gtol": 0, "ftol": 0})
     opt = optim.train.AdamOptimizer(0.05)
-    first = so.minimize(
-        quad, X0, method=scipy_method(opt), options={"maxiter": 15, "gtol": 0, "ftol": 0}
-    )
-    second = so.minimize(
-        quad, first.x, method=scipy_method(opt), options={"maxiter": 25, "gtol": 0, "ftol": 0}
-    )
+    first = so.minimize(quad, X0, method=scipy_method(opt),
+                        options={"maxiter": 15, "gtol": 0, "ftol": 0})
+    second = so.minimize(quad, first.x, method=scipy_method(opt),
+                         options={"maxiter": 25, "gtol": 0, "ftol": 0})
     assert np.array_equal(second.x, full.x)
     assert opt.get_slot_names() == ["m", "v"]
     assert [len(t) for t in opt.state_dict()["slots"].values()] == [1, 1]

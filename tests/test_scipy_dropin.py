@@ -48,9 +48,8 @@ class Counted:
     def __call__(self, x, *args):
         self.calls += 1
         value = getval(x)  # the array under autograd's tracer, when fun is being traced
-        self.seen.append(
-            np.array(value, dtype=complex if np.iscomplexobj(value) else float).tobytes()
-        )
+        self.seen.append(np.array(value, dtype=complex if np.iscomplexobj(value) else float)
+                         .tobytes())
         return self.fn(x, *args)
 
     @property
@@ -92,11 +91,8 @@ def quad_con_der(x):
     return 2 * (np.asarray(x, dtype=float) - np.array([2.0, 1.0, 0.5]))
 
 
-UNTRACEABLE = {
-    "float": (rosen_float, X0),
-    "math": (exp_math, np.array([1.0, 2.0])),
-    "buffer": (rosen_buffer, X0),
-}
+UNTRACEABLE = {"float": (rosen_float, X0), "math": (exp_math, np.array([1.0, 2.0])),
+               "buffer": (rosen_buffer, X0)}
 
 
 def _row(id_, fun, x0, **kwargs):
@@ -124,26 +120,10 @@ def _rows():
         rows.append(
             _row(f"{m}-jacTrue", lambda x: (rosen(x), rosen_der(x)), X0, method=m, jac=True)
         )
-        rows.append(
-            _row(
-                f"{m}-jac-args",
-                lambda x, a: rosen(x) * a,
-                X0,
-                method=m,
-                jac=lambda x, a: rosen_der(x) * a,
-                args=(2.0,),
-            )
-        )
-        rows.append(
-            _row(
-                f"{m}-jac-arg-scalar",
-                lambda x, a: rosen(x) * a,
-                X0,
-                method=m,
-                jac=lambda x, a: rosen_der(x) * a,
-                args=2.0,
-            )
-        )
+        rows.append(_row(f"{m}-jac-args", lambda x, a: rosen(x) * a, X0, method=m,
+                         jac=lambda x, a: rosen_der(x) * a, args=(2.0,)))
+        rows.append(_row(f"{m}-jac-arg-scalar", lambda x, a: rosen(x) * a, X0, method=m,
+                         jac=lambda x, a: rosen_der(x) * a, args=2.0))
     for m in GRADIENT_METHODS:
         for fd in ("2-point", "3-point", "cs"):
             if m == "trust-constr" and fd == "cs":
@@ -154,60 +134,22 @@ def _rows():
     for m in HESS_METHODS:
         rows.append(_row(f"{m}-hess", rosen, X0, method=m, jac=rosen_der, hess=rosen_hess))
     for m in HESSP_METHODS:
-        rows.append(_row(f"{m}-hessp", rosen, X0, method=m, jac=rosen_der, hessp=rosen_hess_prod))
-    rows.append(
-        _row(
-            "Newton-CG-xtol0",
-            rosen,
-            X0,
-            method="Newton-CG",
-            jac=rosen_der,
-            hess=rosen_hess,
-            options={"xtol": 0, "maxiter": 40},
+        rows.append(
+            _row(f"{m}-hessp", rosen, X0, method=m, jac=rosen_der, hessp=rosen_hess_prod)
         )
-    )
-    rows.append(
-        _row(
-            "trust-constr-hess-2point",
-            rosen,
-            X0,
-            method="trust-constr",
-            jac=rosen_der,
-            hess="2-point",
-        )
-    )
-    rows.append(
-        _row(
-            "trust-constr-hess-BFGS",
-            rosen,
-            X0,
-            method="trust-constr",
-            jac=rosen_der,
-            hess=so.BFGS(),
-        )
-    )
+    rows.append(_row("Newton-CG-xtol0", rosen, X0, method="Newton-CG", jac=rosen_der,
+                     hess=rosen_hess, options={"xtol": 0, "maxiter": 40}))
+    rows.append(_row("trust-constr-hess-2point", rosen, X0, method="trust-constr",
+                     jac=rosen_der, hess="2-point"))
+    rows.append(_row("trust-constr-hess-BFGS", rosen, X0, method="trust-constr",
+                     jac=rosen_der, hess=so.BFGS()))
     # maxiter, exactly as scipy counts it.
     for m in GRADIENT_METHODS + ["Newton-CG"]:
         for maxiter in (0, 1, 3):
-            rows.append(
-                _row(
-                    f"{m}-maxiter{maxiter}",
-                    rosen,
-                    X0,
-                    method=m,
-                    jac=rosen_der,
-                    options={"maxiter": maxiter},
-                )
-            )
-            rows.append(
-                _row(
-                    f"{m}-maxiter{maxiter}-fd",
-                    rosen_float,
-                    X0,
-                    method=m,
-                    options={"maxiter": maxiter},
-                )
-            )
+            rows.append(_row(f"{m}-maxiter{maxiter}", rosen, X0, method=m, jac=rosen_der,
+                             options={"maxiter": maxiter}))
+            rows.append(_row(f"{m}-maxiter{maxiter}-fd", rosen_float, X0, method=m,
+                             options={"maxiter": maxiter}))
     # Bounds: scipy's Bounds, a list of pairs, one pair for every entry, fixed variables.
     fixed = so.Bounds([0, 1, -np.inf, 0, 0], [2, 1, np.inf, 3, 3])
     fixed_pairs = [(0, 2), (1, 1), (None, None), (0, 3), (0, 3)]
@@ -217,19 +159,10 @@ def _rows():
         rows.append(_row(f"{m}-fixed-pairs", rosen, X0, method=m, jac=jac, bounds=fixed_pairs))
         rows.append(_row(f"{m}-fixed-fd", rosen_float, X0, method=m, bounds=fixed))
         rows.append(_row(f"{m}-one-pair", rosen, X0, method=m, jac=jac, bounds=[(0.5, 1.5)]))
-        rows.append(
-            _row(f"{m}-Bounds-scalar", rosen, X0, method=m, jac=jac, bounds=so.Bounds(0.0, 1.5))
-        )
-        rows.append(
-            _row(
-                f"{m}-keep-feasible",
-                rosen,
-                X0,
-                method=m,
-                jac=jac,
-                bounds=so.Bounds(0.0, 2.0, keep_feasible=True),
-            )
-        )
+        rows.append(_row(f"{m}-Bounds-scalar", rosen, X0, method=m, jac=jac,
+                         bounds=so.Bounds(0.0, 1.5)))
+        rows.append(_row(f"{m}-keep-feasible", rosen, X0, method=m, jac=jac,
+                         bounds=so.Bounds(0.0, 2.0, keep_feasible=True)))
     rows.append(_row("default-bounds", rosen, X0, jac=rosen_der, bounds=fixed))
     # Constraints.
     # Constraint functions autograd cannot follow (float(), np.array of entries), so both sides
@@ -245,186 +178,66 @@ def _rows():
             rows.append(_row(f"{m}-eq", quad_con, x3, method=m, jac=jac, constraints=eq))
             rows.append(_row(f"{m}-eq-jac", quad_con, x3, method=m, jac=jac, constraints=eq_jac))
             rows.append(
-                _row(
-                    f"{m}-eq-fd",
-                    quad_con,
-                    x3,
-                    method=m,
-                    jac="2-point" if jac else None,
-                    constraints=[eq],
-                )
+                _row(f"{m}-eq-fd", quad_con, x3, method=m, jac="2-point" if jac else None,
+                     constraints=[eq])
             )
-        rows.append(
-            _row(f"{m}-ineq-vector", quad_con, x3, method=m, jac=jac, constraints=[ineq_vec])
-        )
-        rows.append(
-            _row(
-                f"{m}-ineq-vector-jac", quad_con, x3, method=m, jac=jac, constraints=(ineq_vec_jac,)
-            )
-        )
-        rows.append(
-            _row(
-                f"{m}-nonlinear",
-                quad_con,
-                x3,
-                method=m,
-                jac=jac,
-                constraints=so.NonlinearConstraint(lambda x: x[0] ** 2 + x[1], 2, 5),
-            )
-        )
-        rows.append(
-            _row(
-                f"{m}-linear",
-                quad_con,
-                x3,
-                method=m,
-                jac=jac,
-                constraints=so.LinearConstraint([[1, 1, 1]], -np.inf, 1),
-            )
-        )
+        rows.append(_row(f"{m}-ineq-vector", quad_con, x3, method=m, jac=jac,
+                         constraints=[ineq_vec]))
+        rows.append(_row(f"{m}-ineq-vector-jac", quad_con, x3, method=m, jac=jac,
+                         constraints=(ineq_vec_jac,)))
+        rows.append(_row(f"{m}-nonlinear", quad_con, x3, method=m, jac=jac,
+                         constraints=so.NonlinearConstraint(lambda x: x[0] ** 2 + x[1], 2, 5)))
+        rows.append(_row(f"{m}-linear", quad_con, x3, method=m, jac=jac,
+                         constraints=so.LinearConstraint([[1, 1, 1]], -np.inf, 1)))
     rows.append(_row("default-constraints", quad_con, x3, jac=quad_con_der, constraints=eq))
     rows.append(_row("SLSQP-eq-fd-untraceable", quad_con, x3, method="SLSQP", constraints=eq))
     # NaN at x0 and mid-run, with the same gradient on both sides.
     nan_fun = lambda x: np.nan * x[0]  # noqa: E731
     for m in ["BFGS", "L-BFGS-B", "CG", "SLSQP", "TNC", "Nelder-Mead"]:
-        rows.append(
-            _row(
-                f"{m}-nan-x0",
-                nan_fun,
-                np.array([1.0]),
-                method=m,
-                jac=(lambda x: np.array([1.0])) if m != "Nelder-Mead" else None,
-            )
-        )
-        rows.append(
-            _row(
-                f"{m}-nan-midrun",
-                _nan_below,
-                np.array([1.0]),
-                method=m,
-                jac=_nan_below_der if m != "Nelder-Mead" else None,
-            )
-        )
+        rows.append(_row(f"{m}-nan-x0", nan_fun, np.array([1.0]), method=m,
+                         jac=(lambda x: np.array([1.0])) if m != "Nelder-Mead" else None))
+        rows.append(_row(f"{m}-nan-midrun", _nan_below, np.array([1.0]), method=m,
+                         jac=_nan_below_der if m != "Nelder-Mead" else None))
         rows.append(_row(f"{m}-nan-x0-fd", _nan_float, np.array([1.0]), method=m))
     # jac return shapes scipy accepts.
     for m in ["BFGS", "L-BFGS-B", "CG", "SLSQP", "TNC"]:
-        rows.append(
-            _row(
-                f"{m}-jac-0d",
-                lambda x: (x[0] - 2) ** 2,
-                np.array([1.0]),
-                method=m,
-                jac=lambda x: 2 * (x[0] - 2),
-            )
-        )
-        rows.append(
-            _row(
-                f"{m}-jac-list",
-                lambda x: (x[0] - 2) ** 2 + x[1] ** 2,
-                [1.0, 1.0],
-                method=m,
-                jac=lambda x: [2 * (x[0] - 2), 2 * x[1]],
-            )
-        )
-        rows.append(
-            _row(
-                f"{m}-jac-tuple",
-                lambda x: (x[0] - 2) ** 2 + x[1] ** 2,
-                (1.0, 1.0),
-                method=m,
-                jac=lambda x: (2 * (x[0] - 2), 2 * x[1]),
-            )
-        )
-        rows.append(
-            _row(
-                f"{m}-x0-scalar",
-                lambda x: (x[0] - 2) ** 2,
-                1.0,
-                method=m,
-                jac=lambda x: 2 * (x - 2),
-            )
-        )
+        rows.append(_row(f"{m}-jac-0d", lambda x: (x[0] - 2) ** 2, np.array([1.0]), method=m,
+                         jac=lambda x: 2 * (x[0] - 2)))
+        rows.append(_row(f"{m}-jac-list", lambda x: (x[0] - 2) ** 2 + x[1] ** 2, [1.0, 1.0],
+                         method=m, jac=lambda x: [2 * (x[0] - 2), 2 * x[1]]))
+        rows.append(_row(f"{m}-jac-tuple", lambda x: (x[0] - 2) ** 2 + x[1] ** 2, (1.0, 1.0),
+                         method=m, jac=lambda x: (2 * (x[0] - 2), 2 * x[1])))
+        rows.append(_row(f"{m}-x0-scalar", lambda x: (x[0] - 2) ** 2, 1.0, method=m,
+                         jac=lambda x: 2 * (x - 2)))
         rows.append(_row(f"{m}-x0-int", rosen, [1, 2, 3], method=m, jac=rosen_der))
     # Callbacks of both forms, tol, scipy's finite-difference options, float32 and int starts.
     for m in GRADIENT_METHODS + ["Newton-CG"]:
         if m != "TNC":  # scipy's TNC hands a new-style callback a bare array; optim does not
-            rows.append(
-                _row(f"{m}-callback-result", rosen, X0, method=m, jac=rosen_der, _intermediate=True)
-            )
+            rows.append(_row(f"{m}-callback-result", rosen, X0, method=m, jac=rosen_der,
+                             _intermediate=True))
         rows.append(_row(f"{m}-tol", rosen, X0, method=m, jac=rosen_der, tol=1e-3))
         rows.append(_row(f"{m}-x0-list", rosen, X0.tolist(), method=m, jac=rosen_der))
     for m in FREE_METHODS:
-        rows.append(
-            _row(
-                f"{m}-callback-result",
-                rosen,
-                X0,
-                method=m,
-                _intermediate=True,
-                options={"maxiter": 200},
-            )
-        )
+        rows.append(_row(f"{m}-callback-result", rosen, X0, method=m, _intermediate=True,
+                         options={"maxiter": 200}))
     for m in ["BFGS", "CG", "L-BFGS-B"]:
         rows.append(_row(f"{m}-eps", rosen_float, X0, method=m, options={"eps": 1e-6}))
-        rows.append(
-            _row(
-                f"{m}-rel-step",
-                rosen_float,
-                X0,
-                method=m,
-                jac="2-point",
-                options={"finite_diff_rel_step": 1e-7},
-            )
-        )
+        rows.append(_row(f"{m}-rel-step", rosen_float, X0, method=m, jac="2-point",
+                         options={"finite_diff_rel_step": 1e-7}))
     for m in ["Newton-CG", "trust-ncg", "trust-krylov"]:
-        rows.append(
-            _row(
-                f"{m}-jacTrue-hessp",
-                lambda x: (rosen(x), rosen_der(x)),
-                X0,
-                method=m,
-                jac=True,
-                hessp=rosen_hess_prod,
-            )
-        )
+        rows.append(_row(f"{m}-jacTrue-hessp", lambda x: (rosen(x), rosen_der(x)), X0, method=m,
+                         jac=True, hessp=rosen_hess_prod))
     # Errors: scipy's exception type, scipy's words first.
     rows.append(_row("err-nonscalar", lambda x: x * 2, X0, method="BFGS", jac=rosen_der))
     rows.append(_row("err-nonscalar-fd", lambda x: np.asarray(x) * 2, X0, method="L-BFGS-B"))
-    rows.append(
-        _row(
-            "err-bounds-order",
-            rosen,
-            X0[:2],
-            method="L-BFGS-B",
-            jac=rosen_der,
-            bounds=[(1, 0), (0, 1)],
-        )
-    )
-    rows.append(
-        _row(
-            "err-Bounds-order",
-            rosen,
-            X0[:2],
-            method="L-BFGS-B",
-            jac=rosen_der,
-            bounds=so.Bounds([1, 0], [0, 1]),
-        )
-    )
-    rows.append(
-        _row(
-            "err-bounds-count", rosen, X0, method="L-BFGS-B", jac=rosen_der, bounds=[(0, 1), (0, 1)]
-        )
-    )
-    rows.append(
-        _row(
-            "err-Bounds-count",
-            rosen,
-            X0,
-            method="L-BFGS-B",
-            jac=rosen_der,
-            bounds=so.Bounds([0, 0], [1, 1]),
-        )
-    )
+    rows.append(_row("err-bounds-order", rosen, X0[:2], method="L-BFGS-B", jac=rosen_der,
+                     bounds=[(1, 0), (0, 1)]))
+    rows.append(_row("err-Bounds-order", rosen, X0[:2], method="L-BFGS-B", jac=rosen_der,
+                     bounds=so.Bounds([1, 0], [0, 1])))
+    rows.append(_row("err-bounds-count", rosen, X0, method="L-BFGS-B", jac=rosen_der,
+                     bounds=[(0, 1), (0, 1)]))
+    rows.append(_row("err-Bounds-count", rosen, X0, method="L-BFGS-B", jac=rosen_der,
+                     bounds=so.Bounds([0, 0], [1, 1])))
     rows.append(_row("err-method", rosen, X0, method="no-such-method"))
     rows.append(_row("err-newton-no-jac", rosen, X0, method="Newton-CG", jac=False))
     rows.append(_row("err-dogleg-no-jac", rosen, X0, method="dogleg", jac=False))
@@ -461,11 +274,9 @@ def _run(minimize, fun, x0, kwargs):
             counted[key] = kwargs[key] = Counted(kwargs[key])
     iterates = []
     if kwargs.pop("_intermediate", False):
-
         def callback(intermediate_result):
             iterates.append(np.array(intermediate_result.x, dtype=float))
             iterates.append(np.array(intermediate_result.fun, dtype=float))
-
         kwargs["callback"] = callback
     else:
         kwargs["callback"] = lambda xk, *rest: iterates.append(np.array(xk, dtype=float))
@@ -525,9 +336,8 @@ def test_optim_minimize_agrees_with_scipy(fun, x0, kwargs):
 
 
 def _fell_back(caught):
-    return any(
-        issubclass(w.category, OptimizeWarning) and "autodiff" in str(w.message) for w in caught
-    )
+    return any(issubclass(w.category, OptimizeWarning) and "autodiff" in str(w.message)
+               for w in caught)
 
 
 def test_the_table_is_large():
@@ -598,12 +408,8 @@ def test_derivative_free_methods_never_trace(method):
 def test_first_order_method_falls_back_to_finite_differences():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = optim.minimize(
-            exp_math,
-            np.array([1.0, 2.0]),
-            method="adam",
-            options={"learning_rate": 0.05, "maxiter": 3000, "gtol": 1e-4},
-        )
+        res = optim.minimize(exp_math, np.array([1.0, 2.0]), method="adam",
+                             options={"learning_rate": 0.05, "maxiter": 3000, "gtol": 1e-4})
     assert any(issubclass(w.category, OptimizeWarning) for w in caught)
     np.testing.assert_allclose(res.x, [math.log(2.0), 0.5], atol=1e-3)
 
@@ -633,18 +439,12 @@ def test_scipy_is_the_real_scipy():
 
 
 CONSTRAINT_CASES = {
-    "eq": (
-        {"type": "eq", "fun": lambda x: x[0] + x[1] + x[2] - 1},
-        lambda x: np.array([1.0, 1.0, 1.0]),
-    ),
-    "ineq-vector": (
-        {"type": "ineq", "fun": lambda x: anp.stack([x[0] - 1, x[1] - 1])},
-        lambda x: np.array([[1.0, 0, 0], [0, 1.0, 0]]),
-    ),
-    "ineq-curved": (
-        {"type": "ineq", "fun": lambda x: 2.0 - x[0] ** 2 - x[1] ** 2},
-        lambda x: np.array([-2 * x[0], -2 * x[1], 0.0]),
-    ),
+    "eq": ({"type": "eq", "fun": lambda x: x[0] + x[1] + x[2] - 1},
+           lambda x: np.array([1.0, 1.0, 1.0])),
+    "ineq-vector": ({"type": "ineq", "fun": lambda x: anp.stack([x[0] - 1, x[1] - 1])},
+                    lambda x: np.array([[1.0, 0, 0], [0, 1.0, 0]])),
+    "ineq-curved": ({"type": "ineq", "fun": lambda x: 2.0 - x[0] ** 2 - x[1] ** 2},
+                    lambda x: np.array([-2 * x[0], -2 * x[1], 0.0])),
 }
 
 
@@ -655,9 +455,8 @@ def test_constraint_jacobians_by_autodiff(method, name):
     con, jac = CONSTRAINT_CASES[name]
     x3 = np.array([2.0, 0.5, 1.0])
     ours = optim.minimize(quad_con, x3, method=method, jac=quad_con_der, constraints=[con])
-    theirs = so.minimize(
-        quad_con, x3, method=method, jac=quad_con_der, constraints=[dict(con, jac=jac)]
-    )
+    theirs = so.minimize(quad_con, x3, method=method, jac=quad_con_der,
+                         constraints=[dict(con, jac=jac)])
     assert ours.success == theirs.success
     np.testing.assert_allclose(ours.x, theirs.x, rtol=1e-7, atol=1e-8)
     assert abs(ours.nit - theirs.nit) <= 1
@@ -682,19 +481,9 @@ def test_tnc_takes_a_new_style_callback_unlike_scipy():
     """scipy's TNC passes a bare array to callback(intermediate_result); optim gives the
     result object, as every other method does."""
     seen = []
-    optim.minimize(
-        rosen,
-        X0,
-        method="TNC",
-        jac=rosen_der,
-        callback=lambda intermediate_result: seen.append(intermediate_result.fun),
-    )
+    optim.minimize(rosen, X0, method="TNC", jac=rosen_der,
+                   callback=lambda intermediate_result: seen.append(intermediate_result.fun))
     assert seen and all(np.isfinite(seen))
     with pytest.raises(AttributeError):
-        so.minimize(
-            rosen,
-            X0,
-            method="TNC",
-            jac=rosen_der,
-            callback=lambda intermediate_result: intermediate_result.fun,
-        )
+        so.minimize(rosen, X0, method="TNC", jac=rosen_der,
+                    callback=lambda intermediate_result: intermediate_result.fun)

@@ -158,16 +158,13 @@ PAIRS = {
     ),
     "mixed_value_index": (
         lambda w, b: anp.sum(anp.exp(w.value) * w / b) + anp.sum(w[1:] * w[:-1]),
-        lambda w, b: (
-            anp.sum(anp.exp(w.value) * w.value / b.value) + anp.sum(w.value[1:] * w.value[:-1])
-        ),
+        lambda w, b: anp.sum(anp.exp(w.value) * w.value / b.value)
+        + anp.sum(w.value[1:] * w.value[:-1]),
     ),
     "comparisons": (
         lambda w, b: anp.sum((X @ w > 0) * (X @ w)) + anp.sum(anp.where(w < b, w.value, 2 * w)),
-        lambda w, b: (
-            anp.sum((X @ w.value > 0) * (X @ w.value))
-            + anp.sum(anp.where(w.value < b.value, w.value, 2 * w.value))
-        ),
+        lambda w, b: anp.sum((X @ w.value > 0) * (X @ w.value))
+        + anp.sum(anp.where(w.value < b.value, w.value, 2 * w.value)),
     ),
     "ndarray_left": (
         lambda w, b: anp.sum(np.ones((4, 3)) @ w + np.arange(2.0) * b - np.ones(2) / b),
@@ -322,7 +319,7 @@ def test_finite_differences_substitute_arrays_that_convert(graph):
     # fine and sees the perturbation.
     W = optim.Variable(np.array([0.3, -0.7]), name="W")
     opt = optim.train.GradientDescentOptimizer(0.1, gradient="3-point")
-    ((g, _),) = opt.compute_gradients(lambda: np.sum(np.exp(W)), [W])
+    (g, _), = opt.compute_gradients(lambda: np.sum(np.exp(W)), [W])
     np.testing.assert_allclose(g, np.exp([0.3, -0.7]), rtol=1e-8)
 
 
