@@ -59,7 +59,7 @@ def test_a_global_read_by_the_closure_is_seen_at_once():
     np.testing.assert_array_equal(g2, np.full((3, 2), 10.0))
 
 
-def test_unreached_variable_gets_none():
+def test_unreached_variable_gets_none(graph):  # a fresh graph keeps the names as given
     W, b = variables()
     c = optim.Variable(np.ones(4), name="c")
     s = optim.Variable(np.ones(2), name="s")
