@@ -100,7 +100,8 @@ class MultiOptimizer(Optimizer):
             of them.
         name: defaults to ``"MultiOptimizer"``.
         **kwargs: base-class options (``gradient=``, ``nonfinite=``, clipping), see
-            :class:`optim.Optimizer`.
+            :class:`optim.Optimizer`. ``minimize`` and ``compute_gradients`` use this
+            ``gradient=`` source (autodiff by default), not the inner optimizers'.
 
     Raises:
         TypeError: an entry that is not a pair, a non-optimizer, an assignment holding

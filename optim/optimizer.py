@@ -81,9 +81,13 @@ its dense updates:
 - LAMB's trust ratio is a per-variable quantity: its fused update computes each segment's
   norms over the segment's views of the flat buffers (``arena.offsets``), the same sums as
   per variable;
+- the base's weight decay (see :class:`Optimizer`, "Weight decay") runs before the fused
+  kernel, variable by variable on the segment views (the per-variable path's operations, so
+  its bits), exclusions included;
 - sparse gradients, a step in which only part of the variables have gradients (TF1 skips the
   others: their slots must not decay), Adafactor (factored slots, not shaped like the
-  variable) and AdamW's exclusions (``_flat_ready``) stay on the per-variable kernels, which
+  variable), a class's own refusal (``_flat_ready``) and a kernel-owned decay
+  (``decay_in_kernel``) with excluded variables stay on the per-variable kernels, which
   run on the same views. Variables joining later, restored slots or a
   variable re-homed by another optimizer make the layout stale, and it is rebuilt on the next
   apply;
@@ -111,8 +115,12 @@ The protected helpers a subclass calls on ``self`` are part of this contract: ``
 (constructor), ``_get_hyper(name, dtype)`` (this apply's value, cast), ``_current_hyper(name)``
 (the value as a number, also outside an apply), ``_step_number``, ``_scalars``,
 ``_zeros_slot``, ``_get_or_make_slot``, ``_get_or_make_slot_with_initializer``,
-``_create_non_slot_variable``, ``_get_non_slot_variable`` and ``_scratch``. Code outside a
-subclass uses the public API only.
+``_create_non_slot_variable``, ``_get_non_slot_variable`` and ``_scratch``; for weight decay
+(see :class:`Optimizer`), ``_uses_weight_decay(var)`` (the one mask), ``_decay_masked``,
+``_scalars_of(var)`` (the step scalars, with the decay zeroed for an excluded variable when
+the kernel owns it), ``_decay_scalars`` (the base decay's factors; AdamW drops the rate) and
+``_weight_decay_only`` (AdamW's ``decay_var_list``). Code outside a subclass uses the public
+API only.
 """
 
 from __future__ import annotations
@@ -282,7 +290,9 @@ class Optimizer:
         ``w``'s copy as above. ``copy.copy(opt)`` is shallow: it shares the slot arrays.
 
     Raises:
-        ValueError: an empty name or a bad ``nonfinite`` / ``max_consecutive_nonfinite``.
+        ValueError: an empty name, a bad ``nonfinite`` / ``max_consecutive_nonfinite``, or a
+            ``weight_decay`` below 0, NaN or infinite.
+        TypeError: a ``weight_decay`` that is neither a real number, None nor a callable.
     """
 
     GATE_NONE = 0
@@ -1123,8 +1133,8 @@ class Optimizer:
 
     def _flat_ready(self, var_list: list[Variable]) -> bool:
         """Whether this apply may use the fused kernel for ``var_list`` (default: True). A class
-        whose update differs per variable in some configurations (AdamW's exclusions) says
-        no for those."""
+        whose update differs per variable in some configurations says no for those (the
+        exclusions of a kernel-owned weight decay are handled by :meth:`_can_fuse`)."""
         return True
 
     def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:

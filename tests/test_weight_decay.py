@@ -560,3 +560,22 @@ def test_flat_engine_gives_the_per_variable_bits(name, dtype, exclude, engine, m
     assert used == (not (exclude and getattr(optim.train, name).decay_in_kernel))
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b, strict=True)
+
+
+def test_an_adamw_pickle_from_before_the_base_mechanism_keeps_its_exclusions(graph):
+    """AdamW pickles made when it held its own mask (``_excluded_vars`` / ``_excluded_pattern``
+    / ``_decay_vars``) load into the base's mask."""
+    import re
+
+    w = optim.Variable(np.ones(2), name="w")
+    b = optim.Variable(np.ones(2), name="b")
+    g = optim.Variable(np.ones(2), name="gamma")
+    state = optim.train.AdamWOptimizer(0.5, 0.1).__getstate__()
+    for name in ("_decay_excluded", "_decay_excluded_names", "_decay_pattern", "_decay_only",
+                 "_undecayed_cache"):  # fmt: skip
+        del state[name]
+    state.update(_excluded_vars={b}, _excluded_pattern=re.compile("(?:gam)"), _decay_vars=None)
+    old = optim.train.AdamWOptimizer.__new__(optim.train.AdamWOptimizer)
+    old.__setstate__(state)
+    old.apply_gradients([(np.zeros(2), v) for v in (w, b, g)])
+    assert [v.name for v in (w, b, g) if v.numpy()[0] != 1.0] == ["w"]

@@ -261,6 +261,18 @@ class AdamWOptimizer(AdamOptimizer):
         if exclude_from_weight_decay is not None:
             self.exclude_from_weight_decay(*_split_exclusions(exclude_from_weight_decay))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restores a pickle; one made before weight decay moved to the base class keeps its
+        exclusions (its excluded Variables by name, as the base pickles them)."""
+        pattern = state.pop("_excluded_pattern", None)
+        excluded = state.pop("_excluded_vars", None) or set()
+        state.pop("_decay_vars", None)
+        super().__setstate__(state)
+        if pattern is not None:
+            self._decay_pattern = pattern
+        if excluded:
+            self._decay_excluded_names = self._decay_excluded_names | {v.name for v in excluded}
+
     def _decay_scalars(self, dtype: np.dtype) -> tuple[Any, Any]:
         """``(weight_decay, learning_rate)``, the rate None for ``weight_decay_scale="none"``."""
         lr = self._get_hyper("learning_rate", dtype) if self._scale_by_lr else None
