@@ -166,6 +166,7 @@ __all__ = [
 
 _HYPER_TYPES = "a float or a zero-argument callable"
 _NO_SLOTS: dict[Variable, np.ndarray] = {}  # read-only default of slot-table lookups
+_DECAY_BLOCK = 1 << 16  # elements per block of the flat layout's weight decay
 
 
 def _required_arguments(fn: Callable[..., Any]) -> int | None:
@@ -718,8 +719,17 @@ class Optimizer:
         """The base's decay of the arena's variables (each on its segment view, so the bits
         of the per-variable path), then :meth:`_flat_update`."""
         if self._decays_before_update():
-            for var in arena.variables:
-                self._decay(var)
+            variables = arena.variables
+            if self._decay_masked() and not all(self._uses_weight_decay(v) for v in variables):
+                for var in variables:
+                    self._decay(var)
+            else:  # every element decays: the same ufuncs over the buffer, block by block
+                buffer = arena.var_buffer
+                factors = self._decay_scalars(arena.dtype)
+                tmp = np.empty(min(buffer.size, _DECAY_BLOCK), dtype=buffer.dtype)
+                for start in range(0, buffer.size, _DECAY_BLOCK):
+                    block = buffer[start : start + _DECAY_BLOCK]
+                    decay_weights(block, (tmp[: block.size],), *factors)
         self._flat_update(kernel, arena, grad)
 
     # -- slots and state -------------------------------------------------------------------

@@ -579,3 +579,24 @@ def test_an_adamw_pickle_from_before_the_base_mechanism_keeps_its_exclusions(gra
     old.__setstate__(state)
     old.apply_gradients([(np.zeros(2), v) for v in (w, b, g)])
     assert [v.name for v in (w, b, g) if v.numpy()[0] != 1.0] == ["w"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_flat_decay_over_several_blocks_gives_the_per_variable_bits(engine, monkeypatch):
+    """A buffer longer than the flat decay's block (65536 elements) is decayed block by block:
+    the same bits as variable by variable."""
+    rng = np.random.default_rng(12)
+    inits = [rng.normal(size=(300, 250)).astype(np.float32), rng.normal(size=(77,)).astype(
+        np.float32)]  # fmt: skip
+    grads = [[rng.normal(size=x.shape).astype(np.float32) for x in inits] for _ in range(3)]
+    runs = []
+    for mode in ("off", engine):
+        monkeypatch.setenv("OPTIM_ENGINE", mode)
+        with optim.Graph().as_default():
+            variables = [optim.Variable(x.copy(), name=f"v{i}") for i, x in enumerate(inits)]
+            opt = optim.train.MomentumOptimizer(0.01, 0.9, weight_decay=0.1)
+            for g in grads:
+                opt.apply_gradients(zip(g, variables))
+            runs.append([v.numpy() for v in variables])
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b, strict=True)
