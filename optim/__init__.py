@@ -40,6 +40,7 @@ from .gradients import (
     hessian_vector_product,
     jit_closure,
 )
+from .multi import MultiOptimizer
 from .optimizer import Optimizer
 from .scipy import (
     ExternalOptimizerInterface,
@@ -78,6 +79,7 @@ __all__ = [
     "ScipyOptimizerInterface",
     "ExternalOptimizerInterface",
     "GradientAccumulationOptimizer",
+    "MultiOptimizer",
     "ExponentialMovingAverage",
     "save_checkpoint",
     "restore_checkpoint",

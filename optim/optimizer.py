@@ -81,9 +81,13 @@ its dense updates:
 - LAMB's trust ratio is a per-variable quantity: its fused update computes each segment's
   norms over the segment's views of the flat buffers (``arena.offsets``), the same sums as
   per variable;
+- the base's weight decay (see :class:`Optimizer`, "Weight decay") runs before the fused
+  kernel, variable by variable on the segment views (the per-variable path's operations, so
+  its bits), exclusions included;
 - sparse gradients, a step in which only part of the variables have gradients (TF1 skips the
   others: their slots must not decay), Adafactor (factored slots, not shaped like the
-  variable) and AdamW's exclusions (``_flat_ready``) stay on the per-variable kernels, which
+  variable), a class's own refusal (``_flat_ready``) and a kernel-owned decay
+  (``decay_in_kernel``) with excluded variables stay on the per-variable kernels, which
   run on the same views. Variables joining later, restored slots or a
   variable re-homed by another optimizer make the layout stale, and it is rebuilt on the next
   apply;
@@ -111,17 +115,23 @@ The protected helpers a subclass calls on ``self`` are part of this contract: ``
 (constructor), ``_get_hyper(name, dtype)`` (this apply's value, cast), ``_current_hyper(name)``
 (the value as a number, also outside an apply), ``_step_number``, ``_scalars``,
 ``_zeros_slot``, ``_get_or_make_slot``, ``_get_or_make_slot_with_initializer``,
-``_create_non_slot_variable``, ``_get_non_slot_variable`` and ``_scratch``. Code outside a
-subclass uses the public API only.
+``_create_non_slot_variable``, ``_get_non_slot_variable`` and ``_scratch``; for weight decay
+(see :class:`Optimizer`), ``_uses_weight_decay(var)`` (the one mask), ``_decay_masked``,
+``_scalars_of(var)`` (the step scalars, with the decay zeroed for an excluded variable when
+the kernel owns it), ``_decay_scalars`` (the base decay's factors; AdamW drops the rate) and
+``_weight_decay_only`` (AdamW's ``decay_var_list``). Code outside a subclass uses the public
+API only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import math
 import numbers
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -129,6 +139,7 @@ import numpy as np
 from .clipping import check_clip_options, clip_gradients
 from .engine.fused import FusedEngine
 from .engine.kernels import engine_enabled
+from .engine.numpy_kernels import decay_weights
 from .engine.reductions import all_finite as finite_entries
 from .gradients import GradientSource, as_gradient_source, check_gradient
 from .sparse import IndexedSlices, check_indexed_slices, deduplicate
@@ -144,10 +155,18 @@ from .validation import (
 from .variables import Variable
 
 # Interval, NONNEGATIVE and POSITIVE live in optim.validation; they stay importable from here.
-__all__ = ["Optimizer", "Interval", "NONNEGATIVE", "POSITIVE", "all_finite"]
+__all__ = [
+    "Optimizer",
+    "Interval",
+    "NONNEGATIVE",
+    "POSITIVE",
+    "all_finite",
+    "compile_name_patterns",
+]
 
 _HYPER_TYPES = "a float or a zero-argument callable"
 _NO_SLOTS: dict[Variable, np.ndarray] = {}  # read-only default of slot-table lookups
+_DECAY_BLOCK = 1 << 16  # elements per block of the flat layout's weight decay
 
 
 def _required_arguments(fn: Callable[..., Any]) -> int | None:
@@ -215,6 +234,22 @@ class Optimizer:
         clipvalue: clip each gradient element into ``[-clipvalue, clipvalue]``.
         global_clipnorm: clip all gradients together to this global norm
             (:func:`optim.clip_by_global_norm`). At most one of the three may be set.
+        weight_decay: decoupled weight decay, Keras 3's spelling, taken by every optimizer:
+            a float >= 0 or a callable, like any hyperparameter; ``None`` (the default of most
+            classes) or 0 is off. See "Weight decay" below.
+
+    Weight decay:
+        Unless the class's kernel owns the decay (:attr:`decay_in_kernel`), each variable
+        that decays is shrunk before its update, as Keras 3's ``_apply_weight_decay`` does::
+
+            var -= var * weight_decay * learning_rate     # this apply's values, var's dtype
+
+        and the class's own update follows. Classes whose published rule puts the decay inside
+        the update (LAMB, Muon, Prodigy, the schedule-free pair) keep it there, with the same
+        argument and the same exclusions; their docstrings say how. AdamW's
+        ``weight_decay_scale="none"`` drops the learning-rate factor. A sparse gradient decays
+        the whole variable. A skipped step (``nonfinite="skip"``) decays nothing.
+        :meth:`exclude_from_weight_decay` chooses the variables that never decay.
 
     Hyperparameters:
         Every hyperparameter a subclass takes (``learning_rate``, ``momentum``, ``beta1``...)
@@ -256,7 +291,9 @@ class Optimizer:
         ``w``'s copy as above. ``copy.copy(opt)`` is shallow: it shares the slot arrays.
 
     Raises:
-        ValueError: an empty name or a bad ``nonfinite`` / ``max_consecutive_nonfinite``.
+        ValueError: an empty name, a bad ``nonfinite`` / ``max_consecutive_nonfinite``, or a
+            ``weight_decay`` below 0, NaN or infinite.
+        TypeError: a ``weight_decay`` that is neither a real number, None nor a callable.
     """
 
     GATE_NONE = 0
@@ -286,6 +323,17 @@ class Optimizer:
     Its positional arguments are the buffers of ``var`` and :attr:`kernel_slots`, the flat
     gradient, then :meth:`_flat_arguments` of the step scalars. A subclass that overrides
     ``_kernel`` or ``_apply_dense`` without declaring ``flat_kernel`` itself gets None."""
+
+    decay_in_kernel: bool = False
+    """Whether this class's kernel applies ``weight_decay`` itself, inside its published rule
+    (LAMB's trust ratio, Muon, Prodigy, schedule-free): then the base does not decay before the
+    update, and a variable excluded from weight decay runs the kernel with the
+    :attr:`decay_hypers` set to zero (see :meth:`_scalars_of`). False (the default): the base
+    applies Keras 3's decoupled decay before the update (see :meth:`exclude_from_weight_decay`)."""
+
+    decay_hypers: tuple[str, ...] = ("weight_decay",)
+    """The hyperparameters that a variable excluded from weight decay sees as zero, when
+    :attr:`decay_in_kernel` (Muon adds its AdamW branch's ``adam_weight_decay``)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Checks ``sparse_updates``. A class defining its own ``_apply_sparse`` (or
@@ -318,6 +366,7 @@ class Optimizer:
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
+        weight_decay: Any = None,
     ) -> None:
         if name is None or (isinstance(name, str) and not name):
             raise ValueError("Must specify the optimizer name")
@@ -364,6 +413,14 @@ class Optimizer:
         self._scratch_buffers: dict[np.dtype, np.ndarray] = {}
         self._engine: FusedEngine | None = None  # the flat layout, made on the first apply
         self._scratch_views: dict[tuple, tuple[np.ndarray, ...]] = {}
+        # Weight decay's exclusions (configuration, not state; see exclude_from_weight_decay).
+        self._decay_excluded: set[Variable] = set()
+        self._decay_excluded_names: set[str] = set()  # excluded Variables after pickling
+        self._decay_pattern: re.Pattern[str] | None = None
+        self._decay_only: set[Variable] | None = None  # None: every variable not excluded
+        self._undecayed_cache: dict[np.dtype, tuple[Any, ...]] = {}
+        if weight_decay is not None or self.decay_in_kernel:
+            self._set_hyper("weight_decay", 0.0 if weight_decay is None else weight_decay)
 
     def get_name(self) -> str:
         return self._name
@@ -488,6 +545,7 @@ class Optimizer:
         """
         self._hyper_cast = {}
         self._scalar_cache = {}  # a new dict: a shallow copy keeps its own
+        self._undecayed_cache = {}
         if self._hyper_t and not self._hyper_callables:
             return  # constants only: already checked in _set_hyper
         self._hyper_t = {
@@ -515,6 +573,164 @@ class Optimizer:
         if cast is None:
             cast = self._hyper_cast[dtype] = {k: dtype.type(v) for k, v in self._hyper_t.items()}
         return cast[name]
+
+    # -- weight decay ----------------------------------------------------------------------
+    @property
+    def weight_decay(self) -> Any:
+        """The configured weight decay (a float or a callable), or None when none was given."""
+        entry = self._hyper.get("weight_decay")
+        return None if entry is None else entry[0]
+
+    def exclude_from_weight_decay(self, var_list: Any = None, var_names: Any = None) -> None:
+        """Chooses the variables that never decay (Keras 3's method and matching rule).
+
+        Each call replaces the exclusions of the previous one, as in Keras 3 (the constructor
+        option ``exclude_from_weight_decay=`` of AdamW is such a call); with no arguments it
+        clears them. A variable is excluded when it is one of ``var_list`` (by identity) or
+        when any of ``var_names`` is found in its name by :func:`re.search`: each string is a
+        regular expression, so a plain word such as ``"bias"`` excludes every variable whose
+        name contains it (``"dense/bias"`` too: optim's :attr:`Variable.name` is the whole
+        name, where Keras 3 searches the short name, ``"bias"``). Names are case-sensitive, so
+        ``"LayerNorm"`` does not match ``"layer_norm"``.
+
+        The exclusions are configuration, not state: :meth:`state_dict` and checkpoints do not
+        carry them, so configure a restored optimizer as the saved one was, before
+        :meth:`load_state_dict`. Pickles and ``copy.deepcopy`` keep them, the excluded
+        Variables by name (they exclude the variables of those names the copy meets).
+
+        Args:
+            var_list: Variables (a list, a tuple, a set, or one Variable) to exclude.
+            var_names: name patterns (a list, a tuple, a set, or one string) to exclude.
+
+        Raises:
+            TypeError: ``var_list`` holds something other than an optim.Variable, or
+                ``var_names`` something other than a string.
+            ValueError: a pattern that is not a valid regular expression, or a call after
+                this optimizer's first apply (Keras allows it only before the optimizer is
+                built: exclusions changing mid-run would change the update rule). Nothing
+                changes then.
+        """
+        if self._iterations:
+            raise ValueError(
+                "`exclude_from_weight_decay()` must be called before the first apply, got a "
+                f"call after {self._iterations} steps of {type(self).__name__} "
+                f"{self._name!r}. Nothing was changed."
+            )
+        if var_list is None:
+            var_list = ()
+        elif isinstance(var_list, Variable):
+            var_list = (var_list,)
+        elif not isinstance(var_list, (list, tuple, set, frozenset)):
+            raise TypeError(f"`var_list` must be a list of optim.Variable, got {var_list!r}.")
+        for i, var in enumerate(var_list):
+            if not isinstance(var, Variable):
+                raise TypeError(f"`var_list[{i}]` must be an optim.Variable, got {var!r}.")
+        pattern = None
+        if var_names is not None:
+            pattern = compile_name_patterns("var_names", var_names)
+        self._decay_excluded = set(var_list)
+        self._decay_excluded_names = set()
+        self._decay_pattern = pattern
+
+    def _uses_weight_decay(self, var: Variable) -> bool:
+        """Whether ``var`` decays: not excluded (by identity, by name after unpickling, or by
+        pattern) and, inside AdamW's ``decay_var_list=``, listed there."""
+        if var in self._decay_excluded or var.name in self._decay_excluded_names:
+            return False
+        if self._decay_pattern is not None and self._decay_pattern.search(var.name):
+            return False
+        return self._decay_only is None or var in self._decay_only
+
+    def _decay_masked(self) -> bool:
+        """Whether some variable may be excluded from weight decay (a cheap test)."""
+        return bool(
+            self._decay_excluded
+            or self._decay_excluded_names
+            or self._decay_pattern is not None
+            or self._decay_only is not None
+        )
+
+    @contextlib.contextmanager
+    def _weight_decay_only(self, decay_var_list: Any) -> Iterator[None]:
+        """Restricts the decay to ``decay_var_list`` (checked first) for one call; None
+        leaves it as it is. AdamW's ``decay_var_list=`` (TF contrib) uses it."""
+        if decay_var_list is None:
+            yield
+            return
+        if isinstance(decay_var_list, Variable) or not isinstance(
+            decay_var_list, (list, tuple, set, frozenset)
+        ):
+            raise TypeError(
+                f"`decay_var_list` must be a list of optim.Variable, got {decay_var_list!r}."
+            )
+        for i, var in enumerate(decay_var_list):
+            if not isinstance(var, Variable):
+                raise TypeError(f"`decay_var_list[{i}]` must be an optim.Variable, got {var!r}.")
+        previous, self._decay_only = self._decay_only, set(decay_var_list)
+        try:
+            yield
+        finally:
+            self._decay_only = previous
+
+    def _decay_scalars(self, dtype: np.dtype) -> tuple[Any, Any]:
+        """``(weight_decay, learning_rate)`` of this apply in ``dtype``, the factors of the
+        base's decay; AdamW's ``weight_decay_scale="none"`` gives None for the rate."""
+        return self._get_hyper("weight_decay", dtype), self._get_hyper("learning_rate", dtype)
+
+    def _decays_before_update(self) -> bool:
+        """Whether this apply runs the base's decay (after :meth:`_prepare`): the class does
+        not own it and this apply's ``weight_decay`` is not zero."""
+        return not self.decay_in_kernel and bool(self._hyper_t.get("weight_decay"))
+
+    def _decay(self, var: Variable) -> None:
+        """The base's decoupled decay of one variable, in place, if it decays."""
+        if self._uses_weight_decay(var):
+            decay_weights(var.array, self._scratch(var), *self._decay_scalars(var.dtype))
+
+    def _scalars_of(self, var: Variable) -> tuple[Any, ...]:
+        """The step scalars :meth:`_kernel` takes for ``var``: :meth:`_scalars` of its dtype,
+        or, when the kernel owns the decay (:attr:`decay_in_kernel`) and ``var`` is excluded,
+        the same hook's scalars with :attr:`decay_hypers` at zero (cached alike)."""
+        dtype = var.dtype
+        if not (self.decay_in_kernel and self._decay_masked()) or self._uses_weight_decay(var):
+            return self._scalars(dtype)
+        scalars = self._undecayed_cache.get(dtype)
+        if scalars is None:
+            hyper_t, hyper_cast = self._hyper_t, self._hyper_cast
+            self._hyper_t = {**hyper_t, **{n: 0.0 for n in self.decay_hypers if n in hyper_t}}
+            self._hyper_cast = {}
+            try:
+                scalars = self._step_scalars(dtype)
+            finally:
+                self._hyper_t, self._hyper_cast = hyper_t, hyper_cast
+            self._undecayed_cache[dtype] = scalars
+        return scalars
+
+    def _can_fuse(self, var_list: list[Variable]) -> bool:
+        """Whether the fused kernel may run for ``var_list``: :meth:`_flat_ready`, and, when
+        the kernel owns the decay, no variable excluded from it (one kernel call decays
+        every element alike)."""
+        if self.decay_in_kernel and self._decay_masked():
+            if not all(self._uses_weight_decay(var) for var in var_list):
+                return False
+        return self._flat_ready(var_list)
+
+    def _fused_update(self, kernel: Callable[..., None], arena: Any, grad: np.ndarray) -> None:
+        """The base's decay of the arena's variables (each on its segment view, so the bits
+        of the per-variable path), then :meth:`_flat_update`."""
+        if self._decays_before_update():
+            variables = arena.variables
+            if self._decay_masked() and not all(self._uses_weight_decay(v) for v in variables):
+                for var in variables:
+                    self._decay(var)
+            else:  # every element decays: the same ufuncs over the buffer, block by block
+                buffer = arena.var_buffer
+                factors = self._decay_scalars(arena.dtype)
+                tmp = np.empty(min(buffer.size, _DECAY_BLOCK), dtype=buffer.dtype)
+                for start in range(0, buffer.size, _DECAY_BLOCK):
+                    block = buffer[start : start + _DECAY_BLOCK]
+                    decay_weights(block, (tmp[: block.size],), *factors)
+        self._flat_update(kernel, arena, grad)
 
     # -- slots and state -------------------------------------------------------------------
     def _get_or_make_slot(
@@ -682,6 +898,13 @@ class Optimizer:
         state["_scratch_buffers"] = {}
         state["_scratch_views"] = {}
         state["_engine"] = None  # the copy's variables get their own flat layout
+        state["_undecayed_cache"] = {}
+        # Excluded Variables by name: the copy excludes the variables of those names it meets.
+        state["_decay_excluded_names"] = self._decay_excluded_names | {
+            var.name for var in self._decay_excluded
+        }
+        state["_decay_excluded"] = set()
+        state["_decay_only"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -689,6 +912,11 @@ class Optimizer:
         self.__dict__.update(state)
         self._scalar_cache = {}  # absent from pickles made before the step-scalar hook
         self._engine = None
+        for name, default in (  # absent from pickles made before weight decay in the base
+            ("_decay_excluded", set()), ("_decay_excluded_names", set()),
+            ("_decay_pattern", None), ("_decay_only", None), ("_undecayed_cache", {}),
+        ):  # fmt: skip
+            self.__dict__.setdefault(name, default)
 
     def __copy__(self) -> Optimizer:
         """A shallow copy: the same attribute values, slot arrays shared."""
@@ -907,14 +1135,16 @@ class Optimizer:
         scalars = self._scalar_cache.get(array.dtype)
         if scalars is None:  # _scalars, inlined
             scalars = self._scalar_cache[array.dtype] = self._step_scalars(array.dtype)
+        if self.decay_in_kernel and self._decay_masked():
+            scalars = self._scalars_of(var)
         tables = self._slots  # _kernel_slot_arrays, inlined
         slots = tuple([tables.get(name, _NO_SLOTS).get(var) for name in self.kernel_slots])
         self._kernel(array, slots, grad, scalars, self._scratch(var, self.kernel_scratch))
 
     def _flat_ready(self, var_list: list[Variable]) -> bool:
         """Whether this apply may use the fused kernel for ``var_list`` (default: True). A class
-        whose update differs per variable in some configurations (AdamW's exclusions) says
-        no for those."""
+        whose update differs per variable in some configurations says no for those (the
+        exclusions of a kernel-owned weight decay are handled by :meth:`_can_fuse`)."""
         return True
 
     def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -948,9 +1178,7 @@ class Optimizer:
         var_rows = var.array[rows]
         slot_rows = tuple(None if slot is None else slot[rows] for slot in slots)
         scratch = tuple(np.empty_like(var_rows) for _ in range(self.kernel_scratch))
-        self._kernel(
-            var_rows, slot_rows, grad.values, self._scalars(var.dtype), scratch, rows=True
-        )
+        self._kernel(var_rows, slot_rows, grad.values, self._scalars_of(var), scratch, rows=True)
         var.array[rows] = var_rows
         for slot, new_rows in zip(slots, slot_rows):
             if slot is not None:
@@ -1065,7 +1293,7 @@ class Optimizer:
         steady = None
         if engine is not None and engine_enabled():
             steady = engine.steady(pairs, self._slots)
-            if steady is not None and not self._flat_ready(steady[0].variables):
+            if steady is not None and not self._can_fuse(steady[0].variables):
                 steady = None
         if steady is None:
             updates = self._check_pairs(pairs)
@@ -1139,7 +1367,7 @@ class Optimizer:
                 if not self._is_finite_step(bad, "gradient", global_step):
                     return
         self._prepare()
-        self._flat_update(engine.kernel(arena.dtype, arena.size), arena, flat)
+        self._fused_update(engine.kernel(arena.dtype, arena.size), arena, flat)
         for var in arena.constrained:
             np.copyto(var.array, var.constraint(var.array), casting="same_kind")
         self._finish_apply(arena.variables, global_step, name)
@@ -1149,7 +1377,7 @@ class Optimizer:
         updated = [var for _, var in updates]
         if self._pending_slots:
             self._check_pending_slots_reachable(updated)
-        fused = self.flat_kernel is not None and engine_enabled() and self._flat_ready(updated)
+        fused = self.flat_kernel is not None and engine_enabled() and self._can_fuse(updated)
         self._prepare()
         self._create_state(updated)
         rest = updates
@@ -1157,13 +1385,16 @@ class Optimizer:
             engine = self._engine
             if engine is None:
                 engine = self._engine = FusedEngine(self.flat_kernel)
-            rest = engine.apply(updates, self._slots, self._flat_update)
+            rest = engine.apply(updates, self._slots, self._fused_update)
             if len(rest) < len(updates):
                 kept = {id(var) for _, var in rest}
                 for var in updated:
                     if var.constraint is not None and id(var) not in kept:
                         np.copyto(var.array, var.constraint(var.array), casting="same_kind")
+        decay = self._decays_before_update()
         for grad, var in rest:
+            if decay:
+                self._decay(var)
             if isinstance(grad, np.ndarray):
                 self._apply_dense(grad, var)
             else:
@@ -1255,3 +1486,41 @@ def all_finite(grad: Any) -> bool:
     """
     values = grad.values if isinstance(grad, IndexedSlices) else grad
     return finite_entries(values)
+
+
+def compile_name_patterns(arg: str, patterns: Any) -> re.Pattern[str] | None:
+    """One regular expression searching for any of ``patterns`` in a variable's name.
+
+    The rule of weight-decay exclusion and of :class:`optim.MultiOptimizer`'s assignment:
+    each string is a regular expression (a plain word matches every name containing it) and
+    a name matches when :func:`re.search` finds any of them. Each pattern is checked and
+    wrapped in a group of its own before they are joined with ``|`` (Keras 3 joins them bare,
+    which is the same for valid patterns).
+
+    Args:
+        arg: the argument's name, for the messages.
+        patterns: one string, or a list, tuple or set of strings.
+
+    Returns:
+        The compiled expression, or None for no patterns.
+
+    Raises:
+        TypeError: ``patterns`` is not a string or a collection of strings.
+        ValueError: a string that is not a valid regular expression.
+    """
+    if isinstance(patterns, str):
+        patterns = (patterns,)
+    elif not isinstance(patterns, (list, tuple, set, frozenset)):
+        raise TypeError(f"`{arg}` must be a list of strings, got {patterns!r}.")
+    parts = []
+    for i, pattern in enumerate(list(patterns)):
+        if not isinstance(pattern, str):
+            raise TypeError(f"`{arg}[{i}]` must be a string (a name pattern), got {pattern!r}.")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"`{arg}[{i}]` must be a valid regular expression, got {pattern!r}: {exc}."
+            ) from exc
+        parts.append(f"(?:{pattern})")
+    return re.compile("|".join(parts)) if parts else None

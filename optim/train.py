@@ -12,6 +12,7 @@ from .algorithms import *  # noqa: F403
 from .algorithms import __all__ as _algorithms
 from .checkpoint import CheckpointManager, Saver, latest_checkpoint
 from .ema import ExponentialMovingAverage
+from .multi import MultiOptimizer
 from .optimizer import Optimizer
 from .schedules import (
     cosine_decay,
@@ -38,6 +39,7 @@ __all__ = [
     "Optimizer",
     *_algorithms,
     "GradientAccumulationOptimizer",
+    "MultiOptimizer",
     "get_global_step",
     "get_or_create_global_step",
     "exponential_decay",

@@ -151,7 +151,8 @@ CASES: list[Case] = [
         + (
             ({"weight_decay": -0.01}, ValueError, r"`weight_decay` must be >= 0, got -0.01"),
             ({"weight_decay": float("nan")}, ValueError, r"`weight_decay` must be finite"),
-            ({"weight_decay": None}, TypeError, r"`weight_decay` must be a float or a zero-arg"),
+            # None is off (the base's weight decay, Keras 3's None), not a bad value.
+            ({"weight_decay": "0.1"}, TypeError, r"`weight_decay` must be a float or a zero-arg"),
             (
                 {"weight_decay_scale": "lr"},
                 ValueError,

@@ -42,11 +42,14 @@ class AdagradDAOptimizer(Optimizer):
         l2_regularization_strength: a float >= 0 or a zero-argument callable (default 0.0).
         use_locking: accepted for TF1 compatibility.
         name: defaults to ``"AdagradDA"``.
-        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
+        **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`, except
+            ``weight_decay``: the update overwrites the variable, so a decoupled decay would
+            do nothing (``l2_regularization_strength`` is this algorithm's decay).
 
     Raises:
         TypeError: a hyperparameter of the wrong type, or ``global_step`` not an integer scalar
             Variable.
+        ValueError: ``weight_decay`` other than None or 0 (see above).
         ValueError: a negative, NaN or infinite hyperparameter, or
             ``initial_gradient_squared_accumulator_value <= 0``.
 
@@ -89,6 +92,13 @@ class AdagradDAOptimizer(Optimizer):
         name: str = "AdagradDA",
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("weight_decay"):  # None or 0: off, as for every optimizer
+            raise ValueError(
+                "`weight_decay` must be None or 0 for AdagradDAOptimizer, whose variable is a "
+                "closed form of its accumulators (a decay before the step would be overwritten); "
+                f"use l2_regularization_strength, got {kwargs['weight_decay']!r}."
+            )
+        kwargs.pop("weight_decay", None)
         super().__init__(use_locking, name, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
         self._global_step = check_global_step(global_step, optional=False)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..engine.numpy_kernels import adam_step, adam_update, decay_weights
+from ..engine.numpy_kernels import adam_step, adam_update
 from ..optimizer import Optimizer
 from ..sparse import IndexedSlices
-from ..validation import BETA, NONNEGATIVE, check_bool
+from ..validation import BETA, check_bool
 from ..variables import Variable
 
 __all__ = ["AdamOptimizer", "AdamWOptimizer"]
@@ -167,15 +166,21 @@ _DECAY_SCALES = ("learning_rate", "none")
 
 
 class AdamWOptimizer(AdamOptimizer):
-    """Adam with decoupled weight decay (AdamW), applied before the Adam step.
+    """Adam with decoupled weight decay (AdamW): the base's decay, then the Adam step.
 
     For each variable whose weight decays, then the :class:`AdamOptimizer` update::
 
-        var -= learning_rate * weight_decay * var      # weight_decay_scale="learning_rate"
-        var -= weight_decay * var                      # weight_decay_scale="none"
+        var -= var * weight_decay * learning_rate      # weight_decay_scale="learning_rate"
+        var -= var * weight_decay                      # weight_decay_scale="none"
+
+    The decay is :class:`optim.Optimizer`'s, which every optimizer takes (``weight_decay=``
+    and :meth:`~optim.Optimizer.exclude_from_weight_decay`); AdamW differs from
+    ``AdamOptimizer(weight_decay=...)`` only by its defaults, its positional order and its two
+    TF contrib options (``weight_decay_scale``, ``decay_var_list``).
 
     Args:
-        weight_decay: a float >= 0 or a zero-argument callable. Default 0.004 (Keras 3).
+        weight_decay: a float >= 0 or a zero-argument callable; None or 0 is off.
+            Default 0.004 (Keras 3).
         learning_rate: a float >= 0 or a zero-argument callable. Default 0.001.
         beta1: decay of the first moment, in [0, 1). Default 0.9.
         beta2: decay of the second moment, in [0, 1). Default 0.999.
@@ -188,11 +193,11 @@ class AdamWOptimizer(AdamOptimizer):
             rate, as Keras 3 and PyTorch; ``"none"`` decays by ``weight_decay`` alone, as TF1
             ``tf.contrib.opt.AdamWOptimizer`` and TF Addons (then a learning-rate schedule
             does not reach the decay: schedule ``weight_decay`` too).
-        exclude_from_weight_decay: variables whose weights never decay, given as
-            :class:`optim.Variable` objects and/or name patterns: each string is a regular
-            expression searched in the variable's name (``re.search``, as Keras 3's
-            ``var_names``), so a plain substring such as ``"bias"`` matches every name
-            containing it. Default None (every variable decays).
+        exclude_from_weight_decay: a shortcut for calling
+            :meth:`~optim.Optimizer.exclude_from_weight_decay` once: variables whose weights
+            never decay, given as :class:`optim.Variable` objects and/or name patterns (each
+            string a regular expression searched in the variable's name, so ``"bias"``
+            matches every name containing it). Default None (every variable decays).
         **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
 
     Raises:
@@ -227,8 +232,6 @@ class AdamWOptimizer(AdamOptimizer):
         Loshchilov and Hutter, "Decoupled Weight Decay Regularization", 2019.
     """
 
-    flat_kernel = "adamw"  # when every variable decays (see _flat_ready)
-
     def __init__(
         self,
         weight_decay: Any = 0.004,
@@ -243,8 +246,10 @@ class AdamWOptimizer(AdamOptimizer):
         exclude_from_weight_decay: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(learning_rate, beta1, beta2, epsilon, use_locking, name, amsgrad, **kwargs)
-        self._set_hyper("weight_decay", weight_decay, NONNEGATIVE)
+        super().__init__(
+            learning_rate, beta1, beta2, epsilon, use_locking, name, amsgrad,
+            weight_decay=weight_decay, **kwargs,
+        )  # fmt: skip
         if not isinstance(weight_decay_scale, str):
             raise TypeError(f"`weight_decay_scale` must be a string, got {weight_decay_scale!r}.")
         if weight_decay_scale not in _DECAY_SCALES:
@@ -253,63 +258,25 @@ class AdamWOptimizer(AdamOptimizer):
                 f"got {weight_decay_scale!r}."
             )
         self._scale_by_lr = weight_decay_scale == "learning_rate"
-        self._excluded_vars, self._excluded_pattern = _parse_exclusions(exclude_from_weight_decay)
-        self._decay_vars: set[Variable] | None = None  # None: every variable (not excluded)
+        if exclude_from_weight_decay is not None:
+            self.exclude_from_weight_decay(*_split_exclusions(exclude_from_weight_decay))
 
-    def _decays(self, var: Variable) -> bool:
-        if var in self._excluded_vars:
-            return False
-        if self._excluded_pattern is not None and self._excluded_pattern.search(var.name):
-            return False
-        return self._decay_vars is None or var in self._decay_vars
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restores a pickle; one made before weight decay moved to the base class keeps its
+        exclusions (its excluded Variables by name, as the base pickles them)."""
+        pattern = state.pop("_excluded_pattern", None)
+        excluded = state.pop("_excluded_vars", None) or set()
+        state.pop("_decay_vars", None)
+        super().__setstate__(state)
+        if pattern is not None:
+            self._decay_pattern = pattern
+        if excluded:
+            self._decay_excluded_names = self._decay_excluded_names | {v.name for v in excluded}
 
-    def _step_scalars(self, dtype: np.dtype) -> tuple[Any, ...]:
-        """Adam's six, then ``(weight_decay, lr)`` with ``lr`` None for
-        ``weight_decay_scale="none"``."""
+    def _decay_scalars(self, dtype: np.dtype) -> tuple[Any, Any]:
+        """``(weight_decay, learning_rate)``, the rate None for ``weight_decay_scale="none"``."""
         lr = self._get_hyper("learning_rate", dtype) if self._scale_by_lr else None
-        return super()._step_scalars(dtype) + (self._get_hyper("weight_decay", dtype), lr)
-
-    def _flat_arguments(self, scalars: tuple[Any, ...]) -> tuple[Any, ...]:
-        return scalars[:4] + scalars[6:]  # the order of optim.engine's adamw
-
-    def _flat_ready(self, var_list: list[Variable]) -> bool:
-        # One kernel decays every element: only when no variable of this apply is excluded.
-        return all(self._decays(var) for var in var_list)
-
-    def _decay(self, var: Variable) -> None:
-        # Per variable (exclusions, decay_var_list), so AdamW keeps its _apply_* overrides.
-        if self._decays(var):
-            weight_decay, lr = self._scalars(var.dtype)[6:]
-            decay_weights(var.array, self._scratch(var), weight_decay, lr)
-
-    def _apply_dense(self, grad: np.ndarray, var: Variable) -> None:
-        self._decay(var)
-        super()._apply_dense(grad, var)
-
-    def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
-        self._decay(var)
-        super()._apply_sparse(grad, var)
-
-    @contextlib.contextmanager
-    def _decaying(self, decay_var_list: Any) -> Iterator[None]:
-        """Restricts the decay to ``decay_var_list`` (checked first) for one call."""
-        if decay_var_list is None:
-            yield
-            return
-        if isinstance(decay_var_list, Variable) or not isinstance(
-            decay_var_list, (list, tuple, set, frozenset)
-        ):
-            raise TypeError(
-                f"`decay_var_list` must be a list of optim.Variable, got {decay_var_list!r}."
-            )
-        for i, var in enumerate(decay_var_list):
-            if not isinstance(var, Variable):
-                raise TypeError(f"`decay_var_list[{i}]` must be an optim.Variable, got {var!r}.")
-        previous, self._decay_vars = self._decay_vars, set(decay_var_list)
-        try:
-            yield
-        finally:
-            self._decay_vars = previous
+        return self._get_hyper("weight_decay", dtype), lr
 
     def apply_gradients(
         self,
@@ -328,7 +295,7 @@ class AdamWOptimizer(AdamOptimizer):
             TypeError: ``decay_var_list`` is not a list of Variables, plus everything the base
                 method raises.
         """
-        with self._decaying(decay_var_list):
+        with self._weight_decay_only(decay_var_list):
             super().apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
     def minimize(
@@ -346,7 +313,7 @@ class AdamWOptimizer(AdamOptimizer):
         gradient: Any = None,
     ) -> Any:
         """:meth:`optim.Optimizer.minimize`, decaying only ``decay_var_list`` if given."""
-        with self._decaying(decay_var_list):
+        with self._weight_decay_only(decay_var_list):
             return super().minimize(
                 loss,
                 global_step,
@@ -360,10 +327,9 @@ class AdamWOptimizer(AdamOptimizer):
             )
 
 
-def _parse_exclusions(exclude: Any) -> tuple[set[Variable], re.Pattern[str] | None]:
-    """Splits ``exclude_from_weight_decay`` into a set of variables and one name regex."""
-    if exclude is None:
-        return set(), None
+def _split_exclusions(exclude: Any) -> tuple[list[Variable], list[str]]:
+    """Splits AdamW's ``exclude_from_weight_decay`` into ``(var_list, var_names)`` for
+    :meth:`optim.Optimizer.exclude_from_weight_decay`, checking it under its own name."""
     if isinstance(exclude, (Variable, str)):
         exclude = [exclude]
     if not isinstance(exclude, (list, tuple, set, frozenset)):
@@ -371,10 +337,10 @@ def _parse_exclusions(exclude: Any) -> tuple[set[Variable], re.Pattern[str] | No
             "`exclude_from_weight_decay` must be a list of optim.Variable objects and/or name "
             f"patterns, got {exclude!r}."
         )
-    variables, patterns = set(), []
+    variables, patterns = [], []
     for item in exclude:
         if isinstance(item, Variable):
-            variables.add(item)
+            variables.append(item)
         elif isinstance(item, str):
             try:
                 re.compile(item)
@@ -383,10 +349,10 @@ def _parse_exclusions(exclude: Any) -> tuple[set[Variable], re.Pattern[str] | No
                     "`exclude_from_weight_decay` patterns must be valid regular expressions, "
                     f"got {item!r}."
                 ) from exc
-            patterns.append(f"(?:{item})")
+            patterns.append(item)
         else:
             raise TypeError(
                 "`exclude_from_weight_decay` must hold optim.Variable objects or name "
                 f"patterns (str), got {item!r}."
             )
-    return variables, re.compile("|".join(patterns)) if patterns else None
+    return variables, patterns

@@ -39,7 +39,9 @@ class LAMBOptimizer(Optimizer):
         beta2: decay of the second moment, in [0, 1). Default 0.999.
         epsilon: added to ``sqrt(v_hat)``, >= 0. Default 1e-6.
         weight_decay: decoupled weight decay added to the direction before the trust ratio,
-            >= 0. Default 0.0.
+            >= 0 (None: 0). Default 0.0. The kernel owns it (``decay_in_kernel``): a variable
+            excluded by :meth:`~optim.Optimizer.exclude_from_weight_decay` gets no decay term
+            (TF-Addons' rule) and keeps its trust ratio.
         use_locking: accepted for TF1 compatibility.
         name: defaults to ``"LAMB"``.
         **kwargs: base-class options (``gradient=``), see :class:`optim.Optimizer`.
@@ -59,8 +61,10 @@ class LAMBOptimizer(Optimizer):
 
         * TF-Addons ``LAMB`` has the same update (its decay argument is ``weight_decay_rate``)
           plus ``exclude_from_weight_decay`` and ``exclude_from_layer_adaptation`` name
-          patterns; an excluded variable gets no decay term or a trust ratio of 1. Here every
-          variable gets both; use a second optimizer for the excluded ones.
+          patterns; an excluded variable gets no decay term or a trust ratio of 1. Here
+          :meth:`~optim.Optimizer.exclude_from_weight_decay` removes the decay term the same
+          way; every variable keeps its trust ratio (give the others a second optimizer, with
+          :class:`optim.MultiOptimizer`).
         * Keras 3 ``Lamb`` defaults to ``epsilon=1e-7`` and applies its ``weight_decay`` the
           Keras way, ``var -= learning_rate * weight_decay * var`` before the step, outside the
           trust ratio. With ``weight_decay=0`` and ``epsilon=1e-7`` it gives the numbers here.
@@ -74,6 +78,7 @@ class LAMBOptimizer(Optimizer):
     """
 
     flat_kernel = "lamb"  # optim.engine: one call per dtype, the trust ratios per segment
+    decay_in_kernel = True  # the decay term sits inside the trust ratio
 
     kernel_slots = ("m", "v")
     kernel_scratch = 2
@@ -90,12 +95,11 @@ class LAMBOptimizer(Optimizer):
         name: str = "LAMB",
         **kwargs: Any,
     ) -> None:
-        super().__init__(use_locking, name, **kwargs)
+        super().__init__(use_locking, name, weight_decay=weight_decay, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
         self._set_hyper("beta1", beta1, BETA)
         self._set_hyper("beta2", beta2, BETA)
         self._set_hyper("epsilon", epsilon, NONNEGATIVE)
-        self._set_hyper("weight_decay", weight_decay, NONNEGATIVE)
 
     def _create_slots(self, var_list: list[Variable]) -> None:
         for var in var_list:

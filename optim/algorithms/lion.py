@@ -48,7 +48,10 @@ class LionOptimizer(Optimizer):
     .. note::
         The rule and defaults are Keras 3's ``keras.optimizers.Lion`` (and the paper's Algorithm
         2 without weight decay). ``optax.lion`` adds decoupled weight decay by default
-        (``weight_decay=1e-3``: ``var -= lr * (sign(...) + 1e-3 * var)``); here there is none.
+        (``weight_decay=1e-3``: ``var -= lr * (sign(...) + 1e-3 * var)``); here it is off by
+        default, and ``weight_decay=`` gives the base class's decoupled decay, Keras 3's
+        ``var -= var * weight_decay * lr`` before the step: the same rule as the paper's and
+        optax's (the decay reads the weights before the step), rounded Keras' way.
         Sparse gradients (``IndexedSlices``) are *lazy*, as TF1's Momentum: only the touched rows
         update ``m`` and ``var``. Keras densifies them, so there an untouched row keeps moving by
         ``lr * sign(beta1 * m)`` and its momentum decays.

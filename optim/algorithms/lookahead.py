@@ -56,6 +56,12 @@ class WrapperOptimizer(Optimizer):
     def __init__(self, optimizer: Optimizer, name: str, **kwargs: Any) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"`optimizer` must be an optim.Optimizer, got {optimizer!r}.")
+        if kwargs.get("weight_decay") is not None:
+            raise TypeError(
+                f"`weight_decay` must be set on the wrapped optimizer, not on "
+                f"{type(self).__name__}, got {kwargs['weight_decay']!r}."
+            )
+        kwargs.pop("weight_decay", None)
         kwargs.setdefault("gradient", optimizer.gradient)
         kwargs.setdefault("nonfinite", optimizer.nonfinite)
         kwargs.setdefault("max_consecutive_nonfinite", optimizer.max_consecutive_nonfinite)

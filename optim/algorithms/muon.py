@@ -100,7 +100,10 @@ class MuonOptimizer(Optimizer):
         learning_rate: a float >= 0 or a zero-argument callable (a schedule). Default 0.001.
         momentum: the EMA coefficient of the momentum, in [0, 1). Default 0.95.
         use_nesterov: use the Nesterov mix of gradient and momentum. Default True.
-        weight_decay: decoupled weight decay of the matrices, >= 0. Default 0.1.
+        weight_decay: decoupled weight decay of the matrices, >= 0 (None: 0). Default 0.1.
+            The kernel owns it (``decay_in_kernel``, torch's ``var *= 1 - lr * wd``); a
+            variable excluded by :meth:`~optim.Optimizer.exclude_from_weight_decay` decays by
+            neither ``weight_decay`` nor ``adam_weight_decay``.
         ns_coefficients: the iteration's ``(a, b, c)``, three finite floats. Default
             ``(3.4445, -4.7750, 2.0315)``.
         ns_steps: Newton-Schulz iterations, a positive int. Default 5.
@@ -158,6 +161,8 @@ class MuonOptimizer(Optimizer):
 
     kernel_slots = ("momentum", "m", "v")
     kernel_scratch = 2
+    decay_in_kernel = True  # torch's multiplicative decay, in the kernel
+    decay_hypers = ("weight_decay", "adam_weight_decay")
 
     def __init__(
         self,
@@ -178,10 +183,9 @@ class MuonOptimizer(Optimizer):
         name: str = "Muon",
         **kwargs: Any,
     ) -> None:
-        super().__init__(use_locking, name, **kwargs)
+        super().__init__(use_locking, name, weight_decay=weight_decay, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
         self._set_hyper("momentum", momentum, BETA)
-        self._set_hyper("weight_decay", weight_decay, NONNEGATIVE)
         self._set_hyper("epsilon", epsilon, POSITIVE)
         self._adam_follows_lr = adam_learning_rate is None  # the AdamW rate is learning_rate
         if adam_learning_rate is not None:

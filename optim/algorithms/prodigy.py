@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..optimizer import Optimizer
-from ..validation import BETA, NONNEGATIVE, POSITIVE, check_bool, check_real
+from ..validation import BETA, POSITIVE, check_bool, check_real
 from ..variables import Variable
 
 __all__ = ["ProdigyOptimizer"]
@@ -56,7 +56,10 @@ class ProdigyOptimizer(Optimizer):
         beta2: decay of ``v``, in [0, 1). Default 0.999.
         beta3: decay of ``s`` and of the numerator, in [0, 1), or None (``sqrt(beta2)``).
         epsilon: scaled by ``d`` and added to ``sqrt(v)``, > 0. Default 1e-8.
-        weight_decay: >= 0. Default 0.
+        weight_decay: >= 0 (None: 0). Default 0. The kernel owns it (``decay_in_kernel``:
+            decoupled, it is scaled by ``dlr``, which Keras' rule cannot express); a variable
+            excluded by :meth:`~optim.Optimizer.exclude_from_weight_decay` decays neither
+            way, coupled or decoupled.
         decouple: decoupled (AdamW-style, scaled by ``dlr``) decay; False adds
             ``weight_decay * var`` to the gradient. Default True.
         use_bias_correction: Adam's bias correction, in ``dlr``. Default False.
@@ -97,6 +100,7 @@ class ProdigyOptimizer(Optimizer):
     """
 
     kernel_slots = ("p0", "s", "m", "v")
+    decay_in_kernel = True  # dlr-scaled (decoupled) or in the gradient (coupled)
 
     def __init__(
         self,
@@ -116,7 +120,7 @@ class ProdigyOptimizer(Optimizer):
         name: str = "Prodigy",
         **kwargs: Any,
     ) -> None:
-        super().__init__(use_locking, name, **kwargs)
+        super().__init__(use_locking, name, weight_decay=weight_decay, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
         self._set_hyper("beta1", beta1, BETA)
         self._set_hyper("beta2", beta2, BETA)
@@ -124,7 +128,6 @@ class ProdigyOptimizer(Optimizer):
         if beta3 is not None:
             self._set_hyper("beta3", beta3, BETA)
         self._set_hyper("epsilon", epsilon, POSITIVE)
-        self._set_hyper("weight_decay", weight_decay, NONNEGATIVE)
         self._set_hyper("d_coef", d_coef, POSITIVE)
         self._growth_unbounded = growth_rate is None
         if growth_rate is not None:
@@ -196,7 +199,7 @@ class ProdigyOptimizer(Optimizer):
             return
         p0, s, m, v = self._kernel_slot_arrays(var)
         delta, s_norm = _prodigy_statistics(
-            var.array, p0, s, m, v, grad, self._scratch(var, 2), *self._scalars(var.dtype)
+            var.array, p0, s, m, v, grad, self._scratch(var, 2), *self._scalars_of(var)
         )
         state["delta"] += delta
         state["denominator"] += s_norm
@@ -215,9 +218,11 @@ class ProdigyOptimizer(Optimizer):
         d_max = max(d_max, d_hat)
         d = d_max if self._growth_unbounded else min(d_max, d * h("growth_rate"))
         estimate.update(d=d, d_max=d_max, numerator=numerator, k=estimate["k"] + 1)
-        dlr, decay = state["dlr"], h("weight_decay")
+        dlr, weight_decay = state["dlr"], h("weight_decay")
+        masked = self._decay_masked()
         for grad, var in state["pairs"]:
             cast = var.dtype.type
+            decay = 0.0 if masked and not self._uses_weight_decay(var) else weight_decay
             _, _, m, v = self._kernel_slot_arrays(var)
             _prodigy_step(
                 var.array, m, v, grad, self._scratch(var, 2), cast(dlr),

@@ -67,8 +67,10 @@ class RAdamOptimizer(Optimizer):
         * TF-Addons ``RectifiedAdam`` switches on ``rho_t >= sma_threshold`` (5.0), adds eps
           (default 1e-7) to ``sqrt(v_hat)``, and has warmup/``total_steps``, ``amsgrad`` and
           weight decay options;
-        * PyTorch's ``weight_decay`` and ``decoupled_weight_decay`` (the authors' RAdamW) are
-          not offered here.
+        * PyTorch's ``decoupled_weight_decay=True`` (the authors' RAdamW) is the base class's
+          ``weight_decay=`` here, Keras 3's ``var -= var * weight_decay * lr`` before the step
+          (torch multiplies by ``1 - lr * weight_decay``: equal up to rounding); PyTorch's
+          coupled ``weight_decay`` (L2 in the gradient) is not offered.
 
         Putting eps on ``sqrt(v)`` makes the effective epsilon ``epsilon / sqrt(1 - beta2**t)``
         in optax's terms, so with a small ``v`` the two give different steps.

@@ -84,14 +84,14 @@ class _ScheduleFree(Optimizer):
     """The averaging weights, the train/eval swap and the saved scalars of both variants."""
 
     _beta_name = ""  # the hyperparameter that interpolates y between z and x
+    decay_in_kernel = True  # the reference's decay, at y and scaled by gamma, in the kernel
 
     def __init__(
         self, use_locking, name, learning_rate, weight_decay, warmup_steps, r, weight_lr_power,
         **kwargs,
     ) -> None:  # fmt: skip
-        super().__init__(use_locking, name, **kwargs)
+        super().__init__(use_locking, name, weight_decay=weight_decay, **kwargs)
         self._set_hyper("learning_rate", learning_rate)
-        self._set_hyper("weight_decay", weight_decay, NONNEGATIVE)
         self._set_hyper("r", r, NONNEGATIVE)
         self._set_hyper("weight_lr_power", weight_lr_power, NONNEGATIVE)
         if isinstance(warmup_steps, (bool, np.bool_)) or not isinstance(
@@ -285,7 +285,9 @@ class ScheduleFreeSGDOptimizer(_ScheduleFree):
         learning_rate: a float >= 0 or a callable. Default 1.0.
         momentum: ``beta``, the interpolation of ``y`` between ``z`` and ``x``, in (0, 1).
             Default 0.9.
-        weight_decay: coupled L2 decay evaluated at ``y``, scaled by ``gamma``, >= 0. Default 0.
+        weight_decay: coupled L2 decay evaluated at ``y``, scaled by ``gamma``, >= 0 (None: 0).
+            Default 0. The kernel owns it (``decay_in_kernel``); a variable excluded by
+            :meth:`~optim.Optimizer.exclude_from_weight_decay` gets no decay term.
         warmup_steps: linear warmup of ``gamma`` over this many steps, an int >= 0. Default 0.
         r: the polynomial weighting ``(k + 1)**r`` of the average, >= 0. Default 0.
         weight_lr_power: the power of ``lr_max`` in the weights, >= 0. Default 2.
@@ -383,7 +385,9 @@ class ScheduleFreeAdamWOptimizer(_ScheduleFree):
         beta2: decay of ``v``, in [0, 1). Default 0.999.
         epsilon: added to the bias-corrected RMS, >= 0. Default 1e-8.
         weight_decay: decay evaluated at ``y`` and added after the preconditioner, scaled by
-            ``gamma``, >= 0. Default 0.
+            ``gamma``, >= 0 (None: 0). Default 0. The kernel owns it (``decay_in_kernel``); a
+            variable excluded by :meth:`~optim.Optimizer.exclude_from_weight_decay` gets no
+            decay term.
         warmup_steps: linear warmup of ``gamma``, an int >= 0. Default 0.
         r: the polynomial weighting of the average, >= 0. Default 0.
         weight_lr_power: the power of ``lr_max`` in the weights, >= 0. Default 2.
