@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .modes import has_modes, set_training
 from .optimizer import Optimizer, compile_name_patterns
 from .sparse import IndexedSlices
 from .variables import Variable
@@ -165,6 +166,25 @@ class MultiOptimizer(Optimizer):
     def optimizers(self) -> list[Optimizer]:
         """The optimizers, in the order of the entries."""
         return [entry.optimizer for entry in self._entries]
+
+    @property
+    def training(self) -> bool | None:
+        """Train/eval modes (:mod:`optim.modes`) of the optimizers that have them: True or
+        False as they are (they are switched together), None when none has modes (this
+        MultiOptimizer has none then)."""
+        modes = [opt.training for opt in self.optimizers if has_modes(opt)]
+        return None if not modes else all(modes)
+
+    def train(self) -> None:
+        """``train()`` on every optimizer that has modes (a Schedule-Free one); nothing for
+        the others."""
+        for opt in self.optimizers:
+            set_training(opt, True)
+
+    def eval(self) -> None:
+        """``eval()`` on every optimizer that has modes; nothing for the others."""
+        for opt in self.optimizers:
+            set_training(opt, False)
 
     def optimizer_for(self, var: Variable) -> Optimizer:
         """The optimizer that updates ``var``.

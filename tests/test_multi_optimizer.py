@@ -380,3 +380,32 @@ def test_fit_trains_with_a_multi_optimizer(graph):
     np.testing.assert_allclose(w.numpy(), [1.0, -2.0, 0.5], atol=0.05)
     np.testing.assert_allclose(b.numpy(), 0.3, atol=0.05)
     assert multi.iterations == 60 * 4
+
+
+def test_multi_optimizer_forwards_schedule_free_modes_so_fit_validates_on_x(graph):
+    """fit validates a MultiOptimizer holding a Schedule-Free optimizer at its average x, and
+    leaves the variables at x, as it does for the Schedule-Free optimizer alone."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(32, 3)), rng.normal(size=(32,))
+
+    def run(multi):
+        with optim.Graph().as_default():
+            w = optim.Variable(np.zeros(3), name="w")
+            b = optim.Variable(np.zeros(()), name="b")
+            sf = optim.train.ScheduleFreeAdamWOptimizer(0.05, warmup_steps=0)
+            sgd = optim.train.GradientDescentOptimizer(0.1)
+            opt = optim.MultiOptimizer([(sf, [w]), (sgd, [b])]) if multi else sf
+            loss = lambda x, y: optim.numpy.mean((x @ w.value + b.value - y) ** 2)  # noqa: E731
+            history = optim.fit(loss, X, Y, optimizer=opt, var_list=[w] if not multi else [w, b],
+                                batch_size=8, epochs=2, verbose=0, validation_data=(X, Y))
+            assert sf.training is False  # fit returns in eval mode
+            val = float(np.mean((X @ w.numpy() + b.numpy() - Y) ** 2))
+            return history.history["val_loss"][-1], val, opt
+
+    val_loss, recomputed, multi = run(True)
+    assert multi.training is False
+    np.testing.assert_allclose(val_loss, recomputed, rtol=1e-12)  # validated on what it holds: x
+    multi.train()
+    assert multi.training is True and all(
+        o.training for o in multi.optimizers if hasattr(o, "training")
+    )
