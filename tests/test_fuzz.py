@@ -284,6 +284,7 @@ def _optimizer_classes() -> list[type]:
             and obj is not optim.Optimizer
             and obj is not optim.train.GradientAccumulationOptimizer  # wraps an optimizer
             and not issubclass(obj, optim.train.WrapperOptimizer)  # SAM, Lookahead: likewise
+            and obj is not optim.MultiOptimizer  # holds optimizers (tests/test_multi_optimizer.py)
         ):
             classes.append(obj)
     return classes
