@@ -602,9 +602,9 @@ class JitClosure:
     def _pure(self, inputs: tuple, values: Sequence[Any], args: tuple) -> Any:
         with substituted(inputs, values), recorded_reads() as reads:
             out = self.fn(*args)
-        if any(v not in inputs for v in reads):  # hash and == are identity
-            missing = [v for v in dict.fromkeys(reads) if v not in inputs]
-            raise _MoreReads(missing)
+        extra = set(reads).difference(inputs)  # hash and == are identity
+        if extra:
+            raise _MoreReads([v for v in dict.fromkeys(reads) if v in extra])
         return out
 
     def _run(self, call: Callable[[tuple], Any]) -> Any:
