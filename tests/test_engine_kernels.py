@@ -216,6 +216,13 @@ CASES = [
         lambda d, t: (d(0.0003), d(0.9), d(0.99)),
     ),
     Case(
+        "lion_weight_decay",
+        "lion_weight_decay",
+        lambda: T.LionOptimizer(0.0003, 0.9, 0.99, weight_decay=0.05, **P),
+        (("momentum", 0.0),),
+        lambda d, t: (d(0.0003), d(0.9), d(0.99), d(0.05), d(0.0003)),
+    ),
+    Case(
         "adadelta",
         "adadelta",
         lambda: T.AdadeltaOptimizer(1.0, 0.95, 1e-6, **P),

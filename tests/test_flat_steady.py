@@ -249,7 +249,9 @@ DECAYING = {
     "adamw-amsgrad": lambda: optim.train.AdamWOptimizer(0.01, 0.05, amsgrad=True),
     "adam-weight_decay": lambda: optim.train.AdamOptimizer(0.05, weight_decay=0.01),
     "adamw-clipped": lambda: optim.train.AdamWOptimizer(0.01, 0.05, global_clipnorm=0.5),
+    "lion": lambda: optim.train.LionOptimizer(0.001, weight_decay=0.1),
 }
+DECAY_KERNELS = {"lion": "lion_weight_decay"}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -258,8 +260,9 @@ DECAYING = {
 @pytest.mark.parametrize("case", sorted(DECAYING))
 def test_decay_runs_inside_the_fused_kernel_with_the_same_bits(case, shapes, dtype, engine,
                                                                monkeypatch):
-    """Every variable decays: one pass of the decaying kernel ("adamw") does the decay and the
-    step, bit-identical to the per-variable path (the base's decay, then Adam's kernel)."""
+    """Every variable decays: one pass of the decaying kernel ("adamw", "lion_weight_decay")
+    does the decay and the step, bit-identical to the per-variable path (the base's decay,
+    then the class's kernel)."""
     names = []
     original = FusedEngine.kernel
 
@@ -272,7 +275,7 @@ def test_decay_runs_inside_the_fused_kernel_with_the_same_bits(case, shapes, dty
     assert names == []
     got, _, _ = _run(engine, monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
     assert STEADY == [True] * 4
-    assert names.count("adamw") == 5  # every step, the first included
+    assert names.count(DECAY_KERNELS.get(case, "adamw")) == 5  # every step, the first too
     _same(got, expected)
 
 

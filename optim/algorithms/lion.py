@@ -61,6 +61,7 @@ class LionOptimizer(Optimizer):
     """
 
     flat_kernel = "lion"  # optim.engine: one call over every variable of a dtype
+    flat_decay_kernel = "lion_weight_decay"  # the base's weight decay and the step, one pass
 
     # Lazy: only the touched rows move, and only their momentum is updated.
     sparse_updates = "lazy_rows"

@@ -76,6 +76,7 @@ __all__ = [
     "info",
     "lamb",
     "lion",
+    "lion_weight_decay",
     "momentum",
     "nadam",
     "proximal_adagrad",
@@ -262,6 +263,26 @@ def _lion_loop(var, m, grad, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
         else:
             s = c - c
         var[i] = var[i] - s * lr
+        m[i] = a * beta2 + g * one_minus_beta2
+
+
+@_jit
+def _lion_weight_decay_loop(
+    var, m, grad, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, one, wd, decay_lr
+):
+    for i in prange(grad.shape[0]):
+        g = grad[i]
+        w = var[i]
+        w = w - (w * wd) * decay_lr
+        a = m[i]
+        c = a * beta1 + g * one_minus_beta1
+        if c > 0:
+            s = one
+        elif c < 0:
+            s = -one
+        else:
+            s = c - c
+        var[i] = w - s * lr
         m[i] = a * beta2 + g * one_minus_beta2
 
 
@@ -568,6 +589,30 @@ def lion(var: np.ndarray, m: np.ndarray, grad: np.ndarray, lr: Any, beta1: Any, 
     lr, beta1, beta2 = as_scalars(dtype, lr=lr, beta1=beta1, beta2=beta2)
     one = dtype.type(1)
     _lion_loop(var, m, grad, lr, beta1, one - beta1, beta2, one - beta2, one)
+
+
+def lion_weight_decay(
+    var: np.ndarray,
+    m: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    beta1: Any,
+    beta2: Any,
+    weight_decay: Any,
+    decay_lr: Any,
+) -> None:
+    """Decoupled weight decay then Lion, one pass; see
+    :func:`optim.engine.numpy_kernels.lion_weight_decay` (``decay_lr=None``: the loop's
+    factor is one, an exact multiply)."""
+    dtype = _check(grad, [("var", var), ("m", m)])
+    lr, beta1, beta2, weight_decay = as_scalars(
+        dtype, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay
+    )
+    one = dtype.type(1)
+    decay_lr = one if decay_lr is None else as_scalar("decay_lr", decay_lr, dtype)
+    _lion_weight_decay_loop(
+        var, m, grad, lr, beta1, one - beta1, beta2, one - beta2, one, weight_decay, decay_lr
+    )
 
 
 def adadelta(

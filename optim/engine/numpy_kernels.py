@@ -77,6 +77,8 @@ __all__ = [
     "lamb_scratch",
     "lion",
     "lion_update",
+    "lion_weight_decay",
+    "lion_weight_decay_update",
     "momentum",
     "momentum_update",
     "nadam",
@@ -111,6 +113,7 @@ KERNEL_NAMES = (
     "adam",
     "adamw",
     "lion",
+    "lion_weight_decay",
     "adadelta",
     "adamax",
     "nadam",
@@ -554,6 +557,24 @@ def lion_update(
     np.multiply(tmp, lr, out=step)
     np.subtract(var, step, out=var)
     decay_first_moment(m, grad, beta2, one_minus_beta2, tmp)
+
+
+def lion_weight_decay_update(
+    var: np.ndarray,
+    m: np.ndarray,
+    grad: np.ndarray,
+    scratch: Sequence,
+    lr: Any,
+    beta1: Any,
+    one_minus_beta1: Any,
+    beta2: Any,
+    one_minus_beta2: Any,
+    weight_decay: Any,
+    decay_lr: Any,
+) -> None:
+    """:func:`decay_weights`, then :func:`lion_update`, in place; two scratch arrays."""
+    decay_weights(var, scratch, weight_decay, decay_lr)
+    lion_update(var, m, grad, scratch, lr, beta1, one_minus_beta1, beta2, one_minus_beta2)
 
 
 def adadelta_update(
@@ -1173,6 +1194,45 @@ def lion(
     one = dtype.type(1)
     scalars = [lr, beta1, one - beta1, beta2, one - beta2]
     _blocked(lion_update, (var, m, grad), scalars, 2, block, scratch)
+
+
+def lion_weight_decay(
+    var: np.ndarray,
+    m: np.ndarray,
+    grad: np.ndarray,
+    lr: Any,
+    beta1: Any,
+    beta2: Any,
+    weight_decay: Any,
+    decay_lr: Any,
+    *,
+    block: int = DEFAULT_BLOCK,
+    scratch: np.ndarray | None = None,
+) -> None:
+    """Decoupled weight decay, then :func:`lion`, in one pass, in place.
+
+    ``var -= (var * weight_decay) * decay_lr`` (``var -= var * weight_decay`` when
+    ``decay_lr`` is None), then the Lion step of :func:`lion`. Every element of the buffer
+    decays.
+
+    Args:
+        var, m, grad, lr, beta1, beta2: as :func:`lion`.
+        weight_decay: the decay.
+        decay_lr: the learning rate scaling the decay, or ``None``.
+        block: elements per block.
+        scratch: an optional buffer of at least ``2 * min(n, block)`` elements.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_buffers` and :func:`as_scalar`.
+    """
+    dtype = check_buffers(grad, [("var", var), ("m", m)])
+    lr, beta1, beta2, weight_decay = as_scalars(
+        dtype, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay
+    )
+    decay_lr = None if decay_lr is None else as_scalar("decay_lr", decay_lr, dtype)
+    one = dtype.type(1)
+    scalars = [lr, beta1, one - beta1, beta2, one - beta2, weight_decay, decay_lr]
+    _blocked(lion_weight_decay_update, (var, m, grad), scalars, 2, block, scratch)
 
 
 def adadelta(
