@@ -178,8 +178,22 @@ class _Split:
         self.merge = merge
 
 
-# Constants whose traced-or-static split depends on their type alone (see _prepared).
-_IMMUTABLE_SPLIT = (np.ndarray, np.generic, jax.Array, numbers.Number, str)
+# A constant passed traced in the plan of JaxBackend._prepared.
+_TRACED = object()
+
+
+# Constants whose type alone decides whether they are traced (see JaxBackend._prepared).
+_PLAIN = (np.ndarray, np.generic, jax.Array, float, complex, int, str, type(None))
+
+
+def _kinds(c: Any) -> Any:
+    """What decides whether a constant is traced: its type, and for a tuple of plain values
+    its items' types; None for anything else (no memo: the full split each call)."""
+    if isinstance(c, _PLAIN):
+        return type(c)
+    if type(c) is tuple and all(isinstance(item, _PLAIN) for item in c):
+        return tuple, tuple(map(type, c))
+    return None
 
 
 class _Compiled:
@@ -355,7 +369,7 @@ class JaxBackend:
         self._lock = threading.Lock()
         self._apply = jax.jit(_apply_vjp)
         self._x64_before: bool | None = None
-        # Per kind of compiled function, the last call's (key, n, constants, entry, traced).
+        # Per kind of compiled function, the last call's (key, n, plan, entry): see _prepared.
         self._last: dict[str, tuple] = {}
 
     # -- compiled functions ----------------------------------------------------------------
@@ -364,27 +378,33 @@ class JaxBackend:
     ) -> tuple[_Compiled, tuple]:
         """The compiled function of a call and its traced constants.
 
-        The last call's answer per kind is kept with its ``key`` and constants: a call with the
-        same ``key`` object and the same constant objects (scipy's calls during one
-        ``minimize``, each step of ``fit``) reuses it without splitting the constants or
-        looking the function up again. Only constants of immutable kinds qualify (arrays,
-        numbers, strings, None), whose split cannot change while they stay the same objects;
-        an array's new values are read at each call, as always.
+        The last call's plan per kind is kept with its ``key``: a call with the same ``key``
+        object, whose constants have the same types as before and, for the static ones (Python
+        ints, bools, strings), the same values, reuses the compiled function without splitting
+        the constants or looking the function up again (scipy's calls during one ``minimize``,
+        each step of ``fit``). Only plain constants (arrays, numbers, strings, None, and flat
+        tuples of them) qualify: their types alone decide the split. The plan keeps the static
+        values, never an array.
         """
         memo = self._last.get(kind)
-        if (
-            memo is not None
-            and memo[0] is key
-            and memo[1] == n
-            and len(memo[2]) == len(constants)
-            and all(a is b for a, b in zip(memo[2], constants))
-        ):
-            return memo[3], memo[4]
+        if memo is not None and memo[0] is key and memo[1] == n and len(memo[2]) == len(constants):
+            traced = []
+            for c, (kinds, static) in zip(constants, memo[2]):
+                if _kinds(c) != kinds:
+                    break
+                if static is _TRACED:
+                    traced.append(c)
+                elif c != static:
+                    break
+            else:
+                return memo[3], tuple(traced)
         split = _Split(constants)
         entry = self._jitted(kind, fun, key, split, n)
-        constants = tuple(constants)
-        if all(isinstance(c, _IMMUTABLE_SPLIT) or c is None for c in constants):
-            self._last[kind] = (key, n, constants, entry, split.traced)
+        plan = tuple((_kinds(c), _TRACED if _is_traced_constant(c) else c) for c in constants)
+        if all(kinds is not None for kinds, _ in plan):
+            self._last[kind] = (key, n, plan, entry)
+        else:
+            self._last.pop(kind, None)
         return entry, split.traced
 
     def _jitted(self, kind: str, fun: Callable, key: Any, split: _Split, n: int) -> _Compiled:

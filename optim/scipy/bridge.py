@@ -84,11 +84,14 @@ class ScipyProblem:
         #: Hessian information by autodiff is in use: gradients come from the second-order point.
         self.second_order = False
 
-    def leaves(self, x: np.ndarray) -> list[np.ndarray]:
-        parts = self.treedef.split(np.asarray(x))
-        if np.iscomplexobj(x) or self.float64_leaves:
-            return parts
-        return [p.astype(d) for p, d in zip(parts, self.treedef.dtypes)]
+    def leaves(self, x: np.ndarray, copy: bool = True) -> list[np.ndarray]:
+        """``x`` cut into the leaves, in their dtypes; ``copy=False`` gives views of ``x``
+        where no cast is needed (for autodiff, which never writes into its arguments)."""
+        x = np.asarray(x)
+        parts = self.treedef.split(x)
+        if x.dtype.kind == "c" or self.float64_leaves:
+            return parts if not copy else [p.copy() for p in parts]
+        return [p.astype(d, copy=copy) for p, d in zip(parts, self.treedef.dtypes)]
 
     def user(self, x: np.ndarray) -> Any:
         return self.treedef.unflatten(self.leaves(x))
@@ -106,7 +109,7 @@ class ScipyProblem:
 
     def _remember(self, x: np.ndarray, value: Any, grad: np.ndarray | None = None) -> None:
         self.nfev += 1
-        if np.iscomplexobj(value):
+        if np.asarray(value).dtype.kind == "c":
             return
         self.last = (np.array(x), float(value))
         if grad is not None:
@@ -132,8 +135,9 @@ class ScipyProblem:
             point = self._second_order(x, args, key)
             value, grads = point.value, point.gradients
         else:
+            leaves = self.leaves(x, copy=False)
             value, grads = value_and_gradients(
-                self.leaf_fun, self.leaves(x), args, key=self.leaf_fun.key, hint=SCIPY_HINT
+                self.leaf_fun, leaves, args, key=self.leaf_fun.key, hint=SCIPY_HINT
             )
         value = np.asarray(value)[()]
         flat = self.treedef.ravel_leaves(zeros_for_none(grads, self._zeros))
@@ -229,6 +233,7 @@ class ScipyProblem:
         point = points.get(key)
         if point is not None:
             return point
+        # Its own copy of x: the point outlives this call, and scipy may reuse x's buffer.
         point = second_order(
             self.leaf_fun, self.leaves(x), args, key=self.leaf_fun.key, hint=SCIPY_HINT
         )
