@@ -286,11 +286,15 @@ def value_and_gradients(
         and of ``seed``.
     """
     backend = get_backend()
-    if seed is None:
-        with explained_failures(hint):
+    try:  # explained_failures(hint), written out: this runs once per evaluation
+        if seed is None:
             return backend.value_and_gradients(fun, args, constants, key)
-    with explained_failures(hint):
         trace = backend.trace(fun, args, constants, key)
+    except Exception as exc:
+        explained = explain_trace_error(exc, hint)
+        if explained is None:
+            raise
+        raise explained from exc
     value, cotangent = seed(trace.value)
     return value, trace.gradients(cotangent)
 
