@@ -26,6 +26,7 @@ jax (``JitClosure.bind``).
 Run:
     python benchmarks/bench_backends.py           # the full table (a few minutes)
     python benchmarks/bench_backends.py --quick   # small sizes, one repeat: a smoke run
+    python benchmarks/bench_backends.py --world scipy --only "Rosenbrock 100"   # a subset
 """
 
 from __future__ import annotations
@@ -117,9 +118,11 @@ def optim_call(fun, x0, args, method, options, engine):
     return call
 
 
-def run_scipy_world(quick, repeats):
+def run_scipy_world(quick, repeats, only=None):
     rows = []
     for name, method, fun, x0, args, vg, hessp in problems(quick):
+        if only is not None and only.lower() not in f"{name} {method}".lower():
+            continue
         options = {"maxiter": 15000}
         entries = {"scipy": (scipy_call(vg, x0, args, method, hessp, options), False)}
         for engine in ("autograd", "jax"):
@@ -197,10 +200,12 @@ def tf_models(hidden):
     return {"mnist_softmax (tutorial model)": softmax_regression, "mlp_digits": mlp}
 
 
-def run_tf_world(steps):
+def run_tf_world(steps, only=None):
     (X, y), _ = optim.datasets.load_digits(seed=0, dtype=np.float64)
     rows = []
     for name, make in tf_models(64).items():
+        if only is not None and only.lower() not in name.lower():
+            continue
         base = None
         for label, engine, compiled in (("autograd", "autograd", False),
                                         ("jax, eager closure", "jax", False),
@@ -257,15 +262,22 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=200, help="TF-world steps per engine")
+    parser.add_argument("--world", choices=("scipy", "tf", "both"), default="both",
+                        help="run one world only")  # fmt: skip
+    parser.add_argument("--only", default=None,
+                        help="rows whose problem (and method) or model name contains this text, "
+                        'e.g. "Rosenbrock 100", "trust-ncg", "mlp"')  # fmt: skip
     args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     steps = 10 if args.quick else args.steps
-    print("scipy world (seconds per evaluation: best of the steady runs / nfev)")
-    for row in run_scipy_world(args.quick, repeats):
-        print(f"  {row[0]:<18} {row[1]:<9} {row[2]:<14} {row[3]}")
-    print("TF world (time per step, first step excluded)")
-    for row in run_tf_world(steps):
-        print(f"  {row[0]:<31} {row[1]:<9} {row[2]:<19} {row[3]}")
+    if args.world in ("scipy", "both"):
+        print("scipy world (seconds per evaluation: best of the steady runs / nfev)")
+        for row in run_scipy_world(args.quick, repeats, args.only):
+            print(f"  {row[0]:<18} {row[1]:<9} {row[2]:<14} {row[3]}")
+    if args.world in ("tf", "both"):
+        print("TF world (time per step, first step excluded)")
+        for row in run_tf_world(steps, args.only):
+            print(f"  {row[0]:<31} {row[1]:<9} {row[2]:<19} {row[3]}")
 
 
 if __name__ == "__main__":

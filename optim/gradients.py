@@ -286,11 +286,15 @@ def value_and_gradients(
         and of ``seed``.
     """
     backend = get_backend()
-    if seed is None:
-        with explained_failures(hint):
+    try:  # explained_failures(hint), written out: this runs once per evaluation
+        if seed is None:
             return backend.value_and_gradients(fun, args, constants, key)
-    with explained_failures(hint):
         trace = backend.trace(fun, args, constants, key)
+    except Exception as exc:
+        explained = explain_trace_error(exc, hint)
+        if explained is None:
+            raise
+        raise explained from exc
     value, cotangent = seed(trace.value)
     return value, trace.gradients(cotangent)
 
@@ -598,6 +602,7 @@ class JitClosure:
         self.var_list = var_list
         self.inputs: tuple[Variable, ...] = tuple(dict.fromkeys(var_list))
         self._checked: set = set()
+        self._keys: dict[tuple, tuple] = {}
 
     def _pure(self, inputs: tuple, values: Sequence[Any], args: tuple) -> Any:
         with substituted(inputs, values), recorded_reads() as reads:
@@ -648,21 +653,23 @@ class JitClosure:
         def call(inputs: tuple) -> tuple[Any, list[Any]]:
             wrt = tuple(v for v in inputs if v in wanted)
             rest = tuple(v for v in inputs if v not in wanted)
-            key = ("value_and_gradients", self, wrt, rest)
+            # One key object per (wrt, rest): a compiling backend recognises it by identity and
+            # reuses the last step's plan (jax: JaxBackend's memo of the last call).
+            key = self._keys.setdefault((wrt, rest), ("value_and_gradients", self, wrt, rest))
             if key not in self._checked:
                 result = general()
                 self._checked.add(key)
                 return result
-            order, n = wrt + rest, len(wrt)
+            order, n, m = wrt + rest, len(wrt), len(rest)
 
             def pure(*values_args: Any) -> Any:
-                values = (*values_args[:n], *values_args[n])
-                return self._pure(order, values, values_args[n + 1])
+                return self._pure(order, values_args[: n + m], values_args[n + m])
 
+            # The other variables' values each a constant, the arguments one (a traced tuple).
             value, grads = value_and_gradients(
                 pure,
                 [v.array for v in wrt],
-                constants=(tuple(v.array for v in rest), args),
+                constants=(*(v.array for v in rest), args),
                 key=key,
             )
             by_variable = dict(zip(wrt, grads))

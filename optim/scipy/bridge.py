@@ -44,10 +44,10 @@ _POINTS_KEPT = 3
 _USES_CONSTRAINT_JACOBIANS = {"slsqp", "trust-constr"}
 
 
-def _key(x: np.ndarray, args: tuple) -> bytes:
-    """What identifies a point for the one-point memos: the bytes of ``x`` and ``args``' ids."""
+def _key(x: np.ndarray, args: tuple) -> tuple:
+    """What identifies a point for the one-point memos: ``x``'s dtype and bytes, ``args``' ids."""
     x = np.asarray(x)
-    return x.dtype.str.encode() + x.tobytes() + repr([id(a) for a in args]).encode()
+    return x.dtype.str, x.tobytes(), tuple(map(id, args))
 
 
 class ScipyProblem:
@@ -77,16 +77,21 @@ class ScipyProblem:
         # One point each: autodiff's value and gradient, and the second-order information that
         # Hessian products and rows are taken from. scipy asks for several things at one x (the
         # value and gradient, then one Hessian product per CG step): fun runs once for each.
-        self._value_and_grad_at: tuple[bytes, float, np.ndarray] | None = None
-        self._points: dict[bytes, Any] = {}  # the last few points, oldest first
+        self._value_and_grad_at: tuple[tuple, float, np.ndarray] | None = None
+        self._points: dict[tuple, Any] = {}  # the last few points, oldest first
+        # Zero arrays shaped like the leaves: where autodiff gives None (no path), a zero.
+        self._zeros = [np.zeros(s, d) for s, d in zip(treedef.shapes, treedef.dtypes)]
         #: Hessian information by autodiff is in use: gradients come from the second-order point.
         self.second_order = False
 
-    def leaves(self, x: np.ndarray) -> list[np.ndarray]:
-        parts = self.treedef.split(np.asarray(x))
-        if np.iscomplexobj(x) or self.float64_leaves:
-            return parts
-        return [p.astype(d) for p, d in zip(parts, self.treedef.dtypes)]
+    def leaves(self, x: np.ndarray, copy: bool = True) -> list[np.ndarray]:
+        """``x`` cut into the leaves, in their dtypes; ``copy=False`` gives views of ``x``
+        where no cast is needed (for autodiff, which never writes into its arguments)."""
+        x = np.asarray(x)
+        parts = self.treedef.split(x)
+        if x.dtype.kind == "c" or self.float64_leaves:
+            return parts if not copy else [p.copy() for p in parts]
+        return [p.astype(d, copy=copy) for p, d in zip(parts, self.treedef.dtypes)]
 
     def user(self, x: np.ndarray) -> Any:
         return self.treedef.unflatten(self.leaves(x))
@@ -104,7 +109,7 @@ class ScipyProblem:
 
     def _remember(self, x: np.ndarray, value: Any, grad: np.ndarray | None = None) -> None:
         self.nfev += 1
-        if np.iscomplexobj(value):
+        if np.asarray(value).dtype.kind == "c":
             return
         self.last = (np.array(x), float(value))
         if grad is not None:
@@ -126,19 +131,20 @@ class ScipyProblem:
         memo = self._value_and_grad_at
         if memo is not None and memo[0] == key:
             return memo[1], memo[2].copy()
-        leaves = self.leaves(x)
         if self.second_order:  # the point Hessian products at this x will be taken from
-            point = self._second_order(x, args)
-            value, grads = np.asarray(point.value), point.gradients
+            point = self._second_order(x, args, key)
+            value, grads = point.value, point.gradients
         else:
+            leaves = self.leaves(x, copy=False)
             value, grads = value_and_gradients(
                 self.leaf_fun, leaves, args, key=self.leaf_fun.key, hint=SCIPY_HINT
             )
-            value = np.asarray(value)
-        flat = self.treedef.ravel_leaves(zeros_for_none(grads, leaves))
-        self._remember(x, value[()], flat)
-        self._value_and_grad_at = (key, float(value), flat.copy())
-        return float(value), flat
+        value = np.asarray(value)[()]
+        flat = self.treedef.ravel_leaves(zeros_for_none(grads, self._zeros))
+        self._remember(x, value, flat)
+        value = float(value)
+        self._value_and_grad_at = (key, value, flat.copy())
+        return value, flat
 
     def probe_autodiff(self, x: np.ndarray) -> BaseException | None:
         """Tries autodiff at ``x`` (kept for scipy's first call): None, or why it failed.
@@ -214,7 +220,7 @@ class ScipyProblem:
 
         return flat_hess
 
-    def _second_order(self, x: np.ndarray, args: tuple) -> Any:
+    def _second_order(self, x: np.ndarray, args: tuple, key: tuple | None = None) -> Any:
         """The backend's second-order information at ``x`` (:func:`optim.gradients.second_order`).
 
         Its value, gradient and every Hessian product at one ``x`` cost one run of ``fun`` with
@@ -222,10 +228,12 @@ class ScipyProblem:
         are kept, since trust-region methods come back to the centre of the region after trying
         a step.
         """
-        key = _key(x, args)
+        key = _key(x, args) if key is None else key
         points = self._points
-        if key in points:
-            return points[key]
+        point = points.get(key)
+        if point is not None:
+            return point
+        # Its own copy of x: the point outlives this call, and scipy may reuse x's buffer.
         point = second_order(
             self.leaf_fun, self.leaves(x), args, key=self.leaf_fun.key, hint=SCIPY_HINT
         )
@@ -239,7 +247,7 @@ class ScipyProblem:
         self.nhev += 1
         point = self._second_order(x, args)
         vectors = self.treedef.split(np.asarray(p, dtype=np.float64))
-        return self.treedef.ravel_leaves(zeros_for_none(point.hvp(vectors), self.leaves(x)))
+        return self.treedef.ravel_leaves(zeros_for_none(point.hvp(vectors), self._zeros))
 
     def hess(self, x: np.ndarray, *args: Any) -> np.ndarray:
         """The dense Hessian by autodiff: one product per column (:func:`dense_hessian`)."""
