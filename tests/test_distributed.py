@@ -251,6 +251,24 @@ def test_sparse_gradients_are_allgathered(ranks):
         assert kind == "ValueError" and "'e'" in message and "sparse_as_dense=True" in message
 
 
+def test_gradients_are_reduced_in_the_inner_optimizers_flat_buffer(ranks):
+    """The hand-off: from the second step on, minimize reduces in the wrapped optimizer's
+    flat gradient buffer (per dtype), with the same bits as the fusion buffer's path; an
+    optimizer without a flat layout keeps the fusion buffer."""
+    _, records, _ = ranks
+    for record in records:
+        adam, adafactor = record["handoff"]["adam"], record["handoff"]["adafactor"]
+        assert adam["same_as_fusion_path"] and adafactor["same_as_fusion_path"]
+        assert adam["identical"] and adafactor["identical"]
+        assert adam["arenas"] == [False, True, True, True]
+        assert adam["fusion_buffer_uses"] == [2, 0, 0, 0]  # then float64 and float32 handed
+        assert adafactor["fusion_buffer_uses"] == [2] * 4
+        assert adam["into_are_views"] and adam["into_equals_plain"]
+        assert adam["kept_owned"]  # compute_gradients' results are not the buffer's views
+        assert adafactor["arenas"] == [False] * 4 and not adafactor["into_are_views"]
+        assert adafactor["into_equals_plain"]
+
+
 def test_collectives(ranks):
     n, records, _ = ranks
     values = [r + 1.0 for r in range(n)]

@@ -19,8 +19,10 @@ first tensor that differs and what each rank has, instead of reducing garbage or
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import numbers
+import operator
 import pickle
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +45,7 @@ __all__ = [
     "allreduce",
     "grouped_allreduce",
     "fused_allreduce",
+    "allreduce_in_place",
     "allgather",
     "broadcast",
     "broadcast_variables",
@@ -52,6 +55,7 @@ __all__ = [
     "broadcast_optimizer_state",
     "barrier",
     "digest",
+    "signature_digest",
     "agree",
     "raise_mismatch",
     "check_op",
@@ -85,6 +89,10 @@ Max = ReduceOp("Max")
 Product = ReduceOp("Product")
 
 _OPS = (Average, Sum, Min, Max, Product)
+
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
+_SIZE = operator.attrgetter("size")
 
 
 def check_op(op: Any, what: str = "`op`") -> ReduceOp:
@@ -182,10 +190,13 @@ def agree(values: Sequence[int] | np.ndarray, what: str) -> tuple[np.ndarray, np
     """
     ctx = context()
     local = np.asarray(values, dtype=np.int64)
-    both = np.concatenate([local, -local])
-    with guard(what):
-        ctx.comm.Allreduce(mpi().IN_PLACE, both, op=mpi().MIN)
     n = local.size
+    both = np.empty(2 * n, dtype=np.int64)
+    both[:n] = local
+    np.negative(local, out=both[n:])
+    MPI = mpi()
+    with guard(what):
+        ctx.comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MIN)
     return both[:n], -both[n:]
 
 
@@ -228,10 +239,45 @@ def raise_mismatch(names: Sequence[str], signatures: Sequence[Any], what: str) -
     raise ValueError(f"{what}: the ranks disagree on their tensors: {gathered!r}.")
 
 
+_DIGESTS: dict[Any, int] = {}  # agreement digests by signature, computed once each
+_DIGESTS_MAX = 4096  # forgotten all at once past this many (a program that keeps changing)
+
+
+def signature_digest(key: Any, describe: Any) -> int:
+    """The :func:`digest` of ``describe()``, cached by ``key``.
+
+    ``key`` must be hashable and determine what ``describe()`` returns (for arrays: the
+    label, then the shapes and dtypes, in order). The digest of a signature is computed once;
+    each later call with the same ``key`` is one dictionary lookup, so that a step that
+    reduces the same tensors again pays no ``repr`` nor hash of their description.
+    """
+    value = _DIGESTS.get(key)
+    if value is None:
+        if len(_DIGESTS) >= _DIGESTS_MAX:
+            _DIGESTS.clear()
+        value = _DIGESTS[key] = digest(describe())
+    return value
+
+
 def _check_agreement(names: Sequence[str], signatures: Sequence[Any], what: str) -> None:
     low, high = agree([digest([list(names), list(signatures)])], what)
     if low[0] != high[0]:
         raise_mismatch(names, signatures, what)
+
+
+def _check_arrays_agree(arrays: Sequence[np.ndarray], label: str) -> None:
+    """The agreement of :func:`grouped_allreduce`: the tensors are named ``label[i]``; the
+    digest is cached by the shapes and dtypes, so a repeated call costs one small Allreduce."""
+    shapes = tuple(map(_SHAPE, arrays))
+    dtypes = tuple(map(_DTYPE, arrays))
+
+    def describe() -> tuple[list[str], list[Any]]:
+        names = [f"{label}[{i}]" for i in range(len(arrays))]
+        return names, [(shape, dtype.str) for shape, dtype in zip(shapes, dtypes)]
+
+    low, high = agree([signature_digest((label, shapes, dtypes), describe)], label)
+    if low[0] != high[0]:
+        raise_mismatch(*describe(), label)
 
 
 def _signature(array: np.ndarray) -> tuple[tuple[int, ...], str]:
@@ -278,6 +324,11 @@ def _fusion_buffer(dtype: np.dtype, size: int) -> np.ndarray:
     return buffer[:size]
 
 
+def _scale_after(op: ReduceOp, postscale_factor: float) -> float:
+    """The factor applied after the reduction: ``postscale``, over ``size()`` for Average."""
+    return postscale_factor / context().size if op is Average else postscale_factor
+
+
 def fused_allreduce(
     arrays: Sequence[np.ndarray],
     op: ReduceOp = Average,
@@ -289,36 +340,71 @@ def fused_allreduce(
 
     No argument or agreement checks (callers check); the arrays must have the same shapes and
     dtypes, in the same order, on every rank. The arrays of a dtype are copied into that
-    dtype's persistent fusion buffer, reduced there in place and copied out once; the results
-    are views of that copy, each shaped and typed as its input:
+    dtype's persistent fusion buffer (one ``np.concatenate``), reduced there in place and
+    copied out once; the results are views of that copy, each shaped and typed as its input:
     ``postscale * reduce(prescale * a)``, divided by ``size()`` for ``Average``. Call it from
     one thread at a time (the fusion buffers are shared).
     """
-    ctx = context()
-    groups: dict[np.dtype, list[int]] = {}
-    for i, array in enumerate(arrays):
-        groups.setdefault(array.dtype, []).append(i)
+    dtypes = set(map(_DTYPE, arrays))
+    if len(dtypes) == 1:  # the usual case: no Python loop over the arrays to group them
+        groups: dict[np.dtype, Sequence[int] | None] = {dtypes.pop(): None}
+    else:
+        groups = {}
+        for i, array in enumerate(arrays):
+            groups.setdefault(array.dtype, []).append(i)
     out: list[Any] = [None] * len(arrays)
     for dtype, members in groups.items():
-        offsets = [0]
-        for i in members:
-            offsets.append(offsets[-1] + arrays[i].size)
+        group = arrays if members is None else [arrays[i] for i in members]
+        offsets = list(itertools.accumulate(map(_SIZE, group), initial=0))
         flat = _fusion_buffer(dtype, offsets[-1])
-        for i, start, stop in zip(members, offsets[:-1], offsets[1:]):
-            flat[start:stop] = arrays[i].reshape(-1)
+        if len(group) == 1:
+            np.copyto(flat, group[0].reshape(-1))
+        else:
+            np.concatenate(group, axis=None, out=flat)  # axis=None: each raveled
         if prescale_factor != 1.0:
             flat *= dtype.type(prescale_factor)
         reduced = _wire_reduce(flat, op, compression)
-        scale = postscale_factor / ctx.size if op is Average else postscale_factor
+        scale = _scale_after(op, postscale_factor)
         if scale == 1.0:
             result = reduced.copy() if reduced is flat else reduced
         elif dtype.kind == "f":
             result = np.multiply(reduced, dtype.type(scale))  # a new array: the copy out
         else:
             result = reduced * scale
-        for i, start, stop in zip(members, offsets[:-1], offsets[1:]):
-            out[i] = result[start:stop].reshape(arrays[i].shape)
+        views = [
+            result[start:stop].reshape(shape)
+            for start, stop, shape in zip(offsets, offsets[1:], map(_SHAPE, group))
+        ]
+        if members is None:
+            return views
+        for i, view in zip(members, views):
+            out[i] = view
     return out
+
+
+def allreduce_in_place(
+    flat: np.ndarray,
+    op: ReduceOp = Average,
+    prescale_factor: float = 1.0,
+    postscale_factor: float = 1.0,
+) -> np.ndarray:
+    """Reduces the 1-D contiguous floating buffer ``flat`` over ranks, in place, and returns it.
+
+    The same operations as :func:`fused_allreduce` on one buffer, uncompressed, so the same
+    bits: ``flat *= prescale``, one ``Allreduce`` in place, then ``flat *= postscale`` (over
+    ``size()`` for ``Average``). No checks: every rank must pass a buffer of the same size and
+    dtype, its segments in the same order. It lets a caller that owns a flat buffer (an
+    optimizer's flat gradient buffer, :meth:`optim.Optimizer.gradient_arena`) reduce there
+    instead of in the fusion buffer.
+    """
+    dtype = flat.dtype
+    if prescale_factor != 1.0:
+        np.multiply(flat, dtype.type(prescale_factor), out=flat)
+    _wire_reduce(flat, op, Compression.none)
+    scale = _scale_after(op, postscale_factor)
+    if scale != 1.0:
+        np.multiply(flat, dtype.type(scale), out=flat)
+    return flat
 
 
 def grouped_allreduce(
@@ -352,8 +438,7 @@ def grouped_allreduce(
     postscale_factor = _check_factor(postscale_factor, "postscale_factor")
     label = name or "grouped_allreduce"
     arrays = [_as_array(t, f"`tensors[{i}]`") for i, t in enumerate(tensors)]
-    names = [f"{label}[{i}]" for i in range(len(arrays))]
-    _check_agreement(names, [_signature(a) for a in arrays], label)
+    _check_arrays_agree(arrays, label)
     return fused_allreduce(arrays, op, prescale_factor, postscale_factor, compression)
 
 

@@ -23,7 +23,9 @@ plan:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,14 +42,18 @@ from .collectives import (
     Sum,
     agree,
     allgather,
-    digest,
+    allreduce_in_place,
     fused_allreduce,
     raise_mismatch,
+    signature_digest,
 )
 
 __all__ = ["reduce_gradients"]
 
 _WHERE = "DistributedOptimizer"
+_NAME = operator.attrgetter("name")
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
 
 
 def _local(grad: Any, var: Variable, sparse_as_dense: bool) -> Any:
@@ -60,6 +66,39 @@ def _local(grad: Any, var: Variable, sparse_as_dense: bool) -> Any:
     return check_gradient(grad, var, _WHERE)
 
 
+def _checked(
+    grads_and_vars: Sequence[tuple[Any, Variable]], sparse_as_dense: bool
+) -> tuple[list[Any], list[Variable]]:
+    """This rank's gradients, checked, and the variables.
+
+    The usual step (every pair a tuple of a dense gradient of its variable's shape and dtype
+    and the variable) is recognised in C loops over the pairs; anything else is checked pair
+    by pair, which explains what is wrong.
+    """
+    pairs = grads_and_vars if isinstance(grads_and_vars, (list, tuple)) else list(grads_and_vars)
+    if (
+        pairs
+        and set(map(type, pairs)) == {tuple}
+        and sum(map(len, pairs)) == 2 * len(pairs)
+    ):
+        grads, variables = map(list, zip(*pairs))
+        if (
+            all(map(isinstance, variables, itertools.repeat(Variable)))
+            and set(map(type, grads)) == {np.ndarray}
+            and list(map(_SHAPE, grads)) == list(map(_SHAPE, variables))
+            and list(map(_DTYPE, grads)) == list(map(_DTYPE, variables))
+        ):
+            return grads, variables
+    variables = []
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Variable)):
+            raise TypeError(
+                f"`grads_and_vars[{i}]` must be a (gradient, optim.Variable) pair, got {pair!r}."
+            )
+        variables.append(pair[1])
+    return [_local(g, v, sparse_as_dense) for g, v in pairs], variables
+
+
 def reduce_gradients(
     grads_and_vars: Sequence[tuple[Any, Variable]],
     op: ReduceOp = Average,
@@ -67,6 +106,8 @@ def reduce_gradients(
     sparse_as_dense: bool = False,
     prescale_factor: float = 1.0,
     postscale_factor: float = 1.0,
+    *,
+    into: Callable[[list[Variable]], Any] | None = None,
 ) -> list[tuple[Any, Variable]]:
     """The pairs with each gradient reduced over ranks (see the module docstring for the rules).
 
@@ -78,6 +119,15 @@ def reduce_gradients(
         compression: how dense gradients travel.
         sparse_as_dense: densify IndexedSlices before the reduction.
         prescale_factor, postscale_factor: multiply before and after the reduction.
+        into: where the dense gradients of one dtype may be reduced instead of the fusion
+            buffer: ``into(variables)`` (the dtype's variables with a dense gradient, in
+            order) returns an :class:`optim.engine.arena.Arena` holding exactly those
+            variables, or None. Typically the wrapped optimizer's
+            :meth:`optim.Optimizer.gradient_arena`: the gradients are then gathered into its
+            flat gradient buffer, reduced there in place (the same operations, so the same
+            bits) and returned as its segment views, which its next apply reads without
+            copying. Those results are overwritten by the optimizer's next step. Not used
+            with compression.
 
     Returns:
         New pairs, in order; the input arrays are not modified.
@@ -89,39 +139,58 @@ def reduce_gradients(
             variable that differs); a sparse gradient with another ``op`` than Average or Sum
             (on every rank).
     """
-    variables = []
-    for i, pair in enumerate(grads_and_vars):
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Variable)):
-            raise TypeError(
-                f"`grads_and_vars[{i}]` must be a (gradient, optim.Variable) pair, got {pair!r}."
-            )
-        variables.append(pair[1])
-    local = [_local(g, v, sparse_as_dense) for g, v in grads_and_vars]
+    local, variables = _checked(grads_and_vars, sparse_as_dense)
     n = len(variables)
-    names = [v.name for v in variables]
-    signatures = [(v.shape, v.dtype.str) for v in variables]
-    dense = [int(isinstance(g, np.ndarray)) for g in local]
-    sparse = [int(isinstance(g, IndexedSlices)) for g in local]
-    low, high = agree([digest([names, signatures]), *dense, *sparse], f"the agreement of {_WHERE}")
+    names = tuple(map(_NAME, variables))
+    shapes = tuple(map(_SHAPE, variables))
+    dtypes = tuple(map(_DTYPE, variables))
+
+    def describe() -> tuple[list[str], list[Any]]:
+        return list(names), [(shape, dtype.str) for shape, dtype in zip(shapes, dtypes)]
+
+    flags = np.empty(1 + 2 * n, dtype=np.int64)
+    flags[0] = signature_digest((_WHERE, names, shapes, dtypes), describe)
+    kinds = list(map(type, local))
+    flags[1 : n + 1] = [kind is np.ndarray for kind in kinds]
+    flags[n + 1 :] = [kind is IndexedSlices for kind in kinds]
+    low, high = agree(flags, f"the agreement of {_WHERE}")
     if low[0] != high[0]:
-        raise_mismatch(names, signatures, _WHERE)
+        raise_mismatch(*describe(), _WHERE)
     any_dense, any_sparse = high[1 : n + 1], high[n + 1 :]
     out: list[Any] = [None] * n
-    dense_index = [i for i in range(n) if any_dense[i]]
-    arrays = []
-    for i in dense_index:
-        g, var = local[i], variables[i]
-        if g is None:
-            g = np.zeros(var.shape, var.dtype)
-        elif isinstance(g, IndexedSlices):
-            g = g.to_dense(var.shape)
-        arrays.append(g)
-    if arrays:
-        reduced = fused_allreduce(arrays, op, prescale_factor, postscale_factor, compression)
-        for i, g in zip(dense_index, reduced):
+    dense_index = np.flatnonzero(any_dense).tolist()
+    groups: dict[np.dtype, list[int]] = {}
+    if len(set(dtypes)) == 1 and dense_index:
+        groups[dtypes[0]] = dense_index
+    else:
+        for i in dense_index:
+            groups.setdefault(dtypes[i], []).append(i)
+    if compression is not Compression.none:
+        into = None
+    for dtype, members in groups.items():
+        arrays = []
+        for i in members:
+            g = local[i]
+            if g is None:
+                g = np.zeros(shapes[i], dtype)
+            elif not isinstance(g, np.ndarray):  # IndexedSlices where another rank is dense
+                g = g.to_dense(shapes[i])
+            arrays.append(g)
+        arena = None if into is None else into([variables[i] for i in members])
+        if arena is not None:
+            buffer = arena.grad_buffer
+            if len(arrays) == 1:
+                np.copyto(buffer, arrays[0].reshape(-1))
+            else:
+                np.concatenate(arrays, axis=None, out=buffer)  # axis=None: each raveled
+            allreduce_in_place(buffer, op, prescale_factor, postscale_factor)
+            reduced = arena.grad_views()
+        else:
+            reduced = fused_allreduce(arrays, op, prescale_factor, postscale_factor, compression)
+        for i, g in zip(members, reduced):
             out[i] = g
-    for i in range(n):
-        if any_dense[i] or not any_sparse[i]:
+    for i in np.flatnonzero(any_sparse).tolist():
+        if any_dense[i]:
             continue
         var = variables[i]
         if op is not Average and op is not Sum:

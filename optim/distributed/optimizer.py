@@ -41,6 +41,15 @@ class DistributedOptimizer(Optimizer):
       (reduced already by :meth:`compute_gradients`);
     - :meth:`minimize` is the two in a row and returns this rank's loss value.
 
+    Tensor fusion: all dense gradients of a step travel in one flat buffer and one Allreduce
+    per dtype. Within :meth:`minimize` (and the ``k``-th apply below) that buffer is the wrapped
+    optimizer's own flat gradient buffer once its flat layout exists
+    (:meth:`optim.Optimizer.gradient_arena`, from its first fused step on): the gradients are
+    gathered there, reduced in place, and its update reads them without another copy. Before
+    that, and for an optimizer without a flat layout (no fused kernel, ``OPTIM_ENGINE=off``)
+    or a step whose gradients do not cover its variables, they travel in a fusion buffer of
+    this package. The results are the same to the bit either way.
+
     With ``k > 1``, gradients are accumulated locally and reduced once every ``k`` passes, as
     Horovod's ``backward_passes_per_step``: :meth:`compute_gradients` returns this rank's
     gradients of this pass, unreduced; each :meth:`apply_gradients` adds them into local
@@ -221,7 +230,13 @@ class DistributedOptimizer(Optimizer):
         return self._optimizer.variables() + [a for _, a in accumulators]
 
     # -- the reduction -----------------------------------------------------------------------
-    def _reduce(self, pairs: list[tuple[Any, Variable]], scale: float = 1.0):
+    def _reduce(self, pairs: list[tuple[Any, Variable]], scale: float = 1.0, *, apply=False):
+        """The reduced pairs. With ``apply`` (the pairs go straight to the wrapped optimizer
+        and are never handed to the caller), dense gradients are reduced in the wrapped
+        optimizer's flat gradient buffer when it has one for them
+        (:meth:`optim.Optimizer.gradient_arena`), which its apply then reads without a copy;
+        else (the first step, an optimizer without a flat layout, the pairs that
+        :meth:`compute_gradients` returns) in the fusion buffer, copied out."""
         return reduce_gradients(
             pairs,
             op=self._op,
@@ -229,6 +244,7 @@ class DistributedOptimizer(Optimizer):
             sparse_as_dense=self._sparse_as_dense,
             prescale_factor=1.0 / self._predivide,
             postscale_factor=self._predivide * scale,
+            into=self._optimizer.gradient_arena if apply else None,
         )
 
     def compute_gradients(
@@ -307,7 +323,7 @@ class DistributedOptimizer(Optimizer):
         cycle = [(self._accumulators.get(var), var) for var in self._cycle]
         self._accumulators, self._cycle, self._passes = {}, {}, 0
         scale = 1.0 / self._k if self._average_aggregated else 1.0
-        reduced = [(g, v) for g, v in self._reduce(cycle, scale) if g is not None]
+        reduced = [(g, v) for g, v in self._reduce(cycle, scale, apply=True) if g is not None]
         self._optimizer.apply_gradients(reduced, global_step=global_step, name=name)
 
     def minimize(
@@ -335,7 +351,7 @@ class DistributedOptimizer(Optimizer):
         if self._k > 1:  # None-ness is decided over ranks and passes, at the cycle's end
             self.apply_gradients(pairs, global_step=global_step, name=name)
             return value
-        pairs = self._reduce(pairs)
+        pairs = self._reduce(pairs, apply=True)
         if all(g is None for g, _ in pairs):
             raise ValueError(
                 "No gradients provided for any variable, check your graph for ops that do not "

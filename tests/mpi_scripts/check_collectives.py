@@ -18,6 +18,7 @@ import problem  # noqa: E402
 
 import optim  # noqa: E402
 import optim.distributed as hvd  # noqa: E402
+from optim.distributed import gradients as gradients_module  # noqa: E402
 from optim.distributed.gradients import reduce_gradients  # noqa: E402
 
 BATCH = 4  # examples per rank and pass
@@ -144,6 +145,87 @@ def nones_and_sparse(record):
         }
 
 
+def _same_bytes(xs, ys):
+    return all(np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(xs, ys))
+
+
+FUSED_CALLS = []
+
+
+def _counting_fused_allreduce(*args, original=gradients_module.fused_allreduce, **kwargs):
+    FUSED_CALLS.append(1)
+    return original(*args, **kwargs)
+
+
+def handoff(record):
+    """DistributedOptimizer reduces in its inner optimizer's flat gradient buffer (a float64
+    arena and a float32 one here) once it exists; the updates equal those of the fusion
+    buffer's path (reduce_gradients without it, then the inner apply) to the bit."""
+    x, y = problem.data()
+    rank, size = hvd.rank(), hvd.size()
+    gradients_module.fused_allreduce = _counting_fused_allreduce  # counts the fallbacks
+    makers = {
+        "adam": lambda: optim.train.AdamOptimizer(0.01),
+        "adafactor": lambda: optim.train.AdafactorOptimizer(0.05),  # no flat layout
+    }
+    out = {}
+    for name, make in makers.items():
+        runs = {}
+        for mode in ("handoff", "fusion"):
+            with optim.Graph().as_default():
+                variables = problem.make_variables()
+                s32 = optim.Variable(np.full(3, 0.5, np.float32), name="s32")
+                allvars = variables + [s32]
+
+                def loss(rows, vs=variables, s=s32):
+                    return problem.loss(vs, x[rows], y[rows]) + optim.numpy.sum(
+                        s.value**2 * np.float32(rank + 1.0)
+                    )
+
+                inner = make()
+                opt = hvd.DistributedOptimizer(inner)
+                arenas, trajectory, fused = [], [], []
+                for p in range(4):
+                    rows = problem.shard(problem.step_rows(p, size * BATCH), rank, size)
+                    arenas.append(inner.gradient_arena(variables) is not None)
+                    if mode == "handoff":
+                        before = len(FUSED_CALLS)
+                        opt.minimize(lambda rows=rows: loss(rows), var_list=allvars)
+                        fused.append(len(FUSED_CALLS) - before)
+                    else:
+                        pairs = inner.compute_gradients(lambda rows=rows: loss(rows),
+                                                        var_list=allvars)  # fmt: skip
+                        inner.apply_gradients(reduce_gradients(pairs))
+                    trajectory.append([v.array.copy() for v in allvars])
+                rows = problem.shard(problem.step_rows(9, size * BATCH), rank, size)
+                pairs = inner.compute_gradients(lambda r=rows: loss(r), var_list=allvars)
+                kept = opt.compute_gradients(lambda r=rows: loss(r), var_list=allvars)
+                plain = reduce_gradients(pairs)
+                into = reduce_gradients(pairs, into=inner.gradient_arena)
+                a64, a32 = inner.gradient_arena(variables), inner.gradient_arena([s32])
+                views = (a64.grad_views() if a64 else []) + (a32.grad_views() if a32 else [])
+                runs[mode] = {
+                    "trajectory": trajectory,
+                    "arenas": arenas,
+                    "fusion_buffer_uses": fused,
+                    "into_equals_plain": _same_bytes([g for g, _ in into], [g for g, _ in plain]),
+                    "into_are_views": len(views) == 4
+                    and all(g is v for (g, _), v in zip(into, views)),
+                    "kept_owned": not any(
+                        np.shares_memory(g, v) for (g, _) in kept for v in views
+                    ),
+                    "identical": identical_everywhere([v.array for v in allvars]),
+                }
+        same = all(_same_bytes(a, b) for a, b in zip(runs["handoff"]["trajectory"],
+                                                     runs["fusion"]["trajectory"]))  # fmt: skip
+        out[name] = {
+            "same_as_fusion_path": same,
+            **{k: v for k, v in runs["handoff"].items() if k != "trajectory"},
+        }
+    record["handoff"] = out
+    gradients_module.fused_allreduce = _counting_fused_allreduce.__kwdefaults__["original"]
+
+
 def collectives(record):
     rank, size = hvd.rank(), hvd.size()
     mine = np.full(3, rank + 1.0)
@@ -255,6 +337,7 @@ def main(outdir):
     finals = {}
     training(record, finals)
     nones_and_sparse(record)
+    handoff(record)
     collectives(record)
     mismatches(record)
     bad_input(record)
