@@ -9,7 +9,9 @@ Run ``python benchmarks/bench_distributed.py``; it starts ``mpiexec -n N`` on it
    ``comm.allreduce`` (the baseline the buffer API avoids); ratios against the floor.
 2. **Fusion**: 100 float64 tensors of 1000 elements on 2 ranks: one ``hvd.allreduce`` per
    tensor, one raw ``Allreduce`` per tensor, ``hvd.grouped_allreduce`` (one Allreduce on one
-   fusion buffer) and ``reduce_gradients`` (the optimizer's path: agreement + fused Allreduce).
+   fusion buffer), ``reduce_gradients`` (the optimizer's path: agreement + fused Allreduce) in
+   the fusion buffer and in an Adam optimizer's flat gradient buffer (``into=``, the hand-off
+   of ``DistributedOptimizer.minimize``), and each of those two followed by Adam's apply.
 3. **mlp_digits** (64-64-10 MLP on the 8x8 digits, float64, Adam, batch 32 per rank) at 1, 2
    and 3 ranks: the step time, split into local gradients, the reduction over ranks and the
    update (what ``DistributedOptimizer.minimize`` does, timed piece by piece), the share of
@@ -97,11 +99,24 @@ def worker_fusion(reps):
         for t in tensors:
             comm.Allreduce(MPI.IN_PLACE, t, op=MPI.SUM)
 
+    inner = optim.train.AdamOptimizer(1e-9)  # tiny steps: the variables barely move
+    inner.apply_gradients(pairs)  # its flat layout exists from now on
+    into = inner.gradient_arena
+
+    def step_fusion():  # the reduction in the fusion buffer, then the apply gathers a copy
+        inner.apply_gradients(reduce_gradients(pairs))
+
+    def step_handoff():  # the reduction in the optimizer's flat gradient buffer, read as is
+        inner.apply_gradients(reduce_gradients(pairs, into=into))
+
     return {
         "per_tensor_hvd": _time(comm, lambda: [hvd.allreduce(t) for t in tensors], reps),
         "per_tensor_raw": _time(comm, per_tensor_raw, reps),
         "grouped": _time(comm, lambda: hvd.grouped_allreduce(tensors), reps),
         "reduce_gradients": _time(comm, lambda: reduce_gradients(pairs), reps),
+        "reduce_into": _time(comm, lambda: reduce_gradients(pairs, into=into), reps),
+        "step_fusion": _time(comm, step_fusion, reps),
+        "step_handoff": _time(comm, step_handoff, reps),
     }
 
 
@@ -198,6 +213,8 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--reps", type=int, default=40, help="repetitions per Allreduce row")
     parser.add_argument("--steps", type=int, default=60, help="timed mlp_digits steps")
+    parser.add_argument("--only", choices=["allreduce", "fusion", "mlp"], action="append",
+                        help="run only these tables (repeatable)")
     args = parser.parse_args(argv)
     if args.worker:
         result = {"allreduce": worker_allreduce, "fusion": worker_fusion,
@@ -212,38 +229,45 @@ def main(argv=None):
 
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}; mpi4py "
           f"{mpi4py.__version__}; medians of the slowest rank")  # fmt: skip
-    print("\n1. Allreduce of float64 arrays, 2 ranks (microseconds)")
-    print(f"{'elements':>10} {'raw IN_PLACE':>12} {'hvd.allreduce':>14} {'pickle API':>11}"
-          f" {'hvd/raw':>8} {'pickle/raw':>11} {'GB/s raw':>9}")  # fmt: skip
-    for row in _launch(2, "allreduce", args.reps):
-        gbs = row["n"] * 8 / row["floor"] / 1e9
-        print(f"{row['n']:>10.0e} {_us(row['floor']):>12} {_us(row['hvd']):>14} "
-              f"{_us(row['pickle']):>11} {row['hvd'] / row['floor']:>8.2f} "
-              f"{row['pickle'] / row['floor']:>11.2f} {gbs:>9.2f}")  # fmt: skip
+    wanted = args.only or ["allreduce", "fusion", "mlp"]
+    if "allreduce" in wanted:
+        print("\n1. Allreduce of float64 arrays, 2 ranks (microseconds)")
+        print(f"{'elements':>10} {'raw IN_PLACE':>12} {'hvd.allreduce':>14} {'pickle API':>11}"
+              f" {'hvd/raw':>8} {'pickle/raw':>11} {'GB/s raw':>9}")  # fmt: skip
+        for row in _launch(2, "allreduce", args.reps):
+            gbs = row["n"] * 8 / row["floor"] / 1e9
+            print(f"{row['n']:>10.0e} {_us(row['floor']):>12} {_us(row['hvd']):>14} "
+                  f"{_us(row['pickle']):>11} {row['hvd'] / row['floor']:>8.2f} "
+                  f"{row['pickle'] / row['floor']:>11.2f} {gbs:>9.2f}")  # fmt: skip
 
-    print("\n2. 100 float64 tensors of 1000 elements, 2 ranks (microseconds per step)")
-    fusion = _launch(2, "fusion", args.reps)
-    base = fusion["grouped"]
-    for key, label in (
-        ("per_tensor_hvd", "one hvd.allreduce per tensor"),
-        ("per_tensor_raw", "one raw Allreduce per tensor"),
-        ("grouped", "hvd.grouped_allreduce (fused)"),
-        ("reduce_gradients", "reduce_gradients (optimizer path)"),
-    ):
-        print(f"  {label:<36} {_us(fusion[key])}   x{fusion[key] / base:.2f} of fused")
+    if "fusion" in wanted:
+        print("\n2. 100 float64 tensors of 1000 elements, 2 ranks (microseconds per step)")
+        fusion = _launch(2, "fusion", args.reps)
+        base = fusion["grouped"]
+        for key, label in (
+            ("per_tensor_hvd", "one hvd.allreduce per tensor"),
+            ("per_tensor_raw", "one raw Allreduce per tensor"),
+            ("grouped", "hvd.grouped_allreduce (fused)"),
+            ("reduce_gradients", "reduce_gradients, fusion buffer"),
+            ("reduce_into", "reduce_gradients into the arena"),
+            ("step_fusion", "reduce + Adam apply, fusion buffer"),
+            ("step_handoff", "reduce + Adam apply, arena hand-off"),
+        ):
+            print(f"  {label:<38} {_us(fusion[key])}   x{fusion[key] / base:.2f} of fused")
 
-    print("\n3. mlp_digits step (64-64-10 MLP, Adam, float64, batch 32 per rank), ms")
-    print(f"{'ranks':>5} {'step':>8} {'gradients':>10} {'reduce':>8} {'apply':>8} "
-          f"{'comm share':>11} {'minimize':>9} {'efficiency':>11}")  # fmt: skip
-    one = None
-    for n in (1, 2, 3):
-        r = _launch(n, "mlp", args.steps)
-        one = one or r["step"]
-        note = "  (3 ranks on 2 cores: oversubscribed)" if n > (os.cpu_count() or 1) else ""
-        print(f"{n:>5} {r['step'] * 1e3:>8.3f} {r['compute'] * 1e3:>10.3f} "
-              f"{r['reduce'] * 1e3:>8.3f} {r['apply'] * 1e3:>8.3f} "
-              f"{r['reduce'] / r['step']:>10.1%} {r['minimize'] * 1e3:>9.3f} "
-              f"{one / r['step']:>10.1%}{note}")  # fmt: skip
+    if "mlp" in wanted:
+        print("\n3. mlp_digits step (64-64-10 MLP, Adam, float64, batch 32 per rank), ms")
+        print(f"{'ranks':>5} {'step':>8} {'gradients':>10} {'reduce':>8} {'apply':>8} "
+              f"{'comm share':>11} {'minimize':>9} {'efficiency':>11}")  # fmt: skip
+        one = None
+        for n in (1, 2, 3):
+            r = _launch(n, "mlp", args.steps)
+            one = one or r["step"]
+            note = "  (3 ranks on 2 cores: oversubscribed)" if n > (os.cpu_count() or 1) else ""
+            print(f"{n:>5} {r['step'] * 1e3:>8.3f} {r['compute'] * 1e3:>10.3f} "
+                  f"{r['reduce'] * 1e3:>8.3f} {r['apply'] * 1e3:>8.3f} "
+                  f"{r['reduce'] / r['step']:>10.1%} {r['minimize'] * 1e3:>9.3f} "
+                  f"{one / r['step']:>10.1%}{note}")  # fmt: skip
     print(f"\nload average after: {os.getloadavg()}")
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "grouped_allreduce",
     "fused_allreduce",
     "allreduce_in_place",
+    "fusion_buffer",
     "allgather",
     "broadcast",
     "broadcast_variables",
@@ -312,7 +313,7 @@ def _wire_reduce(flat: np.ndarray, op: ReduceOp, compression: Compressor) -> np.
 _FUSION_BUFFERS: dict[np.dtype, np.ndarray] = {}  # one persistent fusion buffer per dtype
 
 
-def _fusion_buffer(dtype: np.dtype, size: int) -> np.ndarray:
+def fusion_buffer(dtype: np.dtype, size: int) -> np.ndarray:
     """The first ``size`` elements of the persistent fusion buffer of ``dtype`` (grown, at
     least doubling, when too small). MPI moves a buffer it has seen before several times
     faster than fresh memory (measured here: 1e5 float64 on 2 ranks, 0.26 ms against 2.9 ms),
@@ -356,7 +357,7 @@ def fused_allreduce(
     for dtype, members in groups.items():
         group = arrays if members is None else [arrays[i] for i in members]
         offsets = list(itertools.accumulate(map(_SIZE, group), initial=0))
-        flat = _fusion_buffer(dtype, offsets[-1])
+        flat = fusion_buffer(dtype, offsets[-1])
         if len(group) == 1:
             np.copyto(flat, group[0].reshape(-1))
         else:

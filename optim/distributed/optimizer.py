@@ -23,7 +23,7 @@ from ..sparse import IndexedSlices
 from ..validation import check_bool, flatten
 from ..variables import Variable, global_variables, match_by_name
 from .collectives import Average, Compression, check_op
-from .gradients import reduce_gradients
+from .gradients import GradientReducer
 from .training import MPIDistribution
 
 __all__ = ["DistributedOptimizer"]
@@ -156,6 +156,7 @@ class DistributedOptimizer(Optimizer):
         self._accumulators: dict[Variable, np.ndarray] = {}
         self._cycle: dict[Variable, None] = {}  # the variables met this cycle, in order
         self._passes = 0
+        self._reducer = GradientReducer()  # one Allreduce per steady step (see its docs)
 
     # -- the wrapped optimizer and the options ----------------------------------------------
     @property
@@ -237,7 +238,7 @@ class DistributedOptimizer(Optimizer):
         (:meth:`optim.Optimizer.gradient_arena`), which its apply then reads without a copy;
         else (the first step, an optimizer without a flat layout, the pairs that
         :meth:`compute_gradients` returns) in the fusion buffer, copied out."""
-        return reduce_gradients(
+        return self._reducer(
             pairs,
             op=self._op,
             compression=self._compression,

@@ -176,6 +176,22 @@ class Arena:
             np.concatenate(grads, axis=None, out=self.grad_buffer)  # axis=None: each raveled
         return self.grad_buffer
 
+    def grad_buffer_with_tail(self, extra: int) -> np.ndarray:
+        """A contiguous 1-D buffer of ``size + extra`` elements whose first ``size`` are the
+        flat gradient buffer (``grad_buffer``); the last ``extra`` are the caller's, for what
+        travels with the gradients in one message (a producer's header).
+
+        The flat gradient buffer moves to a larger allocation the first time it has less room
+        than that (its values are not kept: it is scratch); fetch ``grad_buffer`` and
+        :meth:`grad_views` after this call.
+        """
+        base = self.grad_buffer.base
+        if base is None or base.size < self.size + extra:
+            base = np.empty(self.size + extra, self.dtype)
+            self.grad_buffer = base[: self.size]
+            self._grad_views = None
+        return base[: self.size + extra]
+
     def grad_views(self) -> list[np.ndarray]:
         """The segments of the flat gradient buffer, each shaped as its variable (made once).
 

@@ -19,7 +19,9 @@ import problem  # noqa: E402
 import optim  # noqa: E402
 import optim.distributed as hvd  # noqa: E402
 from optim.distributed import gradients as gradients_module  # noqa: E402
+from optim.distributed.basics import context  # noqa: E402
 from optim.distributed.gradients import reduce_gradients  # noqa: E402
+from optim.training import Callback, Trainer  # noqa: E402
 
 BATCH = 4  # examples per rank and pass
 UPDATES = 6
@@ -226,6 +228,115 @@ def handoff(record):
     gradients_module.fused_allreduce = _counting_fused_allreduce.__kwdefaults__["original"]
 
 
+class CountingComm:
+    """Forwards to a communicator and records the collectives called on it."""
+
+    COLLECTIVES = ("Allreduce", "Allgather", "Allgatherv", "Bcast", "Barrier")
+
+    def __init__(self, comm):
+        self.comm, self.calls = comm, []
+
+    def __getattr__(self, name):
+        attr = getattr(self.comm, name)
+        if name not in self.COLLECTIVES:
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def _steady_run(mode, counting, out):
+    x, y = problem.data()
+    rank, size = hvd.rank(), hvd.size()
+    variables = problem.make_variables()
+    w1, b1, w2 = variables
+    inner = optim.train.AdamOptimizer(0.01)
+    opt = hvd.DistributedOptimizer(inner)
+
+    def loss(rows, skip_b1=False):
+        hidden = optim.numpy.tanh(x[rows] @ w1.value + (0.0 if skip_b1 else b1.value))
+        return optim.numpy.mean((hidden @ w2.value - y[rows]) ** 2)
+
+    counts, trajectory = [], []
+    for p in range(6):
+        rows = problem.shard(problem.step_rows(p, size * BATCH), rank, size)
+        skip = (p == 3 and rank == 0) or p == 4  # b1: None on rank 0, then on every rank
+        step_loss = lambda rows=rows, skip=skip: loss(rows, skip)  # noqa: E731
+        before = len(counting.calls)
+        if mode == "optimizer":
+            opt.minimize(step_loss, var_list=variables)
+        else:
+            pairs = inner.compute_gradients(step_loss, var_list=variables)
+            inner.apply_gradients([(g, v) for g, v in reduce_gradients(pairs) if g is not None])
+        counts.append(counting.calls[before:])
+        trajectory.append([v.array.copy() for v in variables])
+        trajectory.append([inner.get_slot(v, "m").copy() for v in variables])
+    if mode == "optimizer":
+        out["calls"] = counts
+        arena = inner.gradient_arena(variables)  # the header rode in its buffer's tail
+        total = sum(v.size for v in variables)
+        out["handed_off"] = arena.grad_buffer.base.size == total + 1 + len(variables)
+        # rank 1 leaves W2 out: every rank raises, naming it; nothing changes
+        mine = variables if rank != 1 else variables[:2]
+        kept = [v.array.copy() for v in variables]
+        out["mismatch"] = error_of(lambda: opt.minimize(lambda: loss(rows), var_list=mine))
+        out["unchanged"] = all(np.array_equal(v.array, k) for v, k in zip(variables, kept))
+        before = len(counting.calls)
+        opt.minimize(lambda: loss(rows), var_list=variables)  # agreed anew
+        out["after_mismatch"] = counting.calls[before:]
+        out["identical"] = identical_everywhere([v.array for v in variables])
+    return trajectory
+
+
+def _fit_calls(counting):
+    x, y = problem.data()
+    variables = problem.make_variables()
+    per_step = []
+
+    class Count(Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = len(counting.calls)
+
+        def on_train_batch_end(self, batch, logs=None):
+            per_step.append(counting.calls[self.start :])
+
+    trainer = Trainer(
+        lambda xb, yb: problem.loss(variables, xb, yb),
+        x,
+        y,
+        optimizer=hvd.DistributedOptimizer(optim.train.AdamOptimizer(0.01)),
+        var_list=variables,
+        batch_size=BATCH,
+        seed=0,
+    )
+    trainer.fit(steps=4, callbacks=[Count()], verbose=0)
+    return per_step
+
+
+def steady(record):
+    """After one step agreed in full, each step of DistributedOptimizer.minimize is one
+    Allreduce (gradients and header together), with the bits of the full path; Nones on some
+    or all ranks, a mismatch, and fit's steps (one more collective: the logged sums)."""
+    ctx = context()
+    counting = ctx.comm = CountingComm(ctx.comm)
+    out = {}
+    try:
+        runs = {}
+        for mode in ("optimizer", "full"):
+            with optim.Graph().as_default():
+                runs[mode] = _steady_run(mode, counting, out)
+        out["same_as_full_path"] = all(
+            _same_bytes(a, b) for a, b in zip(runs["optimizer"], runs["full"])
+        )
+        with optim.Graph().as_default():
+            out["fit_calls"] = _fit_calls(counting)
+    finally:
+        ctx.comm = counting.comm
+    record["steady"] = out
+
 def collectives(record):
     rank, size = hvd.rank(), hvd.size()
     mine = np.full(3, rank + 1.0)
@@ -338,6 +449,7 @@ def main(outdir):
     training(record, finals)
     nones_and_sparse(record)
     handoff(record)
+    steady(record)
     collectives(record)
     mismatches(record)
     bad_input(record)
