@@ -11,7 +11,10 @@ Run ``python benchmarks/bench_distributed.py``; it starts ``mpiexec -n N`` on it
    tensor, one raw ``Allreduce`` per tensor, ``hvd.grouped_allreduce`` (one Allreduce on one
    fusion buffer), ``reduce_gradients`` (the optimizer's path: agreement + fused Allreduce) in
    the fusion buffer and in an Adam optimizer's flat gradient buffer (``into=``, the hand-off
-   of ``DistributedOptimizer.minimize``), and each of those two followed by Adam's apply.
+   of ``DistributedOptimizer.minimize``), each of those two followed by Adam's apply, and
+   the steady step of ``DistributedOptimizer`` (its ``GradientReducer`` after the first
+   step: gradients and header in one Allreduce, in the arena). The rows take turns within
+   each repetition, so their ratios are comparable on a loaded machine.
 3. **mlp_digits** (64-64-10 MLP on the 8x8 digits, float64, Adam, batch 32 per rank) at 1, 2
    and 3 ranks: the step time, split into local gradients, the reduction over ranks and the
    update (what ``DistributedOptimizer.minimize`` does, timed piece by piece), the share of
@@ -63,6 +66,23 @@ def _time(comm, fn, reps):
     return float(np.median(times))
 
 
+def _time_interleaved(comm, fns, reps):
+    """Medians over ``reps`` rounds of the slowest rank's time of each of ``fns`` (a dict),
+    the functions taking turns within each round, so that a change of the machine's load
+    weighs on all of them alike (their ratios are what to read)."""
+    for fn in fns.values():
+        fn()
+        fn()  # warm-up
+    times = {key: [] for key in fns}
+    for _ in range(reps):
+        for key, fn in fns.items():
+            comm.Barrier()
+            start = time.perf_counter()
+            fn()
+            times[key].append(_slowest(comm, time.perf_counter() - start))
+    return {key: float(np.median(t)) for key, t in times.items()}
+
+
 def worker_allreduce(reps):
     from mpi4py import MPI
 
@@ -74,10 +94,13 @@ def worker_allreduce(reps):
     for n in (1_000, 100_000, 1_000_000, 10_000_000):
         buf = np.random.default_rng(0).normal(size=n)
         r = reps if n < 10_000_000 else max(3, reps // 4)
-        floor = _time(comm, lambda b=buf: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM), r)
-        ours = _time(comm, lambda b=buf: hvd.allreduce(b), r)
-        pickled = _time(comm, lambda b=buf: comm.allreduce(b, op=MPI.SUM), r)
-        rows.append({"n": n, "floor": floor, "hvd": ours, "pickle": pickled})
+        raw = buf.copy()  # reduced in place by the floor's row
+        row = _time_interleaved(comm, {
+            "floor": lambda b=raw: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM),
+            "hvd": lambda b=buf: hvd.allreduce(b),
+            "pickle": lambda b=buf: comm.allreduce(b, op=MPI.SUM),
+        }, r)  # fmt: skip
+        rows.append({"n": n, **row})
     return rows
 
 
@@ -86,17 +109,18 @@ def worker_fusion(reps):
 
     import optim
     import optim.distributed as hvd
-    from optim.distributed.gradients import reduce_gradients
+    from optim.distributed.gradients import GradientReducer, reduce_gradients
 
     hvd.init()
     comm = MPI.COMM_WORLD
     rng = np.random.default_rng(0)
     tensors = [rng.normal(size=1000) for _ in range(100)]
+    raw_tensors = [t.copy() for t in tensors]  # reduced in place by the raw row
     variables = [optim.Variable(np.zeros(1000), name=f"v{i}") for i in range(100)]
     pairs = list(zip(tensors, variables))
 
     def per_tensor_raw():
-        for t in tensors:
+        for t in raw_tensors:
             comm.Allreduce(MPI.IN_PLACE, t, op=MPI.SUM)
 
     inner = optim.train.AdamOptimizer(1e-9)  # tiny steps: the variables barely move
@@ -109,15 +133,22 @@ def worker_fusion(reps):
     def step_handoff():  # the reduction in the optimizer's flat gradient buffer, read as is
         inner.apply_gradients(reduce_gradients(pairs, into=into))
 
-    return {
-        "per_tensor_hvd": _time(comm, lambda: [hvd.allreduce(t) for t in tensors], reps),
-        "per_tensor_raw": _time(comm, per_tensor_raw, reps),
-        "grouped": _time(comm, lambda: hvd.grouped_allreduce(tensors), reps),
-        "reduce_gradients": _time(comm, lambda: reduce_gradients(pairs), reps),
-        "reduce_into": _time(comm, lambda: reduce_gradients(pairs, into=into), reps),
-        "step_fusion": _time(comm, step_fusion, reps),
-        "step_handoff": _time(comm, step_handoff, reps),
+    reducer = GradientReducer()  # DistributedOptimizer's: the steady steps skip the agreement
+
+    def step_steady():  # DistributedOptimizer.minimize's reduction and apply, after step 1
+        inner.apply_gradients(reducer(pairs, into=into))
+
+    fns = {
+        "per_tensor_hvd": lambda: [hvd.allreduce(t) for t in tensors],
+        "per_tensor_raw": per_tensor_raw,
+        "grouped": lambda: hvd.grouped_allreduce(tensors),
+        "reduce_gradients": lambda: reduce_gradients(pairs),
+        "reduce_into": lambda: reduce_gradients(pairs, into=into),
+        "step_fusion": step_fusion,
+        "step_handoff": step_handoff,
+        "step_steady": step_steady,
     }
+    return _time_interleaved(comm, fns, reps)
 
 
 def worker_mlp(steps):
@@ -252,6 +283,7 @@ def main(argv=None):
             ("reduce_into", "reduce_gradients into the arena"),
             ("step_fusion", "reduce + Adam apply, fusion buffer"),
             ("step_handoff", "reduce + Adam apply, arena hand-off"),
+            ("step_steady", "the same, steady step (no agreement)"),
         ):
             print(f"  {label:<38} {_us(fusion[key])}   x{fusion[key] / base:.2f} of fused")
 
