@@ -157,7 +157,7 @@ def worker_mlp(steps):
 
     import optim
     import optim.distributed as hvd
-    from optim.distributed.gradients import reduce_gradients
+    from optim.distributed.gradients import GradientReducer
 
     hvd.init()
     comm = MPI.COMM_WORLD
@@ -172,6 +172,7 @@ def worker_mlp(steps):
     ]
     hvd.broadcast_variables(variables)
     inner = optim.train.AdamOptimizer(1e-3 * size)
+    reducer = GradientReducer()
     batch = 32
 
     def loss(rows):
@@ -191,7 +192,7 @@ def worker_mlp(steps):
         t0 = time.perf_counter()
         local = inner.compute_gradients(lambda rows=rows: loss(rows), var_list=variables)
         t1 = time.perf_counter()
-        reduced = reduce_gradients(local)
+        reduced = reducer(local, into=inner.gradient_arena)  # as minimize reduces
         t2 = time.perf_counter()
         inner.apply_gradients(reduced)
         t3 = time.perf_counter()

@@ -94,6 +94,7 @@ _OPS = (Average, Sum, Min, Max, Product)
 _SHAPE = operator.attrgetter("shape")
 _DTYPE = operator.attrgetter("dtype")
 _SIZE = operator.attrgetter("size")
+_KIND = operator.attrgetter("kind")
 
 
 def check_op(op: Any, what: str = "`op`") -> ReduceOp:
@@ -150,6 +151,8 @@ def _check_compression(compression: Any) -> Compressor:
 
 
 def _check_factor(value: Any, what: str) -> float:
+    if value.__class__ is float and value == 1.0:  # the default, without the checks below
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{what}` must be a positive finite number, got {value!r}.")
     value = float(value)
@@ -438,7 +441,11 @@ def grouped_allreduce(
     prescale_factor = _check_factor(prescale_factor, "prescale_factor")
     postscale_factor = _check_factor(postscale_factor, "postscale_factor")
     label = name or "grouped_allreduce"
-    arrays = [_as_array(t, f"`tensors[{i}]`") for i, t in enumerate(tensors)]
+    arrays = list(tensors)
+    if set(map(type, arrays)) != {np.ndarray} or not set(
+        map(_KIND, map(_DTYPE, arrays))
+    ).issubset("iuf"):  # Variables, lists, scalars, or a dtype to refuse: one by one
+        arrays = [_as_array(t, f"`tensors[{i}]`") for i, t in enumerate(tensors)]
     _check_arrays_agree(arrays, label)
     return fused_allreduce(arrays, op, prescale_factor, postscale_factor, compression)
 

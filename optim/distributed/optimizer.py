@@ -48,7 +48,10 @@ class DistributedOptimizer(Optimizer):
     gathered there, reduced in place, and its update reads them without another copy. Before
     that, and for an optimizer without a flat layout (no fused kernel, ``OPTIM_ENGINE=off``)
     or a step whose gradients do not cover its variables, they travel in a fusion buffer of
-    this package. The results are the same to the bit either way.
+    this package. The results are the same to the bit either way. With ``Sum`` or ``Average``
+    and variables of one dtype, a step after the first is that one Allreduce alone: the check
+    that every rank still has the same variables rides in a header at the buffer's end
+    (:class:`optim.distributed.gradients.GradientReducer`).
 
     With ``k > 1``, gradients are accumulated locally and reduced once every ``k`` passes, as
     Horovod's ``backward_passes_per_step``: :meth:`compute_gradients` returns this rank's
