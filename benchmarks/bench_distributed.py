@@ -245,8 +245,12 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--reps", type=int, default=40, help="repetitions per Allreduce row")
     parser.add_argument("--steps", type=int, default=60, help="timed mlp_digits steps")
-    parser.add_argument("--only", choices=["allreduce", "fusion", "mlp"], action="append",
-                        help="run only these tables (repeatable)")
+    parser.add_argument(
+        "--only",
+        choices=["allreduce", "fusion", "mlp"],
+        action="append",
+        help="run only these tables (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         result = {"allreduce": worker_allreduce, "fusion": worker_fusion,

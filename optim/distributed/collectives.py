@@ -442,9 +442,10 @@ def grouped_allreduce(
     postscale_factor = _check_factor(postscale_factor, "postscale_factor")
     label = name or "grouped_allreduce"
     arrays = list(tensors)
-    if set(map(type, arrays)) != {np.ndarray} or not set(
-        map(_KIND, map(_DTYPE, arrays))
-    ).issubset("iuf"):  # Variables, lists, scalars, or a dtype to refuse: one by one
+    kinds = (
+        set() if set(map(type, arrays)) != {np.ndarray} else set(map(_KIND, map(_DTYPE, arrays)))
+    )
+    if not kinds or not kinds.issubset("iuf"):  # Variables, lists, scalars, a bad dtype...
         arrays = [_as_array(t, f"`tensors[{i}]`") for i, t in enumerate(tensors)]
     _check_arrays_agree(arrays, label)
     return fused_allreduce(arrays, op, prescale_factor, postscale_factor, compression)

@@ -213,9 +213,7 @@ def handoff(record):
                     "into_equals_plain": _same_bytes([g for g, _ in into], [g for g, _ in plain]),
                     "into_are_views": len(views) == 4
                     and all(g is v for (g, _), v in zip(into, views)),
-                    "kept_owned": not any(
-                        np.shares_memory(g, v) for (g, _) in kept for v in views
-                    ),
+                    "kept_owned": not any(np.shares_memory(g, v) for (g, _) in kept for v in views),
                     "identical": identical_everywhere([v.array for v in allvars]),
                 }
         same = all(_same_bytes(a, b) for a, b in zip(runs["handoff"]["trajectory"],
@@ -278,7 +276,9 @@ def _steady_run(mode, counting, out):
         out["calls"] = counts
         arena = inner.gradient_arena(variables)  # the header rode in its buffer's tail
         total = sum(v.size for v in variables)
-        out["handed_off"] = arena.grad_buffer.base.size == total + 1 + len(variables)
+        out["handed_off"] = arena is not None and arena.grad_buffer.base.size == total + 1 + len(
+            variables
+        )
         # rank 1 leaves W2 out: every rank raises, naming it; nothing changes
         mine = variables if rank != 1 else variables[:2]
         kept = [v.array.copy() for v in variables]
@@ -336,6 +336,7 @@ def steady(record):
     finally:
         ctx.comm = counting.comm
     record["steady"] = out
+
 
 def collectives(record):
     rank, size = hvd.rank(), hvd.size()
