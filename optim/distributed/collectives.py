@@ -193,11 +193,16 @@ def agree(values: Sequence[int] | np.ndarray, what: str) -> tuple[np.ndarray, np
     :func:`digest`, the rest flags; ``what`` names the collective for the watchdog.
     """
     ctx = context()
-    local = np.asarray(values, dtype=np.int64)
-    n = local.size
-    both = np.empty(2 * n, dtype=np.int64)
-    both[:n] = local
-    np.negative(local, out=both[n:])
+    if len(values) == 1:  # a digest alone: no intermediate array
+        value = int(values[0])
+        both = np.array((value, -value), dtype=np.int64)
+        n = 1
+    else:
+        local = np.asarray(values, dtype=np.int64)
+        n = local.size
+        both = np.empty(2 * n, dtype=np.int64)
+        both[:n] = local
+        np.negative(local, out=both[n:])
     MPI = mpi()
     with guard(what):
         ctx.comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MIN)
@@ -289,16 +294,27 @@ def _signature(array: np.ndarray) -> tuple[tuple[int, ...], str]:
 
 
 # -- reductions ------------------------------------------------------------------------------
+_MPI_OPS: dict[Any, Any] = {}  # each ReduceOp's MPI op, and "module": mpi4py.MPI (made once)
+
+
+def _mpi_ops() -> Any:
+    MPI = mpi()
+    _MPI_OPS.update(
+        {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}
+    )
+    _MPI_OPS["module"] = MPI
+    return MPI
+
+
 def _wire_reduce(flat: np.ndarray, op: ReduceOp, compression: Compressor) -> np.ndarray:
     """The reduction of a contiguous 1-D ``flat`` over ranks (sum for Average), in place when
     sent as it is."""
     ctx = context()
-    MPI = mpi()
-    mpi_op = {Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}.get(op, MPI.SUM)
     wire = compression.wire_dtype
     if wire is None or flat.dtype.kind != "f":
+        MPI = _MPI_OPS.get("module") or _mpi_ops()
         with guard(f"the Allreduce of {flat.size} elements"):
-            ctx.comm.Allreduce(MPI.IN_PLACE, flat, op=mpi_op)
+            ctx.comm.Allreduce(MPI.IN_PLACE, flat, op=_MPI_OPS[op])
         return flat
     # Compressed: gather every rank's float16 payload, reduce in float32 in rank order.
     sent = flat.astype(wire)
