@@ -81,9 +81,11 @@ its dense updates:
 - LAMB's trust ratio is a per-variable quantity: its fused update computes each segment's
   norms over the segment's views of the flat buffers (``arena.offsets``), the same sums as
   per variable;
-- the base's weight decay (see :class:`Optimizer`, "Weight decay") runs before the fused
-  kernel, variable by variable on the segment views (the per-variable path's operations, so
-  its bits), exclusions included;
+- the base's weight decay (see :class:`Optimizer`, "Weight decay") runs inside the fused
+  kernel when the class names a decaying variant (``flat_decay_kernel``: Adam's ``"adamw"``)
+  and every variable of the buffer decays; otherwise it runs before the kernel, over the
+  buffer, or segment by segment when some variables are excluded. Each way performs the
+  per-variable path's operations in its order, so its bits;
 - sparse gradients, a step in which only part of the variables have gradients (TF1 skips the
   others: their slots must not decay), Adafactor (factored slots, not shaped like the
   variable), a class's own refusal (``_flat_ready``) and a kernel-owned decay
@@ -324,6 +326,13 @@ class Optimizer:
     gradient, then :meth:`_flat_arguments` of the step scalars. A subclass that overrides
     ``_kernel`` or ``_apply_dense`` without declaring ``flat_kernel`` itself gets None."""
 
+    flat_decay_kernel: str | None = None
+    """The fused kernel that applies the base's weight decay and then :attr:`flat_kernel`'s
+    update in one pass over the buffers (Adam: ``"adamw"``), taking the decay's factors
+    (:meth:`_decay_scalars`) after the kernel's arguments. The engine uses it when every
+    variable of an arena decays; None (the default), or a class that sets :attr:`flat_kernel`
+    itself without it, decays the buffer in a pass of its own first."""
+
     decay_in_kernel: bool = False
     """Whether this class's kernel applies ``weight_decay`` itself, inside its published rule
     (LAMB's trust ratio, Muon, Prodigy, schedule-free): then the base does not decay before the
@@ -349,6 +358,8 @@ class Optimizer:
             cls.sparse_updates = "custom"
         if "flat_kernel" not in own and ("_kernel" in own or "_apply_dense" in own):
             cls.flat_kernel = None  # its own update: the inherited fused kernel would skip it
+        if "flat_decay_kernel" not in own and ("flat_kernel" in own or cls.flat_kernel is None):
+            cls.flat_decay_kernel = None  # a variant of another kernel than this class's
         if cls.sparse_updates is not None and cls.sparse_updates not in cls.SPARSE_STRATEGIES:
             raise ValueError(
                 f"`{cls.__name__}.sparse_updates` must be one of {cls.SPARSE_STRATEGIES} or "
@@ -716,13 +727,23 @@ class Optimizer:
         return self._flat_ready(var_list)
 
     def _fused_update(self, kernel: Callable[..., None], arena: Any, grad: np.ndarray) -> None:
-        """The base's decay of the arena's variables (each on its segment view, so the bits
-        of the per-variable path), then :meth:`_flat_update`."""
+        """The base's decay of the arena's variables, then :meth:`_flat_update`.
+
+        When every variable of the arena decays and the class names a
+        :attr:`flat_decay_kernel`, that kernel does both in one pass over the buffers.
+        Otherwise the decay runs first: over the whole buffer block by block, or, when some
+        variables are excluded, on each decaying segment view. Each way rounds as the
+        per-variable path (the same operations in the same order), so the bits are the same.
+        """
         if self._decays_before_update():
             variables = arena.variables
             if self._decay_masked() and not all(self._uses_weight_decay(v) for v in variables):
                 for var in variables:
                     self._decay(var)
+            elif self.flat_decay_kernel is not None:
+                decay_kernel = self._engine.kernel(arena.dtype, arena.size, self.flat_decay_kernel)
+                self._flat_update(decay_kernel, arena, grad, *self._decay_scalars(arena.dtype))
+                return
             else:  # every element decays: the same ufuncs over the buffer, block by block
                 buffer = arena.var_buffer
                 factors = self._decay_scalars(arena.dtype)
@@ -1152,12 +1173,17 @@ class Optimizer:
         the scalars themselves; Momentum adds ``use_nesterov``)."""
         return scalars
 
-    def _flat_update(self, kernel: Callable[..., None], arena: Any, grad: np.ndarray) -> None:
+    def _flat_update(
+        self, kernel: Callable[..., None], arena: Any, grad: np.ndarray, *decay: Any
+    ) -> None:
         """The dense update of every variable of an arena at once: :attr:`flat_kernel` over its
-        buffers, with the same step scalars as :meth:`_apply_dense` (so the same bits)."""
+        buffers, with the same step scalars as :meth:`_apply_dense` (so the same bits); with
+        ``decay`` (the factors of :meth:`_decay_scalars`), :attr:`flat_decay_kernel`, which
+        takes them after the scalars."""
         buffers = arena.slot_buffers
         slots = [buffers.get(name) for name in self.kernel_slots]
-        kernel(arena.var_buffer, *slots, grad, *self._flat_arguments(self._scalars(arena.dtype)))
+        arguments = self._flat_arguments(self._scalars(arena.dtype))
+        kernel(arena.var_buffer, *slots, grad, *arguments, *decay)
 
     def _apply_sparse(self, grad: IndexedSlices, var: Variable) -> None:
         """The sparse update (duplicates summed) by the class's ``sparse_updates`` strategy."""

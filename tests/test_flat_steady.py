@@ -275,6 +275,16 @@ def _hand_off_run(engine, monkeypatch, make, shapes, dtype, hand_off, steps=5):
         return _state(variables, opt), seen
 
 
+DECAYING = {
+    "adamw": lambda: optim.train.AdamWOptimizer(0.01, 0.05),
+    "adamw-scale-none": lambda: optim.train.AdamWOptimizer(0.01, 0.05,
+                                                           weight_decay_scale="none"),
+    "adamw-amsgrad": lambda: optim.train.AdamWOptimizer(0.01, 0.05, amsgrad=True),
+    "adam-weight_decay": lambda: optim.train.AdamOptimizer(0.05, weight_decay=0.01),
+    "adamw-clipped": lambda: optim.train.AdamWOptimizer(0.01, 0.05, global_clipnorm=0.5),
+}
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shapes", ["small", "large"])
@@ -322,3 +332,46 @@ def test_gradient_arena_is_none_where_there_is_no_flat_layout_to_reuse(monkeypat
         adafactor.apply_gradients([(np.ones(v.shape), v) for v in (a, b, c)])
         adafactor.apply_gradients([(np.ones(v.shape), v) for v in (a, b, c)])
         assert adafactor.gradient_arena([a, b, c]) is None
+
+
+@pytest.mark.parametrize("case", sorted(DECAYING))
+def test_decay_runs_inside_the_fused_kernel_with_the_same_bits(case, shapes, dtype, engine,
+                                                               monkeypatch):
+    """Every variable decays: one pass of the decaying kernel ("adamw") does the decay and the
+    step, bit-identical to the per-variable path (the base's decay, then Adam's kernel)."""
+    names = []
+    original = FusedEngine.kernel
+
+    def kernel(self, dtype, size, name=None):
+        names.append(name)
+        return original(self, dtype, size, name)
+
+    monkeypatch.setattr(FusedEngine, "kernel", kernel)
+    expected, _, _ = _run("off", monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
+    assert names == []
+    got, _, _ = _run(engine, monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
+    assert STEADY == [True] * 4
+    assert names.count("adamw") == 5  # every step, the first included
+    _same(got, expected)
+
+
+def test_an_excluded_variable_keeps_the_decay_out_of_the_kernel(monkeypatch):
+    """With a variable excluded, the decay runs segment by segment before Adam's kernel."""
+    names = []
+    original = FusedEngine.kernel
+
+    def kernel(self, dtype, size, name=None):
+        names.append(name)
+        return original(self, dtype, size, name)
+
+    monkeypatch.setattr(FusedEngine, "kernel", kernel)
+
+    def make():
+        opt = optim.train.AdamOptimizer(0.05, weight_decay=0.01)
+        opt.exclude_from_weight_decay(var_names=["v1"])
+        return opt
+
+    expected, _, _ = _run("off", monkeypatch, make, SHAPES["small"], np.float32)
+    got, _, _ = _run("numpy", monkeypatch, make, SHAPES["small"], np.float32)
+    assert "adamw" not in names
+    _same(got, expected)

@@ -78,6 +78,7 @@ class AdamOptimizer(Optimizer):
     """
 
     flat_kernel = "adam"  # optim.engine: one call over every variable of a dtype
+    flat_decay_kernel = "adamw"  # the base's weight decay and the Adam step, in one pass
 
     # Its own sparse rule, TF's AdamOptimizer._apply_sparse: decay m and v on the whole tensor,
     # scatter-add the rows, step the whole tensor. Dense-equivalent in meaning, but it rounds

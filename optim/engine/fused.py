@@ -55,14 +55,15 @@ class FusedEngine:
     def __init__(self, kernel_name: str) -> None:
         self.kernel_name = kernel_name
         self._arenas: dict[np.dtype, Arena] = {}
-        self._kernels: dict[tuple[np.dtype, str], Callable[..., None]] = {}
+        self._kernels: dict[tuple[Any, ...], Callable[..., None]] = {}
 
     def arena(self, dtype: Any) -> Arena | None:
         """The arena of ``dtype``, if one was built."""
         return self._arenas.get(np.dtype(dtype))
 
-    def kernel(self, dtype: np.dtype, size: int) -> Callable[..., None]:
-        """The kernel for a buffer of ``size`` elements of ``dtype``, cached.
+    def kernel(self, dtype: np.dtype, size: int, name: str | None = None) -> Callable[..., None]:
+        """The kernel ``name`` (default :attr:`kernel_name`) for a buffer of ``size`` elements
+        of ``dtype``, cached.
 
         numba's multithreaded kernel (see :func:`get_kernel`) for buffers of at least
         :data:`PARALLEL_MIN_SIZE` elements; below that the blocked numpy kernel, whose result
@@ -70,11 +71,12 @@ class FusedEngine:
         and far more when other processes keep the cores busy (a spinning OpenMP pool then
         waits for a descheduled thread, milliseconds per call).
         """
-        key = (dtype, size >= PARALLEL_MIN_SIZE, os.environ.get(ENV_VAR, ""))
+        name = self.kernel_name if name is None else name
+        key = (dtype, size >= PARALLEL_MIN_SIZE, os.environ.get(ENV_VAR, ""), name)
         kernel = self._kernels.get(key)
         if kernel is None:
             prefer = None if key[1] else "numpy"
-            kernel = self._kernels[key] = get_kernel(self.kernel_name, dtype, prefer)
+            kernel = self._kernels[key] = get_kernel(name, dtype, prefer)
         return kernel
 
     def steady(
