@@ -242,6 +242,62 @@ def test_pairs_of_every_form_after_the_first_step(engine, monkeypatch):
         _same(_state(variables, opt), before)
 
 
+DECAYING = {
+    "adamw": lambda: optim.train.AdamWOptimizer(0.01, 0.05),
+    "adamw-scale-none": lambda: optim.train.AdamWOptimizer(0.01, 0.05,
+                                                           weight_decay_scale="none"),
+    "adamw-amsgrad": lambda: optim.train.AdamWOptimizer(0.01, 0.05, amsgrad=True),
+    "adam-weight_decay": lambda: optim.train.AdamOptimizer(0.05, weight_decay=0.01),
+    "adamw-clipped": lambda: optim.train.AdamWOptimizer(0.01, 0.05, global_clipnorm=0.5),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", ["small", "large"])
+@pytest.mark.parametrize("case", sorted(DECAYING))
+def test_decay_runs_inside_the_fused_kernel_with_the_same_bits(case, shapes, dtype, engine,
+                                                               monkeypatch):
+    """Every variable decays: one pass of the decaying kernel ("adamw") does the decay and the
+    step, bit-identical to the per-variable path (the base's decay, then Adam's kernel)."""
+    names = []
+    original = FusedEngine.kernel
+
+    def kernel(self, dtype, size, name=None):
+        names.append(name)
+        return original(self, dtype, size, name)
+
+    monkeypatch.setattr(FusedEngine, "kernel", kernel)
+    expected, _, _ = _run("off", monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
+    assert names == []
+    got, _, _ = _run(engine, monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
+    assert STEADY == [True] * 4
+    assert names.count("adamw") == 5  # every step, the first included
+    _same(got, expected)
+
+
+def test_an_excluded_variable_keeps_the_decay_out_of_the_kernel(monkeypatch):
+    """With a variable excluded, the decay runs segment by segment before Adam's kernel."""
+    names = []
+    original = FusedEngine.kernel
+
+    def kernel(self, dtype, size, name=None):
+        names.append(name)
+        return original(self, dtype, size, name)
+
+    monkeypatch.setattr(FusedEngine, "kernel", kernel)
+
+    def make():
+        opt = optim.train.AdamOptimizer(0.05, weight_decay=0.01)
+        opt.exclude_from_weight_decay(var_names=["v1"])
+        return opt
+
+    expected, _, _ = _run("off", monkeypatch, make, SHAPES["small"], np.float32)
+    got, _, _ = _run("numpy", monkeypatch, make, SHAPES["small"], np.float32)
+    assert "adamw" not in names
+    _same(got, expected)
+
+
 # -- the hand-off: a producer writes the gradients into the flat gradient buffer ------------
 def _hand_off_run(engine, monkeypatch, make, shapes, dtype, hand_off, steps=5):
     """``steps`` applies of random gradients; with ``hand_off``, from the second step on the
@@ -273,16 +329,6 @@ def _hand_off_run(engine, monkeypatch, make, shapes, dtype, hand_off, steps=5):
                 monkeypatch.setattr(np, "concatenate", original)
             seen.append((arena is not None, any(copies)))
         return _state(variables, opt), seen
-
-
-DECAYING = {
-    "adamw": lambda: optim.train.AdamWOptimizer(0.01, 0.05),
-    "adamw-scale-none": lambda: optim.train.AdamWOptimizer(0.01, 0.05,
-                                                           weight_decay_scale="none"),
-    "adamw-amsgrad": lambda: optim.train.AdamWOptimizer(0.01, 0.05, amsgrad=True),
-    "adam-weight_decay": lambda: optim.train.AdamOptimizer(0.05, weight_decay=0.01),
-    "adamw-clipped": lambda: optim.train.AdamWOptimizer(0.01, 0.05, global_clipnorm=0.5),
-}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -334,44 +380,13 @@ def test_gradient_arena_is_none_where_there_is_no_flat_layout_to_reuse(monkeypat
         assert adafactor.gradient_arena([a, b, c]) is None
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", sorted(DECAYING))
-def test_decay_runs_inside_the_fused_kernel_with_the_same_bits(case, shapes, dtype, engine,
-                                                               monkeypatch):
-    """Every variable decays: one pass of the decaying kernel ("adamw") does the decay and the
-    step, bit-identical to the per-variable path (the base's decay, then Adam's kernel)."""
-    names = []
-    original = FusedEngine.kernel
-
-    def kernel(self, dtype, size, name=None):
-        names.append(name)
-        return original(self, dtype, size, name)
-
-    monkeypatch.setattr(FusedEngine, "kernel", kernel)
-    expected, _, _ = _run("off", monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
-    assert names == []
-    got, _, _ = _run(engine, monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
-    assert STEADY == [True] * 4
-    assert names.count("adamw") == 5  # every step, the first included
+def test_gradients_handed_off_to_a_decaying_kernel_equal_plain_steps(case, engine,
+                                                                    monkeypatch):
+    expected, _ = _hand_off_run(engine, monkeypatch, DECAYING[case], SHAPES["small"],
+                                np.float64, False)
+    got, handed = _hand_off_run(engine, monkeypatch, DECAYING[case], SHAPES["small"],
+                                np.float64, True)
     _same(got, expected)
-
-
-def test_an_excluded_variable_keeps_the_decay_out_of_the_kernel(monkeypatch):
-    """With a variable excluded, the decay runs segment by segment before Adam's kernel."""
-    names = []
-    original = FusedEngine.kernel
-
-    def kernel(self, dtype, size, name=None):
-        names.append(name)
-        return original(self, dtype, size, name)
-
-    monkeypatch.setattr(FusedEngine, "kernel", kernel)
-
-    def make():
-        opt = optim.train.AdamOptimizer(0.05, weight_decay=0.01)
-        opt.exclude_from_weight_decay(var_names=["v1"])
-        return opt
-
-    expected, _, _ = _run("off", monkeypatch, make, SHAPES["small"], np.float32)
-    got, _, _ = _run("numpy", monkeypatch, make, SHAPES["small"], np.float32)
-    assert "adamw" not in names
-    _same(got, expected)
+    assert [arena for arena, _ in handed] == [False] + [True] * 4
