@@ -9,7 +9,12 @@ Run ``python benchmarks/bench_distributed.py``; it starts ``mpiexec -n N`` on it
    ``comm.allreduce`` (the baseline the buffer API avoids); ratios against the floor.
 2. **Fusion**: 100 float64 tensors of 1000 elements on 2 ranks: one ``hvd.allreduce`` per
    tensor, one raw ``Allreduce`` per tensor, ``hvd.grouped_allreduce`` (one Allreduce on one
-   fusion buffer) and ``reduce_gradients`` (the optimizer's path: agreement + fused Allreduce).
+   fusion buffer), ``reduce_gradients`` (the optimizer's path: agreement + fused Allreduce) in
+   the fusion buffer and in an Adam optimizer's flat gradient buffer (``into=``, the hand-off
+   of ``DistributedOptimizer.minimize``), each of those two followed by Adam's apply, and
+   the steady step of ``DistributedOptimizer`` (its ``GradientReducer`` after the first
+   step: gradients and header in one Allreduce, in the arena). The rows take turns within
+   each repetition, so their ratios are comparable on a loaded machine.
 3. **mlp_digits** (64-64-10 MLP on the 8x8 digits, float64, Adam, batch 32 per rank) at 1, 2
    and 3 ranks: the step time, split into local gradients, the reduction over ranks and the
    update (what ``DistributedOptimizer.minimize`` does, timed piece by piece), the share of
@@ -61,6 +66,23 @@ def _time(comm, fn, reps):
     return float(np.median(times))
 
 
+def _time_interleaved(comm, fns, reps):
+    """Medians over ``reps`` rounds of the slowest rank's time of each of ``fns`` (a dict),
+    the functions taking turns within each round, so that a change of the machine's load
+    weighs on all of them alike (their ratios are what to read)."""
+    for fn in fns.values():
+        fn()
+        fn()  # warm-up
+    times = {key: [] for key in fns}
+    for _ in range(reps):
+        for key, fn in fns.items():
+            comm.Barrier()
+            start = time.perf_counter()
+            fn()
+            times[key].append(_slowest(comm, time.perf_counter() - start))
+    return {key: float(np.median(t)) for key, t in times.items()}
+
+
 def worker_allreduce(reps):
     from mpi4py import MPI
 
@@ -72,10 +94,13 @@ def worker_allreduce(reps):
     for n in (1_000, 100_000, 1_000_000, 10_000_000):
         buf = np.random.default_rng(0).normal(size=n)
         r = reps if n < 10_000_000 else max(3, reps // 4)
-        floor = _time(comm, lambda b=buf: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM), r)
-        ours = _time(comm, lambda b=buf: hvd.allreduce(b), r)
-        pickled = _time(comm, lambda b=buf: comm.allreduce(b, op=MPI.SUM), r)
-        rows.append({"n": n, "floor": floor, "hvd": ours, "pickle": pickled})
+        raw = buf.copy()  # reduced in place by the floor's row
+        row = _time_interleaved(comm, {
+            "floor": lambda b=raw: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM),
+            "hvd": lambda b=buf: hvd.allreduce(b),
+            "pickle": lambda b=buf: comm.allreduce(b, op=MPI.SUM),
+        }, r)  # fmt: skip
+        rows.append({"n": n, **row})
     return rows
 
 
@@ -84,25 +109,46 @@ def worker_fusion(reps):
 
     import optim
     import optim.distributed as hvd
-    from optim.distributed.gradients import reduce_gradients
+    from optim.distributed.gradients import GradientReducer, reduce_gradients
 
     hvd.init()
     comm = MPI.COMM_WORLD
     rng = np.random.default_rng(0)
     tensors = [rng.normal(size=1000) for _ in range(100)]
+    raw_tensors = [t.copy() for t in tensors]  # reduced in place by the raw row
     variables = [optim.Variable(np.zeros(1000), name=f"v{i}") for i in range(100)]
     pairs = list(zip(tensors, variables))
 
     def per_tensor_raw():
-        for t in tensors:
+        for t in raw_tensors:
             comm.Allreduce(MPI.IN_PLACE, t, op=MPI.SUM)
 
-    return {
-        "per_tensor_hvd": _time(comm, lambda: [hvd.allreduce(t) for t in tensors], reps),
-        "per_tensor_raw": _time(comm, per_tensor_raw, reps),
-        "grouped": _time(comm, lambda: hvd.grouped_allreduce(tensors), reps),
-        "reduce_gradients": _time(comm, lambda: reduce_gradients(pairs), reps),
+    inner = optim.train.AdamOptimizer(1e-9)  # tiny steps: the variables barely move
+    inner.apply_gradients(pairs)  # its flat layout exists from now on
+    into = inner.gradient_arena
+
+    def step_fusion():  # the reduction in the fusion buffer, then the apply gathers a copy
+        inner.apply_gradients(reduce_gradients(pairs))
+
+    def step_handoff():  # the reduction in the optimizer's flat gradient buffer, read as is
+        inner.apply_gradients(reduce_gradients(pairs, into=into))
+
+    reducer = GradientReducer()  # DistributedOptimizer's: the steady steps skip the agreement
+
+    def step_steady():  # DistributedOptimizer.minimize's reduction and apply, after step 1
+        inner.apply_gradients(reducer(pairs, into=into))
+
+    fns = {
+        "per_tensor_hvd": lambda: [hvd.allreduce(t) for t in tensors],
+        "per_tensor_raw": per_tensor_raw,
+        "grouped": lambda: hvd.grouped_allreduce(tensors),
+        "reduce_gradients": lambda: reduce_gradients(pairs),
+        "reduce_into": lambda: reduce_gradients(pairs, into=into),
+        "step_fusion": step_fusion,
+        "step_handoff": step_handoff,
+        "step_steady": step_steady,
     }
+    return _time_interleaved(comm, fns, reps)
 
 
 def worker_mlp(steps):
@@ -111,7 +157,7 @@ def worker_mlp(steps):
 
     import optim
     import optim.distributed as hvd
-    from optim.distributed.gradients import reduce_gradients
+    from optim.distributed.gradients import GradientReducer
 
     hvd.init()
     comm = MPI.COMM_WORLD
@@ -126,6 +172,7 @@ def worker_mlp(steps):
     ]
     hvd.broadcast_variables(variables)
     inner = optim.train.AdamOptimizer(1e-3 * size)
+    reducer = GradientReducer()
     batch = 32
 
     def loss(rows):
@@ -145,7 +192,7 @@ def worker_mlp(steps):
         t0 = time.perf_counter()
         local = inner.compute_gradients(lambda rows=rows: loss(rows), var_list=variables)
         t1 = time.perf_counter()
-        reduced = reduce_gradients(local)
+        reduced = reducer(local, into=inner.gradient_arena)  # as minimize reduces
         t2 = time.perf_counter()
         inner.apply_gradients(reduced)
         t3 = time.perf_counter()
@@ -198,6 +245,12 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--reps", type=int, default=40, help="repetitions per Allreduce row")
     parser.add_argument("--steps", type=int, default=60, help="timed mlp_digits steps")
+    parser.add_argument(
+        "--only",
+        choices=["allreduce", "fusion", "mlp"],
+        action="append",
+        help="run only these tables (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         result = {"allreduce": worker_allreduce, "fusion": worker_fusion,
@@ -212,38 +265,46 @@ def main(argv=None):
 
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}; mpi4py "
           f"{mpi4py.__version__}; medians of the slowest rank")  # fmt: skip
-    print("\n1. Allreduce of float64 arrays, 2 ranks (microseconds)")
-    print(f"{'elements':>10} {'raw IN_PLACE':>12} {'hvd.allreduce':>14} {'pickle API':>11}"
-          f" {'hvd/raw':>8} {'pickle/raw':>11} {'GB/s raw':>9}")  # fmt: skip
-    for row in _launch(2, "allreduce", args.reps):
-        gbs = row["n"] * 8 / row["floor"] / 1e9
-        print(f"{row['n']:>10.0e} {_us(row['floor']):>12} {_us(row['hvd']):>14} "
-              f"{_us(row['pickle']):>11} {row['hvd'] / row['floor']:>8.2f} "
-              f"{row['pickle'] / row['floor']:>11.2f} {gbs:>9.2f}")  # fmt: skip
+    wanted = args.only or ["allreduce", "fusion", "mlp"]
+    if "allreduce" in wanted:
+        print("\n1. Allreduce of float64 arrays, 2 ranks (microseconds)")
+        print(f"{'elements':>10} {'raw IN_PLACE':>12} {'hvd.allreduce':>14} {'pickle API':>11}"
+              f" {'hvd/raw':>8} {'pickle/raw':>11} {'GB/s raw':>9}")  # fmt: skip
+        for row in _launch(2, "allreduce", args.reps):
+            gbs = row["n"] * 8 / row["floor"] / 1e9
+            print(f"{row['n']:>10.0e} {_us(row['floor']):>12} {_us(row['hvd']):>14} "
+                  f"{_us(row['pickle']):>11} {row['hvd'] / row['floor']:>8.2f} "
+                  f"{row['pickle'] / row['floor']:>11.2f} {gbs:>9.2f}")  # fmt: skip
 
-    print("\n2. 100 float64 tensors of 1000 elements, 2 ranks (microseconds per step)")
-    fusion = _launch(2, "fusion", args.reps)
-    base = fusion["grouped"]
-    for key, label in (
-        ("per_tensor_hvd", "one hvd.allreduce per tensor"),
-        ("per_tensor_raw", "one raw Allreduce per tensor"),
-        ("grouped", "hvd.grouped_allreduce (fused)"),
-        ("reduce_gradients", "reduce_gradients (optimizer path)"),
-    ):
-        print(f"  {label:<36} {_us(fusion[key])}   x{fusion[key] / base:.2f} of fused")
+    if "fusion" in wanted:
+        print("\n2. 100 float64 tensors of 1000 elements, 2 ranks (microseconds per step)")
+        fusion = _launch(2, "fusion", args.reps)
+        base = fusion["grouped"]
+        for key, label in (
+            ("per_tensor_hvd", "one hvd.allreduce per tensor"),
+            ("per_tensor_raw", "one raw Allreduce per tensor"),
+            ("grouped", "hvd.grouped_allreduce (fused)"),
+            ("reduce_gradients", "reduce_gradients, fusion buffer"),
+            ("reduce_into", "reduce_gradients into the arena"),
+            ("step_fusion", "reduce + Adam apply, fusion buffer"),
+            ("step_handoff", "reduce + Adam apply, arena hand-off"),
+            ("step_steady", "the same, steady step (no agreement)"),
+        ):
+            print(f"  {label:<38} {_us(fusion[key])}   x{fusion[key] / base:.2f} of fused")
 
-    print("\n3. mlp_digits step (64-64-10 MLP, Adam, float64, batch 32 per rank), ms")
-    print(f"{'ranks':>5} {'step':>8} {'gradients':>10} {'reduce':>8} {'apply':>8} "
-          f"{'comm share':>11} {'minimize':>9} {'efficiency':>11}")  # fmt: skip
-    one = None
-    for n in (1, 2, 3):
-        r = _launch(n, "mlp", args.steps)
-        one = one or r["step"]
-        note = "  (3 ranks on 2 cores: oversubscribed)" if n > (os.cpu_count() or 1) else ""
-        print(f"{n:>5} {r['step'] * 1e3:>8.3f} {r['compute'] * 1e3:>10.3f} "
-              f"{r['reduce'] * 1e3:>8.3f} {r['apply'] * 1e3:>8.3f} "
-              f"{r['reduce'] / r['step']:>10.1%} {r['minimize'] * 1e3:>9.3f} "
-              f"{one / r['step']:>10.1%}{note}")  # fmt: skip
+    if "mlp" in wanted:
+        print("\n3. mlp_digits step (64-64-10 MLP, Adam, float64, batch 32 per rank), ms")
+        print(f"{'ranks':>5} {'step':>8} {'gradients':>10} {'reduce':>8} {'apply':>8} "
+              f"{'comm share':>11} {'minimize':>9} {'efficiency':>11}")  # fmt: skip
+        one = None
+        for n in (1, 2, 3):
+            r = _launch(n, "mlp", args.steps)
+            one = one or r["step"]
+            note = "  (3 ranks on 2 cores: oversubscribed)" if n > (os.cpu_count() or 1) else ""
+            print(f"{n:>5} {r['step'] * 1e3:>8.3f} {r['compute'] * 1e3:>10.3f} "
+                  f"{r['reduce'] * 1e3:>8.3f} {r['apply'] * 1e3:>8.3f} "
+                  f"{r['reduce'] / r['step']:>10.1%} {r['minimize'] * 1e3:>9.3f} "
+                  f"{one / r['step']:>10.1%}{note}")  # fmt: skip
     print(f"\nload average after: {os.getloadavg()}")
 
 

@@ -133,7 +133,7 @@ import inspect
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -1336,6 +1336,34 @@ class Optimizer:
             if bad and not self._is_finite_step(bad, "gradient", global_step):
                 return
         self._apply(updates, global_step, name)
+
+    def gradient_arena(self, variables: Sequence[Variable]) -> Any:
+        """The flat layout whose gradient buffer the next fused apply of ``variables`` reads.
+
+        For a producer of gradients that can write them straight into that buffer (an
+        Allreduce in place, :class:`optim.distributed.DistributedOptimizer`): when this
+        returns an :class:`optim.engine.arena.Arena`, its ``grad_buffer`` holds ``variables``'
+        gradients back to back in this order, and passing ``arena.grad_views()`` (the
+        buffer's segments, shaped as the variables) as the gradients of
+        :meth:`apply_gradients` skips the copy into the buffer. The update is the same
+        either way; only the copy is saved.
+
+        Args:
+            variables: the variables of one dtype, in the order of the gradients.
+
+        Returns:
+            The arena, when the engine is on, this optimizer has applied a fused step to
+            exactly these variables (in this order) and its slots, and would fuse them again;
+            else None (the first step, an optimizer without a fused kernel, a changed group):
+            the producer then keeps its own buffer.
+        """
+        engine = self._engine
+        if engine is None or not variables or not engine_enabled():
+            return None
+        arena = engine.arena(variables[0].dtype)
+        if arena is None or not arena.holds(variables, self._slots):
+            return None
+        return arena if self._can_fuse(arena.variables) else None
 
     def _check_pairs(self, pairs: tuple[Any, ...]) -> list[tuple[Any, Variable]]:
         """The ``(gradient, variable)`` updates of ``pairs``, checked (None gradients left

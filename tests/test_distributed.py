@@ -251,6 +251,43 @@ def test_sparse_gradients_are_allgathered(ranks):
         assert kind == "ValueError" and "'e'" in message and "sparse_as_dense=True" in message
 
 
+def test_gradients_are_reduced_in_the_inner_optimizers_flat_buffer(ranks):
+    """The hand-off: from the second step on, minimize reduces in the wrapped optimizer's
+    flat gradient buffer (per dtype), with the same bits as the fusion buffer's path; an
+    optimizer without a flat layout keeps the fusion buffer."""
+    _, records, _ = ranks
+    for record in records:
+        adam, adafactor = record["handoff"]["adam"], record["handoff"]["adafactor"]
+        assert adam["same_as_fusion_path"] and adafactor["same_as_fusion_path"]
+        assert adam["identical"] and adafactor["identical"]
+        assert adam["arenas"] == [False, True, True, True]
+        assert adam["fusion_buffer_uses"] == [2, 0, 0, 0]  # then float64 and float32 handed
+        assert adafactor["fusion_buffer_uses"] == [2] * 4
+        assert adam["into_are_views"] and adam["into_equals_plain"]
+        assert adam["kept_owned"]  # compute_gradients' results are not the buffer's views
+        assert adafactor["arenas"] == [False] * 4 and not adafactor["into_are_views"]
+        assert adafactor["into_equals_plain"]
+
+
+def test_steady_steps_take_one_allreduce_with_the_full_paths_bits(ranks):
+    n, records, _ = ranks
+    for record in records:
+        steady = record["steady"]
+        # step 0 agrees in full (the agreement, then the data); then one Allreduce a step,
+        # also when b1's gradient is None on rank 0 (step 3) or on every rank (step 4)
+        assert steady["calls"] == [["Allreduce", "Allreduce"]] + [["Allreduce"]] * 5
+        assert steady["same_as_full_path"]  # variables and Adam's m after every step
+        assert steady["handed_off"]  # in the wrapped optimizer's flat gradient buffer
+        assert steady["identical"]
+        # fit: the step's one Allreduce, then the logged sums' (one process: the same calls)
+        assert steady["fit_calls"][1:] == [["Allreduce", "Allreduce"]] * 3
+        if n > 1:
+            kind, message = steady["mismatch"]
+            assert kind == "ValueError" and "the ranks disagree on tensor 'W2'" in message
+            assert steady["unchanged"]
+            assert steady["after_mismatch"] == ["Allreduce", "Allreduce"]  # agreed anew
+
+
 def test_collectives(ranks):
     n, records, _ = ranks
     values = [r + 1.0 for r in range(n)]

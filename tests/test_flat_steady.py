@@ -299,3 +299,97 @@ def test_an_excluded_variable_keeps_the_decay_out_of_the_kernel(monkeypatch):
     got, _, _ = _run("numpy", monkeypatch, make, SHAPES["small"], np.float32)
     assert "adamw" not in names
     _same(got, expected)
+
+
+# -- the hand-off: a producer writes the gradients into the flat gradient buffer ------------
+def _hand_off_run(engine, monkeypatch, make, shapes, dtype, hand_off, steps=5):
+    """``steps`` applies of random gradients; with ``hand_off``, from the second step on the
+    gradients are written into ``gradient_arena``'s buffer and its segment views applied.
+    Returns the state and, per step, whether the arena was there and ``gather`` copied."""
+    monkeypatch.setenv("OPTIM_ENGINE", engine)
+    rng = np.random.default_rng(3)
+    seen = []
+    with optim.Graph().as_default():
+        variables = _variables(shapes, dtype, rng)
+        opt = make()
+        for _ in range(steps):
+            grads = [np.asarray(rng.normal(size=v.shape) * 2, dtype) for v in variables]
+            arena = opt.gradient_arena(variables) if hand_off else None
+            if arena is not None:
+                np.concatenate(grads, axis=None, out=arena.grad_buffer)
+                grads = arena.grad_views()
+            copies = []
+            original = np.concatenate
+
+            def concatenate(arrays, *args, copies=copies, original=original, **kwargs):
+                copies.append(kwargs.get("out") is not None)
+                return original(arrays, *args, **kwargs)
+
+            monkeypatch.setattr(np, "concatenate", concatenate)
+            try:
+                opt.apply_gradients(zip(grads, variables))
+            finally:
+                monkeypatch.setattr(np, "concatenate", original)
+            seen.append((arena is not None, any(copies)))
+        return _state(variables, opt), seen
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", ["small", "large"])
+@pytest.mark.parametrize("clipping", ["none", "global_clipnorm", "clipvalue", "clipnorm"])
+def test_gradients_handed_off_in_the_flat_buffer_equal_plain_steps(clipping, shapes, dtype,
+                                                                   engine, monkeypatch):
+    def make():
+        return optim.train.AdamOptimizer(0.01, **CLIPPING[clipping])
+
+    expected, plain = _hand_off_run(engine, monkeypatch, make, SHAPES[shapes], dtype, False)
+    got, handed = _hand_off_run(engine, monkeypatch, make, SHAPES[shapes], dtype, True)
+    _same(got, expected)
+    assert [arena for arena, _ in handed] == [False] + [True] * 4  # from the second step on
+    assert all(copied for _, copied in plain[1:])  # a plain steady step gathers (a copy)
+    if clipping != "clipnorm":  # clipnorm makes new arrays, which are gathered again
+        assert not any(copied for _, copied in handed[1:])  # the handed-off buffer is read
+
+
+def test_gradient_arena_is_none_where_there_is_no_flat_layout_to_reuse(monkeypatch):
+    monkeypatch.setenv("OPTIM_ENGINE", "numpy")
+    rng = np.random.default_rng(0)
+    with optim.Graph().as_default():
+        a, b, c = _variables([(3,), (2, 2), ()], np.float64, rng)
+        opt = optim.train.MomentumOptimizer(0.1, 0.9)
+        assert opt.gradient_arena([a, b, c]) is None  # before the first fused step
+        opt.apply_gradients([(np.ones(v.shape), v) for v in (a, b, c)])
+        arena = opt.gradient_arena([a, b, c])
+        assert arena is not None and arena.variables == [a, b, c]
+        assert [v.shape for v in arena.grad_views()] == [(3,), (2, 2), ()]
+        assert all(np.shares_memory(v, arena.grad_buffer) for v in arena.grad_views())
+        assert arena.grad_views() is arena.grad_views()  # made once
+        assert opt.gradient_arena([a, b]) is None  # not the arena's variables
+        assert opt.gradient_arena([b, a, c]) is None  # nor its order
+        assert opt.gradient_arena([]) is None
+        monkeypatch.setenv("OPTIM_ENGINE", "off")
+        assert opt.gradient_arena([a, b, c]) is None  # the engine is off: no fused apply
+        monkeypatch.setenv("OPTIM_ENGINE", "numpy")
+        (d,) = _variables([(4,)], np.float64, rng)
+        opt.apply_gradients([(np.ones(v.shape), v) for v in (a, b, c, d)])  # d joins
+        assert opt.gradient_arena([a, b, c]) is None  # the arena was rebuilt for four
+        assert opt.gradient_arena([a, b, c, d]).variables == [a, b, c, d]
+        d.rehome(np.zeros(4))  # a variable moved out of its segment: the arena is stale
+        assert opt.gradient_arena([a, b, c, d]) is None
+        adafactor = optim.train.AdafactorOptimizer(0.1)  # no fused kernel
+        adafactor.apply_gradients([(np.ones(v.shape), v) for v in (a, b, c)])
+        adafactor.apply_gradients([(np.ones(v.shape), v) for v in (a, b, c)])
+        assert adafactor.gradient_arena([a, b, c]) is None
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", sorted(DECAYING))
+def test_gradients_handed_off_to_a_decaying_kernel_equal_plain_steps(case, engine,
+                                                                    monkeypatch):
+    expected, _ = _hand_off_run(engine, monkeypatch, DECAYING[case], SHAPES["small"],
+                                np.float64, False)
+    got, handed = _hand_off_run(engine, monkeypatch, DECAYING[case], SHAPES["small"],
+                                np.float64, True)
+    _same(got, expected)
+    assert [arena for arena, _ in handed] == [False] + [True] * 4

@@ -962,3 +962,44 @@ def test_bad_loss_and_metric_values(graph):
         fit(loss, X, Y, optimizer=opt, metrics={"m": lambda x, y: x}, verbose=0)
     np.testing.assert_array_equal(w.numpy(), np.zeros(3))  # the metric runs before the update
     assert math.isfinite(Trainer(loss, X, Y, optimizer=opt).evaluate(X_VAL, Y_VAL)["loss"])
+
+
+def test_one_process_sums_travel_as_a_list_without_an_array(graph, monkeypatch):
+    """The single-process Distribution gets each step's sums as the list the trainer built
+    (no array is made for it), and the logged means are the batch-weighted means."""
+    from optim.training import data as data_module
+    from optim.training import trainer as trainer_module
+
+    seen = []
+    original = data_module.Distribution.reduce_sums
+
+    def reduce_sums(self, sums):
+        seen.append(type(sums))
+        return original(self, sums)
+
+    monkeypatch.setattr(data_module.Distribution, "reduce_sums", reduce_sums)
+    made = []
+    real_array = np.array
+
+    def array(*args, **kwargs):
+        made.append(args)
+        return real_array(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module.np, "array", array)  # the trainer module's numpy
+    w = optim.Variable(np.zeros(1), name="w")
+    y = np.arange(7.0)
+    trainer = Trainer(
+        lambda xb, yb: anp.mean((w.value - yb) ** 2),
+        y[:, None],
+        y,
+        optimizer=optim.train.GradientDescentOptimizer(0.0),  # w stays 0: known losses
+        batch_size=3,
+        shuffle=False,
+    )
+    history = trainer.fit(epochs=1, validation_data=(y[:, None], y), verbose=0)
+    monkeypatch.setattr(trainer_module.np, "array", real_array)
+    assert seen == [list] * 4  # 3 steps (3, 3, 1 rows), then the validation pass
+    assert not any(len(a) == 1 and isinstance(a[0], list) for a in made)
+    expected = float(np.mean(y**2))
+    assert history.history["loss"] == [pytest.approx(expected, rel=1e-15)]
+    assert history.history["val_loss"] == [pytest.approx(expected, rel=1e-15)]

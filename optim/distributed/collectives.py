@@ -19,8 +19,10 @@ first tensor that differs and what each rank has, instead of reducing garbage or
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import numbers
+import operator
 import pickle
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +45,8 @@ __all__ = [
     "allreduce",
     "grouped_allreduce",
     "fused_allreduce",
+    "allreduce_in_place",
+    "fusion_buffer",
     "allgather",
     "broadcast",
     "broadcast_variables",
@@ -52,6 +56,7 @@ __all__ = [
     "broadcast_optimizer_state",
     "barrier",
     "digest",
+    "signature_digest",
     "agree",
     "raise_mismatch",
     "check_op",
@@ -85,6 +90,11 @@ Max = ReduceOp("Max")
 Product = ReduceOp("Product")
 
 _OPS = (Average, Sum, Min, Max, Product)
+
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
+_SIZE = operator.attrgetter("size")
+_KIND = operator.attrgetter("kind")
 
 
 def check_op(op: Any, what: str = "`op`") -> ReduceOp:
@@ -141,6 +151,8 @@ def _check_compression(compression: Any) -> Compressor:
 
 
 def _check_factor(value: Any, what: str) -> float:
+    if value.__class__ is float and value == 1.0:  # the default, without the checks below
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{what}` must be a positive finite number, got {value!r}.")
     value = float(value)
@@ -181,11 +193,19 @@ def agree(values: Sequence[int] | np.ndarray, what: str) -> tuple[np.ndarray, np
     :func:`digest`, the rest flags; ``what`` names the collective for the watchdog.
     """
     ctx = context()
-    local = np.asarray(values, dtype=np.int64)
-    both = np.concatenate([local, -local])
+    if len(values) == 1:  # a digest alone: no intermediate array
+        value = int(values[0])
+        both = np.array((value, -value), dtype=np.int64)
+        n = 1
+    else:
+        local = np.asarray(values, dtype=np.int64)
+        n = local.size
+        both = np.empty(2 * n, dtype=np.int64)
+        both[:n] = local
+        np.negative(local, out=both[n:])
+    MPI = mpi()
     with guard(what):
-        ctx.comm.Allreduce(mpi().IN_PLACE, both, op=mpi().MIN)
-    n = local.size
+        ctx.comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MIN)
     return both[:n], -both[n:]
 
 
@@ -228,10 +248,45 @@ def raise_mismatch(names: Sequence[str], signatures: Sequence[Any], what: str) -
     raise ValueError(f"{what}: the ranks disagree on their tensors: {gathered!r}.")
 
 
+_DIGESTS: dict[Any, int] = {}  # agreement digests by signature, computed once each
+_DIGESTS_MAX = 4096  # forgotten all at once past this many (a program that keeps changing)
+
+
+def signature_digest(key: Any, describe: Any) -> int:
+    """The :func:`digest` of ``describe()``, cached by ``key``.
+
+    ``key`` must be hashable and determine what ``describe()`` returns (for arrays: the
+    label, then the shapes and dtypes, in order). The digest of a signature is computed once;
+    each later call with the same ``key`` is one dictionary lookup, so that a step that
+    reduces the same tensors again pays no ``repr`` nor hash of their description.
+    """
+    value = _DIGESTS.get(key)
+    if value is None:
+        if len(_DIGESTS) >= _DIGESTS_MAX:
+            _DIGESTS.clear()
+        value = _DIGESTS[key] = digest(describe())
+    return value
+
+
 def _check_agreement(names: Sequence[str], signatures: Sequence[Any], what: str) -> None:
     low, high = agree([digest([list(names), list(signatures)])], what)
     if low[0] != high[0]:
         raise_mismatch(names, signatures, what)
+
+
+def _check_arrays_agree(arrays: Sequence[np.ndarray], label: str) -> None:
+    """The agreement of :func:`grouped_allreduce`: the tensors are named ``label[i]``; the
+    digest is cached by the shapes and dtypes, so a repeated call costs one small Allreduce."""
+    shapes = tuple(map(_SHAPE, arrays))
+    dtypes = tuple(map(_DTYPE, arrays))
+
+    def describe() -> tuple[list[str], list[Any]]:
+        names = [f"{label}[{i}]" for i in range(len(arrays))]
+        return names, [(shape, dtype.str) for shape, dtype in zip(shapes, dtypes)]
+
+    low, high = agree([signature_digest((label, shapes, dtypes), describe)], label)
+    if low[0] != high[0]:
+        raise_mismatch(*describe(), label)
 
 
 def _signature(array: np.ndarray) -> tuple[tuple[int, ...], str]:
@@ -239,16 +294,27 @@ def _signature(array: np.ndarray) -> tuple[tuple[int, ...], str]:
 
 
 # -- reductions ------------------------------------------------------------------------------
+_MPI_OPS: dict[Any, Any] = {}  # each ReduceOp's MPI op, and "module": mpi4py.MPI (made once)
+
+
+def _mpi_ops() -> Any:
+    MPI = mpi()
+    _MPI_OPS.update(
+        {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}
+    )
+    _MPI_OPS["module"] = MPI
+    return MPI
+
+
 def _wire_reduce(flat: np.ndarray, op: ReduceOp, compression: Compressor) -> np.ndarray:
     """The reduction of a contiguous 1-D ``flat`` over ranks (sum for Average), in place when
     sent as it is."""
     ctx = context()
-    MPI = mpi()
-    mpi_op = {Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}.get(op, MPI.SUM)
     wire = compression.wire_dtype
     if wire is None or flat.dtype.kind != "f":
+        MPI = _MPI_OPS.get("module") or _mpi_ops()
         with guard(f"the Allreduce of {flat.size} elements"):
-            ctx.comm.Allreduce(MPI.IN_PLACE, flat, op=mpi_op)
+            ctx.comm.Allreduce(MPI.IN_PLACE, flat, op=_MPI_OPS[op])
         return flat
     # Compressed: gather every rank's float16 payload, reduce in float32 in rank order.
     sent = flat.astype(wire)
@@ -266,7 +332,7 @@ def _wire_reduce(flat: np.ndarray, op: ReduceOp, compression: Compressor) -> np.
 _FUSION_BUFFERS: dict[np.dtype, np.ndarray] = {}  # one persistent fusion buffer per dtype
 
 
-def _fusion_buffer(dtype: np.dtype, size: int) -> np.ndarray:
+def fusion_buffer(dtype: np.dtype, size: int) -> np.ndarray:
     """The first ``size`` elements of the persistent fusion buffer of ``dtype`` (grown, at
     least doubling, when too small). MPI moves a buffer it has seen before several times
     faster than fresh memory (measured here: 1e5 float64 on 2 ranks, 0.26 ms against 2.9 ms),
@@ -276,6 +342,11 @@ def _fusion_buffer(dtype: np.dtype, size: int) -> np.ndarray:
         grown = size if buffer is None else max(size, 2 * buffer.size)
         buffer = _FUSION_BUFFERS[dtype] = np.empty(grown, dtype=dtype)
     return buffer[:size]
+
+
+def _scale_after(op: ReduceOp, postscale_factor: float) -> float:
+    """The factor applied after the reduction: ``postscale``, over ``size()`` for Average."""
+    return postscale_factor / context().size if op is Average else postscale_factor
 
 
 def fused_allreduce(
@@ -289,36 +360,71 @@ def fused_allreduce(
 
     No argument or agreement checks (callers check); the arrays must have the same shapes and
     dtypes, in the same order, on every rank. The arrays of a dtype are copied into that
-    dtype's persistent fusion buffer, reduced there in place and copied out once; the results
-    are views of that copy, each shaped and typed as its input:
+    dtype's persistent fusion buffer (one ``np.concatenate``), reduced there in place and
+    copied out once; the results are views of that copy, each shaped and typed as its input:
     ``postscale * reduce(prescale * a)``, divided by ``size()`` for ``Average``. Call it from
     one thread at a time (the fusion buffers are shared).
     """
-    ctx = context()
-    groups: dict[np.dtype, list[int]] = {}
-    for i, array in enumerate(arrays):
-        groups.setdefault(array.dtype, []).append(i)
+    dtypes = set(map(_DTYPE, arrays))
+    if len(dtypes) == 1:  # the usual case: no Python loop over the arrays to group them
+        groups: dict[np.dtype, Sequence[int] | None] = {dtypes.pop(): None}
+    else:
+        groups = {}
+        for i, array in enumerate(arrays):
+            groups.setdefault(array.dtype, []).append(i)
     out: list[Any] = [None] * len(arrays)
     for dtype, members in groups.items():
-        offsets = [0]
-        for i in members:
-            offsets.append(offsets[-1] + arrays[i].size)
-        flat = _fusion_buffer(dtype, offsets[-1])
-        for i, start, stop in zip(members, offsets[:-1], offsets[1:]):
-            flat[start:stop] = arrays[i].reshape(-1)
+        group = arrays if members is None else [arrays[i] for i in members]
+        offsets = list(itertools.accumulate(map(_SIZE, group), initial=0))
+        flat = fusion_buffer(dtype, offsets[-1])
+        if len(group) == 1:
+            np.copyto(flat, group[0].reshape(-1))
+        else:
+            np.concatenate(group, axis=None, out=flat)  # axis=None: each raveled
         if prescale_factor != 1.0:
             flat *= dtype.type(prescale_factor)
         reduced = _wire_reduce(flat, op, compression)
-        scale = postscale_factor / ctx.size if op is Average else postscale_factor
+        scale = _scale_after(op, postscale_factor)
         if scale == 1.0:
             result = reduced.copy() if reduced is flat else reduced
         elif dtype.kind == "f":
             result = np.multiply(reduced, dtype.type(scale))  # a new array: the copy out
         else:
             result = reduced * scale
-        for i, start, stop in zip(members, offsets[:-1], offsets[1:]):
-            out[i] = result[start:stop].reshape(arrays[i].shape)
+        views = [
+            result[start:stop].reshape(shape)
+            for start, stop, shape in zip(offsets, offsets[1:], map(_SHAPE, group))
+        ]
+        if members is None:
+            return views
+        for i, view in zip(members, views):
+            out[i] = view
     return out
+
+
+def allreduce_in_place(
+    flat: np.ndarray,
+    op: ReduceOp = Average,
+    prescale_factor: float = 1.0,
+    postscale_factor: float = 1.0,
+) -> np.ndarray:
+    """Reduces the 1-D contiguous floating buffer ``flat`` over ranks, in place, and returns it.
+
+    The same operations as :func:`fused_allreduce` on one buffer, uncompressed, so the same
+    bits: ``flat *= prescale``, one ``Allreduce`` in place, then ``flat *= postscale`` (over
+    ``size()`` for ``Average``). No checks: every rank must pass a buffer of the same size and
+    dtype, its segments in the same order. It lets a caller that owns a flat buffer (an
+    optimizer's flat gradient buffer, :meth:`optim.Optimizer.gradient_arena`) reduce there
+    instead of in the fusion buffer.
+    """
+    dtype = flat.dtype
+    if prescale_factor != 1.0:
+        np.multiply(flat, dtype.type(prescale_factor), out=flat)
+    _wire_reduce(flat, op, Compression.none)
+    scale = _scale_after(op, postscale_factor)
+    if scale != 1.0:
+        np.multiply(flat, dtype.type(scale), out=flat)
+    return flat
 
 
 def grouped_allreduce(
@@ -351,9 +457,13 @@ def grouped_allreduce(
     prescale_factor = _check_factor(prescale_factor, "prescale_factor")
     postscale_factor = _check_factor(postscale_factor, "postscale_factor")
     label = name or "grouped_allreduce"
-    arrays = [_as_array(t, f"`tensors[{i}]`") for i, t in enumerate(tensors)]
-    names = [f"{label}[{i}]" for i in range(len(arrays))]
-    _check_agreement(names, [_signature(a) for a in arrays], label)
+    arrays = list(tensors)
+    kinds = (
+        set() if set(map(type, arrays)) != {np.ndarray} else set(map(_KIND, map(_DTYPE, arrays)))
+    )
+    if not kinds or not kinds.issubset("iuf"):  # Variables, lists, scalars, a bad dtype...
+        arrays = [_as_array(t, f"`tensors[{i}]`") for i, t in enumerate(tensors)]
+    _check_arrays_agree(arrays, label)
     return fused_allreduce(arrays, op, prescale_factor, postscale_factor, compression)
 
 

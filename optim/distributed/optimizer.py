@@ -23,7 +23,7 @@ from ..sparse import IndexedSlices
 from ..validation import check_bool, flatten
 from ..variables import Variable, global_variables, match_by_name
 from .collectives import Average, Compression, check_op
-from .gradients import reduce_gradients
+from .gradients import GradientReducer
 from .training import MPIDistribution
 
 __all__ = ["DistributedOptimizer"]
@@ -40,6 +40,18 @@ class DistributedOptimizer(Optimizer):
     - :meth:`apply_gradients` is the wrapped optimizer's: it applies the pairs it is given
       (reduced already by :meth:`compute_gradients`);
     - :meth:`minimize` is the two in a row and returns this rank's loss value.
+
+    Tensor fusion: all dense gradients of a step travel in one flat buffer and one Allreduce
+    per dtype. Within :meth:`minimize` (and the ``k``-th apply below) that buffer is the wrapped
+    optimizer's own flat gradient buffer once its flat layout exists
+    (:meth:`optim.Optimizer.gradient_arena`, from its first fused step on): the gradients are
+    gathered there, reduced in place, and its update reads them without another copy. Before
+    that, and for an optimizer without a flat layout (no fused kernel, ``OPTIM_ENGINE=off``)
+    or a step whose gradients do not cover its variables, they travel in a fusion buffer of
+    this package. The results are the same to the bit either way. With ``Sum`` or ``Average``
+    and variables of one dtype, a step after the first is that one Allreduce alone: the check
+    that every rank still has the same variables rides in a header at the buffer's end
+    (:class:`optim.distributed.gradients.GradientReducer`).
 
     With ``k > 1``, gradients are accumulated locally and reduced once every ``k`` passes, as
     Horovod's ``backward_passes_per_step``: :meth:`compute_gradients` returns this rank's
@@ -147,6 +159,7 @@ class DistributedOptimizer(Optimizer):
         self._accumulators: dict[Variable, np.ndarray] = {}
         self._cycle: dict[Variable, None] = {}  # the variables met this cycle, in order
         self._passes = 0
+        self._reducer = GradientReducer()  # one Allreduce per steady step (see its docs)
 
     # -- the wrapped optimizer and the options ----------------------------------------------
     @property
@@ -221,14 +234,21 @@ class DistributedOptimizer(Optimizer):
         return self._optimizer.variables() + [a for _, a in accumulators]
 
     # -- the reduction -----------------------------------------------------------------------
-    def _reduce(self, pairs: list[tuple[Any, Variable]], scale: float = 1.0):
-        return reduce_gradients(
+    def _reduce(self, pairs: list[tuple[Any, Variable]], scale: float = 1.0, *, apply=False):
+        """The reduced pairs. With ``apply`` (the pairs go straight to the wrapped optimizer
+        and are never handed to the caller), dense gradients are reduced in the wrapped
+        optimizer's flat gradient buffer when it has one for them
+        (:meth:`optim.Optimizer.gradient_arena`), which its apply then reads without a copy;
+        else (the first step, an optimizer without a flat layout, the pairs that
+        :meth:`compute_gradients` returns) in the fusion buffer, copied out."""
+        return self._reducer(
             pairs,
             op=self._op,
             compression=self._compression,
             sparse_as_dense=self._sparse_as_dense,
             prescale_factor=1.0 / self._predivide,
             postscale_factor=self._predivide * scale,
+            into=self._optimizer.gradient_arena if apply else None,
         )
 
     def compute_gradients(
@@ -307,7 +327,7 @@ class DistributedOptimizer(Optimizer):
         cycle = [(self._accumulators.get(var), var) for var in self._cycle]
         self._accumulators, self._cycle, self._passes = {}, {}, 0
         scale = 1.0 / self._k if self._average_aggregated else 1.0
-        reduced = [(g, v) for g, v in self._reduce(cycle, scale) if g is not None]
+        reduced = [(g, v) for g, v in self._reduce(cycle, scale, apply=True) if g is not None]
         self._optimizer.apply_gradients(reduced, global_step=global_step, name=name)
 
     def minimize(
@@ -335,7 +355,7 @@ class DistributedOptimizer(Optimizer):
         if self._k > 1:  # None-ness is decided over ranks and passes, at the cycle's end
             self.apply_gradients(pairs, global_step=global_step, name=name)
             return value
-        pairs = self._reduce(pairs)
+        pairs = self._reduce(pairs, apply=True)
         if all(g is None for g, _ in pairs):
             raise ValueError(
                 "No gradients provided for any variable, check your graph for ops that do not "

@@ -52,8 +52,9 @@ class MPIDistribution(Distribution):
             order = np.resize(order, self.shard_size(len(order)) * self.size)
         return order[self.rank :: self.size]
 
-    def reduce_sums(self, sums: np.ndarray) -> np.ndarray:
-        return fused_allreduce([np.asarray(sums, dtype=np.float64)], op=Sum)[0]
+    def reduce_sums(self, sums: list[float]) -> list[float]:
+        """``sums`` added over the ranks in float64 (one small Allreduce), as a list."""
+        return fused_allreduce([np.array(sums, dtype=np.float64)], op=Sum)[0].tolist()
 
     def __repr__(self) -> str:
         return f"MPIDistribution(rank={self.rank}, size={self.size})"

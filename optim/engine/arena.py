@@ -72,6 +72,7 @@ class Arena:
         "_var_views",
         "_slot_views",
         "_scratch",
+        "_grad_views",
     )
 
     def __init__(
@@ -108,6 +109,7 @@ class Arena:
         self.var_buffer = np.empty(size, dtype)
         self.grad_buffer = np.empty(size, dtype)
         self._scratch: np.ndarray | None = None
+        self._grad_views: list[np.ndarray] | None = None
         self._var_views = self._views(self.var_buffer)
         self.slot_buffers = {}
         self._slot_views = {}
@@ -156,10 +158,15 @@ class Arena:
         """The flat gradient: the gradients (one per variable, in order, each of its
         variable's shape and dtype) copied into the flat gradient buffer.
 
-        A single variable's contiguous gradient is used in place, raveled (no copy), unless
-        ``owned``: then the result is always the arena's own buffer, which the caller may
-        write (clipping scales it in place).
+        Gradients that are the buffer's own segment views (:meth:`grad_views`, written by a
+        producer such as an Allreduce in place) are not copied: the buffer already holds
+        them. A single variable's contiguous gradient is used in place, raveled (no copy),
+        unless ``owned``: then the result is always the arena's own buffer, which the caller
+        may write (clipping scales it in place).
         """
+        views = self._grad_views
+        if views is not None and len(grads) == len(views) and all(map(operator.is_, grads, views)):
+            return self.grad_buffer
         if len(grads) == 1:
             flat = grads[0].reshape(-1)  # a view of a contiguous gradient: read, never written
             if not owned:
@@ -168,6 +175,34 @@ class Arena:
         else:
             np.concatenate(grads, axis=None, out=self.grad_buffer)  # axis=None: each raveled
         return self.grad_buffer
+
+    def grad_buffer_with_tail(self, extra: int) -> np.ndarray:
+        """A contiguous 1-D buffer of ``size + extra`` elements whose first ``size`` are the
+        flat gradient buffer (``grad_buffer``); the last ``extra`` are the caller's, for what
+        travels with the gradients in one message (a producer's header).
+
+        The flat gradient buffer moves to a larger allocation the first time it has less room
+        than that (its values are not kept: it is scratch); fetch ``grad_buffer`` and
+        :meth:`grad_views` after this call.
+        """
+        base = self.grad_buffer.base
+        if base is None or base.size < self.size + extra:
+            base = np.empty(self.size + extra, self.dtype)
+            self.grad_buffer = base[: self.size]
+            self._grad_views = None
+        return base[: self.size + extra]
+
+    def grad_views(self) -> list[np.ndarray]:
+        """The segments of the flat gradient buffer, each shaped as its variable (made once).
+
+        A producer of gradients may write them here directly, the whole buffer at once
+        (``grad_buffer``), and hand these views to the optimizer's ``apply_gradients``:
+        :meth:`gather` then has nothing to copy. They are overwritten by the next step, so
+        they are scratch, not results to keep.
+        """
+        if self._grad_views is None:
+            self._grad_views = self._views(self.grad_buffer)
+        return self._grad_views
 
     def scratch(self) -> np.ndarray:
         """A buffer of the arena's size and dtype for temporaries (allocated on first use)."""

@@ -111,8 +111,9 @@ class Distribution:
         """How many rows :meth:`shard` gives each process of an order of ``n`` (padded)."""
         return n
 
-    def reduce_sums(self, sums: np.ndarray) -> np.ndarray:
-        """``sums`` added over the processes (here: ``sums`` itself)."""
+    def reduce_sums(self, sums: list[float]) -> list[float]:
+        """``sums`` (a list of numbers) added over the processes, as a list of floats (here:
+        ``sums`` itself, with no array made: a step of one process pays nothing for it)."""
         return sums
 
 

@@ -223,8 +223,8 @@ class Trainer:
             # Bookkeeping inside the guard: a deferred Ctrl-C surfaces after it, between steps.
             # The sums are over every process's batch (one process: this batch's).
             totals = [size] + [value * size for value in values.values()]
-            totals = self.distribution.reduce_sums(np.array(totals, dtype=np.float64))
-            for name, total in zip(values, totals[1:].tolist()):
+            totals = self.distribution.reduce_sums(totals)
+            for name, total in zip(values, totals[1:]):
                 self._sums[name] = self._sums.get(name, 0.0) + total
             self._count += int(totals[0])
             self.batch += 1
@@ -265,7 +265,7 @@ class Trainer:
             for name, value in values.items():
                 sums[name] = sums[name] + value * size
         totals = [float(len(mine)), *sums.values()]
-        totals = self.distribution.reduce_sums(np.array(totals, dtype=np.float64)).tolist()
+        totals = self.distribution.reduce_sums(totals)
         return {name: total / totals[0] for name, total in zip(sums, totals[1:])}
 
     # -- the loop ------------------------------------------------------------------------------

@@ -18,7 +18,10 @@ import problem  # noqa: E402
 
 import optim  # noqa: E402
 import optim.distributed as hvd  # noqa: E402
+from optim.distributed import gradients as gradients_module  # noqa: E402
+from optim.distributed.basics import context  # noqa: E402
 from optim.distributed.gradients import reduce_gradients  # noqa: E402
+from optim.training import Callback, Trainer  # noqa: E402
 
 BATCH = 4  # examples per rank and pass
 UPDATES = 6
@@ -144,6 +147,197 @@ def nones_and_sparse(record):
         }
 
 
+def _same_bytes(xs, ys):
+    return all(np.asarray(x).tobytes() == np.asarray(y).tobytes() for x, y in zip(xs, ys))
+
+
+FUSED_CALLS = []
+
+
+def _counting_fused_allreduce(*args, original=gradients_module.fused_allreduce, **kwargs):
+    FUSED_CALLS.append(1)
+    return original(*args, **kwargs)
+
+
+def handoff(record):
+    """DistributedOptimizer reduces in its inner optimizer's flat gradient buffer (a float64
+    arena and a float32 one here) once it exists; the updates equal those of the fusion
+    buffer's path (reduce_gradients without it, then the inner apply) to the bit."""
+    x, y = problem.data()
+    rank, size = hvd.rank(), hvd.size()
+    gradients_module.fused_allreduce = _counting_fused_allreduce  # counts the fallbacks
+    makers = {
+        "adam": lambda: optim.train.AdamOptimizer(0.01),
+        "adafactor": lambda: optim.train.AdafactorOptimizer(0.05),  # no flat layout
+    }
+    out = {}
+    for name, make in makers.items():
+        runs = {}
+        for mode in ("handoff", "fusion"):
+            with optim.Graph().as_default():
+                variables = problem.make_variables()
+                s32 = optim.Variable(np.full(3, 0.5, np.float32), name="s32")
+                allvars = variables + [s32]
+
+                def loss(rows, vs=variables, s=s32):
+                    return problem.loss(vs, x[rows], y[rows]) + optim.numpy.sum(
+                        s.value**2 * np.float32(rank + 1.0)
+                    )
+
+                inner = make()
+                opt = hvd.DistributedOptimizer(inner)
+                arenas, trajectory, fused = [], [], []
+                for p in range(4):
+                    rows = problem.shard(problem.step_rows(p, size * BATCH), rank, size)
+                    arenas.append(inner.gradient_arena(variables) is not None)
+                    if mode == "handoff":
+                        before = len(FUSED_CALLS)
+                        opt.minimize(lambda rows=rows: loss(rows), var_list=allvars)
+                        fused.append(len(FUSED_CALLS) - before)
+                    else:
+                        pairs = inner.compute_gradients(lambda rows=rows: loss(rows),
+                                                        var_list=allvars)  # fmt: skip
+                        inner.apply_gradients(reduce_gradients(pairs))
+                    trajectory.append([v.array.copy() for v in allvars])
+                rows = problem.shard(problem.step_rows(9, size * BATCH), rank, size)
+                pairs = inner.compute_gradients(lambda r=rows: loss(r), var_list=allvars)
+                kept = opt.compute_gradients(lambda r=rows: loss(r), var_list=allvars)
+                plain = reduce_gradients(pairs)
+                into = reduce_gradients(pairs, into=inner.gradient_arena)
+                a64, a32 = inner.gradient_arena(variables), inner.gradient_arena([s32])
+                views = (a64.grad_views() if a64 else []) + (a32.grad_views() if a32 else [])
+                runs[mode] = {
+                    "trajectory": trajectory,
+                    "arenas": arenas,
+                    "fusion_buffer_uses": fused,
+                    "into_equals_plain": _same_bytes([g for g, _ in into], [g for g, _ in plain]),
+                    "into_are_views": len(views) == 4
+                    and all(g is v for (g, _), v in zip(into, views)),
+                    "kept_owned": not any(np.shares_memory(g, v) for (g, _) in kept for v in views),
+                    "identical": identical_everywhere([v.array for v in allvars]),
+                }
+        same = all(_same_bytes(a, b) for a, b in zip(runs["handoff"]["trajectory"],
+                                                     runs["fusion"]["trajectory"]))  # fmt: skip
+        out[name] = {
+            "same_as_fusion_path": same,
+            **{k: v for k, v in runs["handoff"].items() if k != "trajectory"},
+        }
+    record["handoff"] = out
+    gradients_module.fused_allreduce = _counting_fused_allreduce.__kwdefaults__["original"]
+
+
+class CountingComm:
+    """Forwards to a communicator and records the collectives called on it."""
+
+    COLLECTIVES = ("Allreduce", "Allgather", "Allgatherv", "Bcast", "Barrier")
+
+    def __init__(self, comm):
+        self.comm, self.calls = comm, []
+
+    def __getattr__(self, name):
+        attr = getattr(self.comm, name)
+        if name not in self.COLLECTIVES:
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def _steady_run(mode, counting, out):
+    x, y = problem.data()
+    rank, size = hvd.rank(), hvd.size()
+    variables = problem.make_variables()
+    w1, b1, w2 = variables
+    inner = optim.train.AdamOptimizer(0.01)
+    opt = hvd.DistributedOptimizer(inner)
+
+    def loss(rows, skip_b1=False):
+        hidden = optim.numpy.tanh(x[rows] @ w1.value + (0.0 if skip_b1 else b1.value))
+        return optim.numpy.mean((hidden @ w2.value - y[rows]) ** 2)
+
+    counts, trajectory = [], []
+    for p in range(6):
+        rows = problem.shard(problem.step_rows(p, size * BATCH), rank, size)
+        skip = (p == 3 and rank == 0) or p == 4  # b1: None on rank 0, then on every rank
+        step_loss = lambda rows=rows, skip=skip: loss(rows, skip)  # noqa: E731
+        before = len(counting.calls)
+        if mode == "optimizer":
+            opt.minimize(step_loss, var_list=variables)
+        else:
+            pairs = inner.compute_gradients(step_loss, var_list=variables)
+            inner.apply_gradients([(g, v) for g, v in reduce_gradients(pairs) if g is not None])
+        counts.append(counting.calls[before:])
+        trajectory.append([v.array.copy() for v in variables])
+        trajectory.append([inner.get_slot(v, "m").copy() for v in variables])
+    if mode == "optimizer":
+        out["calls"] = counts
+        arena = inner.gradient_arena(variables)  # the header rode in its buffer's tail
+        total = sum(v.size for v in variables)
+        out["handed_off"] = arena is not None and arena.grad_buffer.base.size == total + 1 + len(
+            variables
+        )
+        # rank 1 leaves W2 out: every rank raises, naming it; nothing changes
+        mine = variables if rank != 1 else variables[:2]
+        kept = [v.array.copy() for v in variables]
+        out["mismatch"] = error_of(lambda: opt.minimize(lambda: loss(rows), var_list=mine))
+        out["unchanged"] = all(np.array_equal(v.array, k) for v, k in zip(variables, kept))
+        before = len(counting.calls)
+        opt.minimize(lambda: loss(rows), var_list=variables)  # agreed anew
+        out["after_mismatch"] = counting.calls[before:]
+        out["identical"] = identical_everywhere([v.array for v in variables])
+    return trajectory
+
+
+def _fit_calls(counting):
+    x, y = problem.data()
+    variables = problem.make_variables()
+    per_step = []
+
+    class Count(Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = len(counting.calls)
+
+        def on_train_batch_end(self, batch, logs=None):
+            per_step.append(counting.calls[self.start :])
+
+    trainer = Trainer(
+        lambda xb, yb: problem.loss(variables, xb, yb),
+        x,
+        y,
+        optimizer=hvd.DistributedOptimizer(optim.train.AdamOptimizer(0.01)),
+        var_list=variables,
+        batch_size=BATCH,
+        seed=0,
+    )
+    trainer.fit(steps=4, callbacks=[Count()], verbose=0)
+    return per_step
+
+
+def steady(record):
+    """After one step agreed in full, each step of DistributedOptimizer.minimize is one
+    Allreduce (gradients and header together), with the bits of the full path; Nones on some
+    or all ranks, a mismatch, and fit's steps (one more collective: the logged sums)."""
+    ctx = context()
+    counting = ctx.comm = CountingComm(ctx.comm)
+    out = {}
+    try:
+        runs = {}
+        for mode in ("optimizer", "full"):
+            with optim.Graph().as_default():
+                runs[mode] = _steady_run(mode, counting, out)
+        out["same_as_full_path"] = all(
+            _same_bytes(a, b) for a, b in zip(runs["optimizer"], runs["full"])
+        )
+        with optim.Graph().as_default():
+            out["fit_calls"] = _fit_calls(counting)
+    finally:
+        ctx.comm = counting.comm
+    record["steady"] = out
+
+
 def collectives(record):
     rank, size = hvd.rank(), hvd.size()
     mine = np.full(3, rank + 1.0)
@@ -255,6 +449,8 @@ def main(outdir):
     finals = {}
     training(record, finals)
     nones_and_sparse(record)
+    handoff(record)
+    steady(record)
     collectives(record)
     mismatches(record)
     bad_input(record)
