@@ -393,3 +393,24 @@ def test_gradients_handed_off_to_a_decaying_kernel_equal_plain_steps(case, engin
                                 np.float64, True)
     _same(got, expected)
     assert [arena for arena, _ in handed] == [False] + [True] * 4
+
+
+def test_a_subclass_with_its_own_kernel_inherits_no_decaying_variant():
+    """The variant belongs to the kernel: a subclass that replaces the update (and so loses
+    the fused kernel) or names another kernel does not keep the parent's decaying one."""
+
+    class OwnUpdate(optim.train.AdamOptimizer):
+        def _apply_dense(self, grad, var):
+            super()._apply_dense(grad, var)
+
+    class OtherKernel(optim.train.AdamOptimizer):
+        flat_kernel = "gradient_descent"
+
+    class Same(optim.train.AdamWOptimizer):
+        pass
+
+    assert optim.train.AdamOptimizer.flat_decay_kernel == "adamw"
+    assert (OwnUpdate.flat_kernel, OwnUpdate.flat_decay_kernel) == (None, None)
+    assert OtherKernel.flat_decay_kernel is None
+    assert Same.flat_decay_kernel == "adamw"
+    assert optim.train.MomentumOptimizer.flat_decay_kernel is None
