@@ -455,11 +455,12 @@ def test_sam_matches_optax_sam(graph):
         tx = optax.contrib.sam(optax.sgd(0.05), optax.chain(optax.contrib.normalize(),
                                                             optax.sgd(0.1)))  # fmt: skip
         state = tx.init(params)
-        grad = jax.grad(lambda p: _sam_loss_terms(p["w"], p["v"], jnp))
+        grad = jax.jit(jax.grad(lambda p: _sam_loss_terms(p["w"], p["v"], jnp)))
+        update = jax.jit(tx.update)  # compiled once: eager dispatch took seconds
         opt = optim.train.SAMOptimizer(optim.train.GradientDescentOptimizer(0.05), rho=0.1)
         for t in range(10):
             for _ in range(2):  # transparent mode: ascent call, then descent call
-                updates, state = tx.update(grad(params), state, params)
+                updates, state = update(grad(params), state, params)
                 params = optax.apply_updates(params, updates)
             opt.minimize(lambda: _sam_loss_terms(w.value, v.value, anp), var_list=[w, v])
             np.testing.assert_allclose(w.value, np.asarray(params["w"]), err_msg=str(t), **F64)

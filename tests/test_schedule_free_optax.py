@@ -65,9 +65,10 @@ def _run_both(kind, dtype, lr, warmup=0, weight_decay=0.0, weight_lr_power=2.0, 
     with jax.enable_x64(dtype == np.float64):
         params = [jnp.asarray(w) for w in inits]
         state = tx.init(params)
+        update = jax.jit(tx.update)  # compiled once: eager dispatch took seconds per test
         theirs = []
         for g in grads:
-            updates, state = tx.update([jnp.asarray(x) for x in g], state, params)
+            updates, state = update([jnp.asarray(x) for x in g], state, params)
             params = optax.apply_updates(params, updates)
             theirs.append([np.asarray(p) for p in params])
         their_x = [np.asarray(p) for p in optax.contrib.schedule_free_eval_params(state, params)]
