@@ -254,41 +254,39 @@ DECAYING = {
 DECAY_KERNELS = {"lion": "lion_weight_decay"}
 
 
+@pytest.fixture
+def kernel_names(monkeypatch):
+    """The name each ``FusedEngine.kernel`` call asks for (None: the optimizer's own kernel)."""
+    names = []
+    original = FusedEngine.kernel
+
+    def kernel(self, dtype, size, name=None):
+        names.append(name)
+        return original(self, dtype, size, name)
+
+    monkeypatch.setattr(FusedEngine, "kernel", kernel)
+    return names
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shapes", ["small", "large"])
 @pytest.mark.parametrize("case", sorted(DECAYING))
 def test_decay_runs_inside_the_fused_kernel_with_the_same_bits(case, shapes, dtype, engine,
-                                                               monkeypatch):
+                                                               kernel_names, monkeypatch):
     """Every variable decays: one pass of the decaying kernel ("adamw", "lion_weight_decay")
     does the decay and the step, bit-identical to the per-variable path (the base's decay,
     then the class's kernel)."""
-    names = []
-    original = FusedEngine.kernel
-
-    def kernel(self, dtype, size, name=None):
-        names.append(name)
-        return original(self, dtype, size, name)
-
-    monkeypatch.setattr(FusedEngine, "kernel", kernel)
     expected, _, _ = _run("off", monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
-    assert names == []
+    assert kernel_names == []
     got, _, _ = _run(engine, monkeypatch, DECAYING[case], SHAPES[shapes], dtype)
     assert STEADY == [True] * 4
-    assert names.count(DECAY_KERNELS.get(case, "adamw")) == 5  # every step, the first too
+    assert kernel_names.count(DECAY_KERNELS.get(case, "adamw")) == 5  # every step, the first too
     _same(got, expected)
 
 
-def test_an_excluded_variable_keeps_the_decay_out_of_the_kernel(monkeypatch):
+def test_an_excluded_variable_keeps_the_decay_out_of_the_kernel(kernel_names, monkeypatch):
     """With a variable excluded, the decay runs segment by segment before Adam's kernel."""
-    names = []
-    original = FusedEngine.kernel
-
-    def kernel(self, dtype, size, name=None):
-        names.append(name)
-        return original(self, dtype, size, name)
-
-    monkeypatch.setattr(FusedEngine, "kernel", kernel)
 
     def make():
         opt = optim.train.AdamOptimizer(0.05, weight_decay=0.01)
@@ -297,7 +295,7 @@ def test_an_excluded_variable_keeps_the_decay_out_of_the_kernel(monkeypatch):
 
     expected, _, _ = _run("off", monkeypatch, make, SHAPES["small"], np.float32)
     got, _, _ = _run("numpy", monkeypatch, make, SHAPES["small"], np.float32)
-    assert "adamw" not in names
+    assert "adamw" not in kernel_names
     _same(got, expected)
 
 
