@@ -1,4 +1,3 @@
-import gc
 import os
 
 import pytest
@@ -15,7 +14,6 @@ import optim
 @pytest.fixture
 def graph():
     """A fresh default graph for the test, so the registry holds only its variables."""
-    gc.collect()
     with optim.Graph().as_default() as g:
         yield g
 
