@@ -59,6 +59,10 @@ not differentiated, ``key`` says whether ``fun`` may be compiled):
 ``name``, ``numpy``, ``numpy_hint``
     The engine's name, its array namespace (``autograd.numpy``, ``jax.numpy``), and how a user
     imports it, for messages. :mod:`optim.numpy` resolves to the active engine's ``numpy``.
+``compiles``
+    Whether calls with a ``key`` are compiled (jax). A caller then does its array bookkeeping
+    (cutting scipy's flat vector into leaves, casting them) inside the function, where it
+    costs nothing per call, rather than around each call.
 ``forward_over_reverse``
     Whether ``second_order`` takes the forward-mode derivative of the gradient (jax). Such an
     engine cannot differentiate a primitive's hand-written VJP again if that VJP calls
@@ -126,6 +130,7 @@ class Backend(Protocol):
     name: str
     numpy: Any
     numpy_hint: str
+    compiles: bool
     forward_over_reverse: bool
 
     def trace(

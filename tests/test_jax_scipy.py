@@ -157,14 +157,18 @@ def test_a_second_minimize_of_the_same_fun_does_not_recompile():
     assert fun.runs == 1
     assert again.nfev == first.nfev and np.array_equal(again.x, first.x)
     optim.minimize(fun, np.ones(3), args=(target * 2,), method="L-BFGS-B", backend="jax")
+    assert fun.runs == 1  # new values of the same shapes, another scipy method: the same code
     optim.minimize(fun, np.ones(3), args=(target,), method="adam", backend="jax")
-    assert fun.runs == 1  # new values of the same shapes, other methods: the same compilation
-    optim.minimize(fun, np.zeros(3), args=(target,), method="trust-ncg", backend="jax")
-    assert fun.runs == 2  # the Hessian-vector product, compiled once
-    optim.minimize(fun, np.zeros(3), args=(target,), method="trust-krylov", backend="jax")
+    assert fun.runs == 2  # optim's first-order methods differentiate fun of the leaves
+    optim.minimize(fun, np.zeros(3), args=(target * 3,), method="sgd", backend="jax",
+                   options={"learning_rate": 0.1})
     assert fun.runs == 2
+    optim.minimize(fun, np.zeros(3), args=(target,), method="trust-ncg", backend="jax")
+    assert fun.runs == 3  # the Hessian-vector product, compiled once
+    optim.minimize(fun, np.zeros(3), args=(target,), method="trust-krylov", backend="jax")
+    assert fun.runs == 3
     optim.minimize(fun, np.zeros(4), args=(np.ones(4),), backend="jax")
-    assert fun.runs == 3  # new shapes: jax compiles again
+    assert fun.runs == 4  # new shapes: jax compiles again
 
 
 def test_args_are_traced_arguments_not_constants():
@@ -228,6 +232,42 @@ def test_float32_leaves_stay_float32():
     assert j.x["w"].dtype == np.float32 and j.jac["w"].dtype == np.float32
     assert j.x["b"].dtype == np.float64
     assert_same_run(a, j)
+
+
+def mixed_fun(p, A, y):
+    r = A @ p["w"].astype(np.float64) + p["b"] - y
+    return xp().sum(r**2) + xp().sum(p["w"] ** 4).astype(np.float64) + p["b"] ** 4
+
+
+def test_flat_form_gives_the_bits_of_the_leaf_form():
+    """On jax the scipy bridge differentiates fun of scipy's flat vector (the leaves are cut
+    out and cast inside the compiled code); the value, gradient and Hessian products are
+    bit for bit those of fun of the leaves, float32 leaves included."""
+    from optim.scipy.arguments import check_x0
+    from optim.scipy.bridge import ScipyProblem
+
+    x0 = {"w": np.array([0.1, -0.3, 0.7], np.float32), "b": np.float64(0.2)}
+    _, treedef = check_x0(x0)
+    rng = np.random.default_rng(3)
+    x, p = rng.normal(size=4), rng.normal(size=4)
+    answers = {}
+    with optim.use_backend("jax"):
+        for form in ("flat", "leaves"):
+            problem = ScipyProblem(mixed_fun, treedef, (A, Y), float64_leaves=False)
+            assert problem.flat_fun is not None
+            if form == "leaves":
+                problem.flat_fun = None
+            value, grad = problem.value_and_grad(x, A, Y)
+            problem.second_order = True
+            answers[form] = (value, grad, problem.hessp(x, p, A, Y), problem.hess(x, A, Y))
+    for flat_answer, leaf_answer in zip(answers["flat"], answers["leaves"]):
+        np.testing.assert_array_equal(flat_answer, leaf_answer)
+    grad = answers["flat"][1]
+    assert grad.dtype == np.float64
+    w = grad[1:]  # the leaves in sorted key order: "b", then "w"
+    np.testing.assert_array_equal(w, w.astype(np.float32))  # float32 gradients, widened
+    with optim.use_backend("autograd"):  # eager engine: the leaves are cut out around fun
+        assert ScipyProblem(mixed_fun, treedef, (A, Y), float64_leaves=False).flat_fun is None
 
 
 Point = collections.namedtuple("Point", ["left", "right"])

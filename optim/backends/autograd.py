@@ -158,6 +158,8 @@ class AutogradBackend:
     numpy_hint = "autograd.numpy (import autograd.numpy as np)"
     #: Second order is reverse over reverse: a primitive's VJP may call primitives.
     forward_over_reverse = False
+    #: Nothing is compiled: every operation in a function is recorded on every call.
+    compiles = False
 
     # -- tracing ---------------------------------------------------------------------------
     def trace(

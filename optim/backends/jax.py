@@ -544,6 +544,9 @@ class JaxBackend:
 
         return call
 
+    #: Calls with a ``key`` are jit-compiled: bookkeeping inside the function costs nothing.
+    compiles = True
+
     #: jax differentiates a ``custom_vjp`` function in reverse mode only, and its second order
     #: is forward over reverse: a primitive's VJP must not call primitives (see the module docs).
     forward_over_reverse = True

@@ -27,7 +27,14 @@ from ..gradients import (
 )
 from ..pytree import TreeDef
 from .arguments import AUTODIFF, STOP_MESSAGE, wants_intermediate_result
-from .evaluation import SCIPY_HINT, LeafFunction, scalar_output, short_repr, zeros_for_none
+from .evaluation import (
+    SCIPY_HINT,
+    FlatFunction,
+    LeafFunction,
+    scalar_output,
+    short_repr,
+    zeros_for_none,
+)
 
 __all__ = ["ScipyProblem", "minimize_scipy"]
 
@@ -69,6 +76,13 @@ class ScipyProblem:
         self.fun = fun
         self.treedef = treedef
         self.leaf_fun = LeafFunction(fun, treedef)
+        # What autodiff differentiates: on a compiling engine, fun of scipy's flat vector (the
+        # leaves are cut out inside the compiled code); else fun of the leaves, cut out here.
+        self.flat_fun = (
+            FlatFunction(fun, treedef)
+            if get_backend().compiles and all(d.kind == "f" for d in treedef.dtypes)
+            else None
+        )
         self.args = args
         self.float64_leaves = float64_leaves
         self.nfev = self.njev = self.nhev = self.nit = 0
@@ -135,12 +149,10 @@ class ScipyProblem:
             point = self._second_order(x, args, key)
             value, grads = point.value, point.gradients
         else:
-            leaves = self.leaves(x, copy=False)
-            value, grads = value_and_gradients(
-                self.leaf_fun, leaves, args, key=self.leaf_fun.key, hint=SCIPY_HINT
-            )
+            fun, inputs = self._autodiff_inputs(x, copy=False)
+            value, grads = value_and_gradients(fun, inputs, args, key=fun.key, hint=SCIPY_HINT)
         value = np.asarray(value)[()]
-        flat = self.treedef.ravel_leaves(zeros_for_none(grads, self._zeros))
+        flat = self._flat(grads)
         self._remember(x, value, flat)
         value = float(value)
         self._value_and_grad_at = (key, value, flat.copy())
@@ -234,9 +246,8 @@ class ScipyProblem:
         if point is not None:
             return point
         # Its own copy of x: the point outlives this call, and scipy may reuse x's buffer.
-        point = second_order(
-            self.leaf_fun, self.leaves(x), args, key=self.leaf_fun.key, hint=SCIPY_HINT
-        )
+        fun, inputs = self._autodiff_inputs(x, copy=True)
+        point = second_order(fun, inputs, args, key=fun.key, hint=SCIPY_HINT)
         points[key] = point
         if len(points) > _POINTS_KEPT:
             del points[next(iter(points))]
@@ -246,13 +257,31 @@ class ScipyProblem:
         """``H(x) @ p`` by autodiff, with scipy's argument order ``(x, p, *args)``."""
         self.nhev += 1
         point = self._second_order(x, args)
-        vectors = self.treedef.split(np.asarray(p, dtype=np.float64))
-        return self.treedef.ravel_leaves(zeros_for_none(point.hvp(vectors), self._zeros))
+        p = np.asarray(p, dtype=np.float64)
+        return self._flat(point.hvp([p] if self.flat_fun is not None else self.treedef.split(p)))
 
     def hess(self, x: np.ndarray, *args: Any) -> np.ndarray:
         """The dense Hessian by autodiff: one product per column (:func:`dense_hessian`)."""
         self.nhev += 1
-        return dense_hessian(self._second_order(x, args), self.leaves(x))
+        return dense_hessian(self._second_order(x, args), self._autodiff_inputs(x, True)[1])
+
+    def _autodiff_inputs(self, x: np.ndarray, copy: bool) -> tuple[Any, list[np.ndarray]]:
+        """What autodiff differentiates at ``x``: ``(function, its arguments)``.
+
+        On a compiling engine, :class:`FlatFunction` of the flat vector itself; else
+        :class:`LeafFunction` of the leaves (:meth:`leaves`).
+        """
+        if self.flat_fun is not None:
+            return self.flat_fun, [np.array(x, dtype=np.float64) if copy else x]
+        return self.leaf_fun, self.leaves(x, copy=copy)
+
+    def _flat(self, grads: list[Any]) -> np.ndarray:
+        """Gradients (or Hessian products) of :meth:`_autodiff_inputs`' arguments, as scipy's
+        flat float64 vector; zeros where autodiff found no path."""
+        if self.flat_fun is not None:
+            (grad,) = grads
+            return np.zeros(self.treedef.size) if grad is None else np.asarray(grad, np.float64)
+        return self.treedef.ravel_leaves(zeros_for_none(grads, self._zeros))
 
     def constraint_jacobian(self, cfun: Callable) -> Callable:
         """The autodiff Jacobian ``(m, n)`` (``(n,)`` for a scalar) of a constraint function."""

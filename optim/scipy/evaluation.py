@@ -21,6 +21,7 @@ __all__ = [
     "SCIPY_HINT",
     "NON_SCALAR_MESSAGE",
     "LeafFunction",
+    "FlatFunction",
     "scalar_output",
     "short_repr",
     "zeros_for_none",
@@ -111,6 +112,42 @@ class LeafFunction:
         x = self.treedef.unflatten(leaves_and_args[:n])
         out = self.fun(x, *leaves_and_args[n:])
         return out if self.what is None else scalar_output(out, self.what)
+
+
+class FlatFunction:
+    """``fun(x, *args)`` as a function of scipy's flat vector: ``vector, *args -> scalar``.
+
+    The form a compiling engine differentiates (``Backend.compiles``): the vector is cut into
+    the leaves, each cast to its dtype, inside the function, where the compiler makes that
+    free, and the gradient comes back as one flat vector in the vector's dtype, with no
+    bookkeeping per leaf around each call. The cast's derivative casts the gradient back, so
+    float32 leaves get the same float32 gradients as through :class:`LeafFunction`, widened.
+    :attr:`key` identifies it as :class:`LeafFunction`'s does.
+
+    Args:
+        fun: the user's function.
+        treedef: the layout of ``x`` (every leaf of a real floating dtype).
+    """
+
+    __slots__ = ("fun", "treedef", "key")
+
+    def __init__(self, fun: Callable, treedef: TreeDef) -> None:
+        self.fun = fun
+        self.treedef = treedef
+        key: Any = (FlatFunction, fun, treedef)
+        try:
+            hash(key)
+        except TypeError:  # an unhashable callable: a key of its own, never shared
+            key = (object(), treedef)
+        self.key = key
+
+    def __call__(self, vector: Any, *args: Any) -> Any:
+        treedef = self.treedef
+        leaves = [
+            leaf if leaf.dtype == dtype else leaf.astype(dtype)
+            for leaf, dtype in zip(treedef.split(vector), treedef.dtypes)
+        ]
+        return scalar_output(self.fun(treedef.unflatten(leaves), *args))
 
 
 def zeros_for_none(grads: Sequence[Any], leaves: Sequence[np.ndarray]) -> list[np.ndarray]:
