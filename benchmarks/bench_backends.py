@@ -9,7 +9,9 @@
   shapes, so its first call is timed apart (``compile``: first run minus the steady run);
 * ``jaxopt``: ``jaxopt.ScipyMinimize`` where jaxopt is installed (else ``n/a``).
 
-Reported: ``nfev``, ``njev``, seconds per evaluation (the steady run's time over ``nfev``;
+Reported: ``nfev``, ``njev``, seconds per evaluation (the best steady run's time over ``nfev``;
+the steady runs of a problem's entries are interleaved, at least ``--repeats`` of them and
+about a second's worth for short runs;
 ``nhev`` is shown for trust-ncg), the compile time, the final ``fun`` and the ratio of
 seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
 Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression on the bundled
@@ -129,21 +131,36 @@ def run_scipy_world(quick, repeats, only=None):
             call = optim_call(fun, x0, args, method, options, engine)
             entries[f"optim/{engine}"] = (call, engine == "jax")
         entries["jaxopt"] = (jaxopt_call(fun, x0, args, method, hessp), True)
+        # Every entry's first run (jax compiles there), then the steady runs interleaved, entry
+        # after entry, so that the machine's drift reaches them alike; short runs repeat more
+        # (about a second of runs each), and the best steady run counts.
+        firsts, results, best, failed = {}, {}, {}, {}
+        for label, (call, _) in entries.items():
+            if call is None:
+                continue
+            try:
+                results[label], firsts[label] = timed(call)
+            except Exception as exc:  # a tool that cannot run this problem: say why
+                failed[label] = f"n/a ({type(exc).__name__}: {exc})"[:90]
+        running = [label for label in results]
+        rounds = max(repeats, min(50, int(1.0 / max(min(firsts.values(), default=1.0), 1e-3))))
+        for _ in range(rounds):
+            for label in running:
+                results[label], elapsed = timed(entries[label][0])
+                best[label] = min(best.get(label, elapsed), elapsed)
         floor = None
         for label, (call, compiles) in entries.items():
             if call is None:
                 rows.append((name, method, label, "n/a (jaxopt not installed)"))
                 continue
-            try:
-                res, first = timed(call)
-                best = min(timed(call)[1] for _ in range(repeats))
-            except Exception as exc:  # a tool that cannot run this problem: say why
-                rows.append((name, method, label, f"n/a ({type(exc).__name__}: {exc})"[:90]))
+            if label in failed:
+                rows.append((name, method, label, failed[label]))
                 continue
+            res = results[label]
             nfev = int(getattr(res, "nfev", 0))
-            per_eval = best / max(nfev, 1)
+            per_eval = best[label] / max(nfev, 1)
             floor = per_eval if label == "scipy" else floor
-            compile_s = f"{first - best:7.3f}" if compiles else "      -"
+            compile_s = f"{firsts[label] - best[label]:7.3f}" if compiles else "      -"
             counts = f"nfev {nfev:5d} njev {int(getattr(res, 'njev', 0)):5d}"
             if hessp is not None:
                 counts += f" nhev {int(getattr(res, 'nhev', 0)):4d}"
