@@ -110,8 +110,11 @@ def _x64() -> contextlib.AbstractContextManager:
     """float64 on for the block; nothing to enter when it is on already (inside ``minimize``,
     a ``use_backend("jax")`` block or with jax the default engine), which saves a few µs a call."""
     if jax.config.read("jax_enable_x64"):
-        return contextlib.nullcontext()
+        return _NOTHING_TO_ENTER
     return _enable_x64(True)
+
+
+_NOTHING_TO_ENTER = contextlib.nullcontext()  # reusable: it keeps no state
 
 
 def _pack(value: Any, grads: tuple) -> Any:
@@ -130,6 +133,10 @@ def _unpack(out: Any, leaves: tuple) -> tuple[np.ndarray, list[np.ndarray]]:
     """
     if not isinstance(out, tuple):
         buffer = np.array(out)
+        if len(leaves) == 1:  # one argument (the scipy world's flat vector): one view
+            shape = np.shape(leaves[0])
+            grad = buffer[1:]
+            return buffer[0:1].reshape(()), [grad if len(shape) == 1 else grad.reshape(shape)]
         grads, offset = [], 1
         for leaf in leaves:
             shape = np.shape(leaf)

@@ -61,8 +61,7 @@ class ScipyProblem:
     """``fun`` and its derivatives on scipy's flat float64 vector, for one pytree layout.
 
     Counts what scipy asks for (``nfev``, ``njev``, ``nhev``, and ``nit`` for TNC's callback)
-    and remembers the last finite value and gradient with their point, for a TNC run that its
-    callback stopped.
+    and, with ``keep_last``, remembers the last finite value and gradient with their point.
 
     Args:
         fun: the user's ``fun(x, *args)``, ``x`` in ``treedef``'s structure.
@@ -70,9 +69,19 @@ class ScipyProblem:
         args: extra positional arguments of ``fun``.
         float64_leaves: give ``fun`` float64 leaves (scipy's finite-difference steps) instead
             of the leaves' own dtypes.
+        keep_last: keep :attr:`last` and :attr:`last_grad` (a copy of each point: TNC, whose
+            callback and stopped result get the value and gradient from there; scipy gives
+            them neither).
     """
 
-    def __init__(self, fun: Callable, treedef: TreeDef, args: tuple, float64_leaves: bool):
+    def __init__(
+        self,
+        fun: Callable,
+        treedef: TreeDef,
+        args: tuple,
+        float64_leaves: bool,
+        keep_last: bool = False,
+    ):
         self.fun = fun
         self.treedef = treedef
         self.leaf_fun = LeafFunction(fun, treedef)
@@ -86,12 +95,14 @@ class ScipyProblem:
         self.args = args
         self.float64_leaves = float64_leaves
         self.nfev = self.njev = self.nhev = self.nit = 0
+        self.keep_last = keep_last
         self.last: tuple[np.ndarray, float] | None = None
         self.last_grad: tuple[np.ndarray, np.ndarray] | None = None
-        # One point each: autodiff's value and gradient, and the second-order information that
-        # Hessian products and rows are taken from. scipy asks for several things at one x (the
-        # value and gradient, then one Hessian product per CG step): fun runs once for each.
-        self._value_and_grad_at: tuple[tuple, float, np.ndarray] | None = None
+        # The probe's value and gradient at x0, kept for scipy's first call (at x0 too).
+        self._probed: tuple[tuple, float, np.ndarray] | None = None
+        # The second-order information Hessian products and rows are taken from, by point:
+        # scipy asks for several things at one x (the value and gradient, then one Hessian
+        # product per CG step), and fun runs once for them all.
         self._points: dict[tuple, Any] = {}  # the last few points, oldest first
         # Zero arrays shaped like the leaves: where autodiff gives None (no path), a zero.
         self._zeros = [np.zeros(s, d) for s, d in zip(treedef.shapes, treedef.dtypes)]
@@ -123,11 +134,12 @@ class ScipyProblem:
 
     def _remember(self, x: np.ndarray, value: Any, grad: np.ndarray | None = None) -> None:
         self.nfev += 1
-        if np.asarray(value).dtype.kind == "c":
+        if grad is not None:
+            self.njev += 1
+        if not self.keep_last or np.asarray(value).dtype.kind == "c":
             return
         self.last = (np.array(x), float(value))
         if grad is not None:
-            self.njev += 1
             self.last_grad = (self.last[0], grad)
 
     def value(self, x: np.ndarray, *args: Any) -> Any:
@@ -138,15 +150,17 @@ class ScipyProblem:
     def value_and_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
         """One autodiff pass: the value and the flat float64 gradient (scipy's ``jac=True``).
 
-        Asked again at the same ``x`` (the probe at ``x0``, then scipy's first call), the
-        answer is given again without running ``fun``.
+        The first call after :meth:`probe_autodiff`, at the probe's ``x`` (scipy's first call,
+        at ``x0``), gets the probe's answer without running ``fun``. scipy keeps its own last
+        point otherwise.
         """
-        key = _key(x, args)
-        memo = self._value_and_grad_at
-        if memo is not None and memo[0] == key:
-            return memo[1], memo[2].copy()
+        probed = self._probed
+        if probed is not None:
+            self._probed = None
+            if probed[0] == _key(x, args):
+                return probed[1], probed[2].copy()
         if self.second_order:  # the point Hessian products at this x will be taken from
-            point = self._second_order(x, args, key)
+            point = self._second_order(x, args)
             value, grads = point.value, point.gradients
         else:
             fun, inputs = self._autodiff_inputs(x, copy=False)
@@ -154,9 +168,7 @@ class ScipyProblem:
         value = np.asarray(value)[()]
         flat = self._flat(grads)
         self._remember(x, value, flat)
-        value = float(value)
-        self._value_and_grad_at = (key, value, flat.copy())
-        return value, flat
+        return float(value), flat
 
     def probe_autodiff(self, x: np.ndarray) -> BaseException | None:
         """Tries autodiff at ``x`` (kept for scipy's first call): None, or why it failed.
@@ -166,12 +178,13 @@ class ScipyProblem:
         as scipy would raise it.
         """
         try:
-            self.value_and_grad(x, *self.args)
+            value, grad = self.value_and_grad(x, *self.args)
         except Exception as exc:
             cause = exc.__cause__ if exc.__cause__ is not None else exc
             if is_trace_failure(cause):
                 return exc
             raise
+        self._probed = (_key(x, self.args), value, grad.copy())
         return None
 
     def value_and_user_grad(self, x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
@@ -232,7 +245,7 @@ class ScipyProblem:
 
         return flat_hess
 
-    def _second_order(self, x: np.ndarray, args: tuple, key: tuple | None = None) -> Any:
+    def _second_order(self, x: np.ndarray, args: tuple) -> Any:
         """The backend's second-order information at ``x`` (:func:`optim.gradients.second_order`).
 
         Its value, gradient and every Hessian product at one ``x`` cost one run of ``fun`` with
@@ -240,7 +253,7 @@ class ScipyProblem:
         are kept, since trust-region methods come back to the centre of the region after trying
         a step.
         """
-        key = _key(x, args) if key is None else key
+        key = _key(x, args)
         points = self._points
         point = points.get(key)
         if point is not None:
@@ -495,7 +508,7 @@ def minimize_scipy(
         )
     autodiff = (jac is None or demand) and meth not in _GRADIENT_FREE
     float64_leaves = (isinstance(jac, str) and not demand) or jac is False
-    problem = ScipyProblem(fun, treedef, args, float64_leaves)
+    problem = ScipyProblem(fun, treedef, args, float64_leaves, keep_last=meth == "tnc")
     x0 = treedef.ravel_leaves(leaves0)
     fell_back: list[str] = []
     # Autodiff second order (when the caller gives none): gradients come from the same trace.
