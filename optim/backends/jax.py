@@ -315,24 +315,27 @@ class _JaxTrace:
 class _JaxSecondOrder:
     """Value, gradients and ``H @ v`` at one point (forward over reverse)."""
 
-    __slots__ = ("value", "gradients", "_hvp", "_layout")
+    __slots__ = ("value", "gradients", "_hvp", "_args")
 
     def __init__(self, value: Any, gradients: list[Any], hvp: Callable, args: tuple) -> None:
         self.value = value
         self.gradients = gradients
         self._hvp = hvp
-        self._layout = tuple((np.shape(a), np.result_type(a)) for a in args)
+        self._args = args
 
     def hvp(self, vectors: Sequence[Any]) -> list[Any]:
-        tangents = tuple(
-            v
-            if type(v) is np.ndarray and v.shape == shape and v.dtype == dtype
-            else np.asarray(v).reshape(shape).astype(dtype, copy=False)
-            for v, (shape, dtype) in zip(vectors, self._layout)
-        )
+        tangents = tuple(map(_tangent, vectors, self._args))
         with _x64():
             products = self._hvp(tangents)
-        return [None if p is None else _to_numpy(p) for p in products]
+        return [None if p is None else np.array(p) for p in products]
+
+
+def _tangent(vector: Any, arg: Any) -> Any:
+    """``vector`` as a tangent of ``arg``: an array of its shape and dtype (no copy if it is)."""
+    if type(vector) is np.ndarray and type(arg) is np.ndarray:
+        if vector.dtype == arg.dtype and vector.shape == arg.shape:
+            return vector
+    return np.asarray(vector).reshape(np.shape(arg)).astype(np.result_type(arg), copy=False)
 
 
 def _is_array(x: Any) -> bool:
