@@ -790,6 +790,23 @@ def test_stop_iteration_ends_the_run(method, form):
     np.testing.assert_array_equal(res.x, counter[-1])
 
 
+def test_tnc_stopped_by_its_callback_reports_fun_and_jac_at_the_iterate():
+    """scipy's TNC leaves the run when its callback raises; optim keeps TNC's last value and
+    gradient with their point (only for TNC) and reports them at the iterate it stopped on."""
+    seen = []
+
+    def stop(xk):
+        seen.append(np.array(xk))
+        if len(seen) == 3:
+            raise StopIteration
+
+    res = minimize(rosen, np.array([-1.2, 1.0, 0.8]), method="TNC", callback=stop)
+    assert res.status == 99 and not res.success
+    np.testing.assert_array_equal(res.x, seen[-1])
+    np.testing.assert_allclose(res.fun, so.rosen(res.x), rtol=1e-14)
+    np.testing.assert_allclose(res.jac, so.rosen_der(res.x), rtol=1e-12)
+
+
 def test_stop_iteration_through_scipy_method():
     def stop(intermediate_result):
         raise StopIteration
