@@ -299,7 +299,8 @@ def main(argv=None):
         for row in run_scipy_world(args.quick, repeats, args.only):
             print(f"  {row[0]:<18} {row[1]:<9} {row[2]:<14} {row[3]}")
     if args.world in ("tf", "both"):
-        print("TF world (time per step; minimize: the first two steps excluded, fit: the first epoch)")
+        print("TF world (time per step; minimize: the first two steps excluded, "
+              "fit: the first epoch)")
         for row in run_tf_world(steps, args.only):
             print(f"  {row[0]:<31} {row[1]:<9} {row[2]:<22} {row[3]}")
 

@@ -276,7 +276,8 @@ class ScipyProblem:
     def hess(self, x: np.ndarray, *args: Any) -> np.ndarray:
         """The dense Hessian by autodiff: one product per column (:func:`dense_hessian`)."""
         self.nhev += 1
-        return dense_hessian(self._second_order(x, args), self._autodiff_inputs(x, True)[1])
+        # dense_hessian reads the arguments' shapes and dtypes only: no copy of x needed.
+        return dense_hessian(self._second_order(x, args), self._autodiff_inputs(x, False)[1])
 
     def _autodiff_inputs(self, x: np.ndarray, copy: bool) -> tuple[Any, list[np.ndarray]]:
         """What autodiff differentiates at ``x``: ``(function, its arguments)``.

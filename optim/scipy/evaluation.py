@@ -78,6 +78,17 @@ def short_repr(x: Any) -> str:
     return text if len(text) <= 160 else text[:160] + "...)"
 
 
+def _function_key(fun: Callable, *layout: Any) -> tuple:
+    """What identifies ``fun`` on ``layout`` for a compiling backend: ``(fun, *layout)``, or for
+    an unhashable callable a key of its own, never shared."""
+    key = (fun, *layout)
+    try:
+        hash(key)
+    except TypeError:
+        return (object(), *layout)
+    return key
+
+
 class LeafFunction:
     """``fun(x, *args)`` as a function of ``x``'s leaves: ``leaves, *args -> scalar``.
 
@@ -100,12 +111,7 @@ class LeafFunction:
         self.fun = fun
         self.treedef = treedef
         self.what = what
-        key: Any = (fun, treedef, what)
-        try:
-            hash(key)
-        except TypeError:  # an unhashable callable: a key of its own, never shared
-            key = (object(), treedef, what)
-        self.key = key
+        self.key = _function_key(fun, treedef, what)
 
     def __call__(self, *leaves_and_args: Any) -> Any:
         n = self.treedef.num_leaves
@@ -134,12 +140,7 @@ class FlatFunction:
     def __init__(self, fun: Callable, treedef: TreeDef) -> None:
         self.fun = fun
         self.treedef = treedef
-        key: Any = (FlatFunction, fun, treedef)
-        try:
-            hash(key)
-        except TypeError:  # an unhashable callable: a key of its own, never shared
-            key = (object(), treedef)
-        self.key = key
+        self.key = _function_key(fun, treedef, FlatFunction)
 
     def __call__(self, vector: Any, *args: Any) -> Any:
         treedef = self.treedef
