@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import math
 import numbers
 import os
@@ -115,6 +116,15 @@ def _x64() -> contextlib.AbstractContextManager:
 
 
 _NOTHING_TO_ENTER = contextlib.nullcontext()  # reusable: it keeps no state
+
+
+def _with_x64(call: Callable, *args: Any) -> Any:
+    """``call(*args)`` with float64 on, as under :func:`_x64`, with no block to enter when it
+    is on already: the hot calls (one per evaluation or Hessian product) go through here."""
+    if jax.config.jax_enable_x64:
+        return call(*args)
+    with _enable_x64(True):
+        return call(*args)
 
 
 def _pack(value: Any, grads: tuple) -> Any:
@@ -313,20 +323,27 @@ class _JaxTrace:
 
 
 class _JaxSecondOrder:
-    """Value, gradients and ``H @ v`` at one point (forward over reverse)."""
+    """Value, gradients and ``H @ v`` at one point (forward over reverse).
 
-    __slots__ = ("value", "gradients", "_hvp", "_args")
+    ``product(args, tangents)`` computes the products: the compiled function with the call's
+    traced constants bound, or the eager one.
+    """
 
-    def __init__(self, value: Any, gradients: list[Any], hvp: Callable, args: tuple) -> None:
+    __slots__ = ("value", "gradients", "_product", "_args")
+
+    def __init__(self, value: Any, gradients: list[Any], product: Callable, args: tuple) -> None:
         self.value = value
         self.gradients = gradients
-        self._hvp = hvp
+        self._product = product
         self._args = args
 
     def hvp(self, vectors: Sequence[Any]) -> list[Any]:
-        tangents = tuple(map(_tangent, vectors, self._args))
-        with _x64():
-            products = self._hvp(tangents)
+        args = self._args
+        if len(vectors) == 1:  # the scipy world's one flat vector: no loop around the call
+            tangents = (_tangent(vectors[0], args[0]),)
+        else:
+            tangents = tuple(map(_tangent, vectors, args))
+        products = _with_x64(self._product, args, tangents)
         return [None if p is None else np.array(p) for p in products]
 
 
@@ -458,7 +475,7 @@ class JaxBackend:
 
         elif kind == "hvp":
 
-            def compiled(leaves, traced, tangents):
+            def compiled(traced, leaves, tangents):  # traced first: bound once per point
                 def grad(ls):
                     return jax.grad(lambda inner: call(inner, traced))(ls)
 
@@ -502,9 +519,9 @@ class JaxBackend:
             dtype = trace.value.dtype if trace.value.dtype.kind == "f" else np.float64
             return trace.value, trace.gradients(np.ones((), dtype))
         entry, traced = self._prepared("value_and_grad", fun, key, constants, len(leaves))
-        with _x64():
-            out = entry.call(leaves, traced)
-        value, grads = _unpack(out, leaves)
+        value, grads = _unpack(_with_x64(entry.call, leaves, traced), leaves)
+        if all(entry.reached):
+            return value, grads
         return value, [g if hit else None for g, hit in zip(grads, entry.reached)]
 
     def second_order(self, fun, args, constants=(), key=None) -> _JaxSecondOrder:
@@ -518,7 +535,7 @@ class JaxBackend:
         if key is None:
             hits = [g is not None for g in grads]
 
-            def hvp(tangents: tuple) -> Any:
+            def product(leaves: tuple, tangents: tuple) -> Any:
                 def grad(ls):
                     return jax.grad(lambda inner: fun(*inner, *constants))(ls)
 
@@ -527,12 +544,8 @@ class JaxBackend:
 
         else:
             entry, traced = self._prepared("hvp", fun, key, constants, len(leaves))
-            call = entry.call
-
-            def hvp(tangents: tuple) -> Any:
-                return call(leaves, traced, tangents)
-
-        return _JaxSecondOrder(value, grads, hvp, leaves)
+            product = functools.partial(entry.call, traced)  # (leaves, tangents) -> products
+        return _JaxSecondOrder(value, grads, product, leaves)
 
     def compiled(self, fun: Callable, key: Any) -> Callable:
         """``jax.jit(fun)``, kept per ``key``; called with float64 on."""
@@ -548,11 +561,7 @@ class JaxBackend:
                 while len(self._compiled) > COMPILED_KEPT:
                     self._compiled.popitem(last=False)
 
-        def call(*args: Any) -> Any:
-            with _x64():
-                return jitted(*args)
-
-        return call
+        return functools.partial(_with_x64, jitted)
 
     #: Calls with a ``key`` are jit-compiled: bookkeeping inside the function costs nothing.
     compiles = True

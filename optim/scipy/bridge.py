@@ -54,7 +54,7 @@ _USES_CONSTRAINT_JACOBIANS = {"slsqp", "trust-constr"}
 def _key(x: np.ndarray, args: tuple) -> tuple:
     """What identifies a point for the one-point memos: ``x``'s dtype and bytes, ``args``' ids."""
     x = np.asarray(x)
-    return x.dtype.str, x.tobytes(), tuple(map(id, args))
+    return x.dtype, x.tobytes(), tuple(map(id, args))
 
 
 class ScipyProblem:
@@ -270,8 +270,9 @@ class ScipyProblem:
         """``H(x) @ p`` by autodiff, with scipy's argument order ``(x, p, *args)``."""
         self.nhev += 1
         point = self._second_order(x, args)
-        p = np.asarray(p, dtype=np.float64)
-        return self._flat(point.hvp([p] if self.flat_fun is not None else self.treedef.split(p)))
+        if self.flat_fun is not None:  # the backend makes p a tangent of the flat vector
+            return self._flat(point.hvp([p]))
+        return self._flat(point.hvp(self.treedef.split(np.asarray(p, dtype=np.float64))))
 
     def hess(self, x: np.ndarray, *args: Any) -> np.ndarray:
         """The dense Hessian by autodiff: one product per column (:func:`dense_hessian`)."""
