@@ -7,6 +7,10 @@
 * ``optim/autograd`` and ``optim/jax``: ``optim.minimize(..., backend=...)`` with the objective
   written once with ``optim.numpy``; jax compiles value-and-gradient once per objective and
   shapes, so its first call is timed apart (``compile``: first run minus the steady run);
+* ``jax, no optim``: ``scipy.optimize.minimize`` driven by ``jax.jit(jax.value_and_grad(fun))``
+  (and, for trust-ncg, a jitted forward-over-reverse product) with no optim in between, the
+  results brought to numpy with ``np.asarray``: what any jax user pays under scipy, so the
+  floor of a compiling engine there (its compile time is not separated);
 * ``jaxopt``: ``jaxopt.ScipyMinimize`` where jaxopt is installed (else ``n/a``).
 
 Reported: ``nfev``, ``njev``, seconds per evaluation (the best steady run's time over ``nfev``;
@@ -26,6 +30,10 @@ there), on jax with an ``optim.jit_closure`` called from a closure (differentiat
 around the compiled loss) and with ``JitClosure.bind`` (value and gradients in one compiled
 call); and ``optim.fit``, which compiles its step on jax (``JitClosure.bind``).
 
+**BLAS threads.** numpy's and scipy's OpenBLAS pools are capped at ``--blas-threads`` (default
+1) for the run, and the header says so: with two threads per pool, scipy's own digits run
+measured about ten times its one-thread time per evaluation (``benchmarks/blas_threads.py``).
+
 Run:
     python benchmarks/bench_backends.py           # the full table (a few minutes)
     python benchmarks/bench_backends.py --quick   # small sizes, one repeat: a smoke run
@@ -35,13 +43,18 @@ Run:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy.optimize
 
 import optim
 import optim.numpy as onp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blas_threads import blas_threads  # noqa: E402 - the directory above is its home
 
 
 # -- problems: the objective once with optim.numpy, and scipy's hand-written derivatives --------
@@ -131,6 +144,7 @@ def run_scipy_world(quick, repeats, only=None):
         for engine in ("autograd", "jax"):
             call = optim_call(fun, x0, args, method, options, engine)
             entries[f"optim/{engine}"] = (call, engine == "jax")
+        entries["jax, no optim"] = (raw_jax_call(fun, x0, args, method, hessp, options), False)
         entries["jaxopt"] = (jaxopt_call(fun, x0, args, method, hessp), True)
         # Every entry's first run (jax compiles there), then the steady runs interleaved, entry
         # after entry, so that the machine's drift reaches them alike; short runs repeat more
@@ -169,6 +183,31 @@ def run_scipy_world(quick, repeats, only=None):
                          f"{counts}  {1e6 * per_eval:9.1f} us/eval  x{per_eval / floor:5.2f}  "
                          f"compile {compile_s} s  fun {float(res.fun):.6e}"))  # fmt: skip
     return rows
+
+
+def raw_jax_call(fun, x0, args, method, hessp, options):
+    try:
+        import jax
+    except ImportError:
+        return None
+    grad = jax.grad(fun)
+    value_and_grad = jax.jit(jax.value_and_grad(fun))
+    product = jax.jit(lambda x, p, *a: jax.jvp(lambda y: grad(y, *a), (x,), (p,))[1])
+
+    def vg(x, *a):
+        value, g = value_and_grad(x, *a)
+        return np.asarray(value)[()], np.asarray(g)
+
+    def hvp(x, p, *a):
+        return np.asarray(product(x, p, *a))
+
+    def call():
+        with optim.use_backend("jax"):  # optim.numpy is jax.numpy there, and float64 is on
+            return scipy.optimize.minimize(vg, x0, args=args, jac=True, method=method,
+                                           hessp=hvp if hessp is not None else None,
+                                           options=options)  # fmt: skip
+
+    return call
 
 
 def jaxopt_call(fun, x0, args, method, hessp):
@@ -291,7 +330,15 @@ def main(argv=None):
     parser.add_argument("--only", default=None,
                         help="rows whose problem (and method) or model name contains this text, "
                         'e.g. "Rosenbrock 100", "trust-ncg", "mlp"')  # fmt: skip
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="threads per BLAS pool (numpy's and scipy's; see blas_threads.py)")
     args = parser.parse_args(argv)
+    with blas_threads(args.blas_threads) as blas:
+        print(blas)
+        run(args)
+
+
+def run(args):
     repeats = 1 if args.quick else args.repeats
     steps = 10 if args.quick else args.steps
     if args.world in ("scipy", "both"):

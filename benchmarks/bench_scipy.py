@@ -27,7 +27,8 @@ Solvers, each on the same problem and starting point, in the same run:
 Columns: ``nfev`` and ``njev`` as reported in the result (scipy counts finite-difference
 evaluations in ``nfev``), wall time of one ``minimize`` call (``time.perf_counter``, best of
 ``--repeats``), its ratio to the hand-written-gradient run, the final ``fun``, and whether the
-solver reported success.
+solver reported success. numpy's and scipy's BLAS pools are capped at ``--blas-threads``
+(default 1) for the run (why: ``benchmarks/blas_threads.py``).
 
 Usage::
 
@@ -40,10 +41,12 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import autograd.numpy as anp
@@ -53,6 +56,9 @@ import scipy.optimize
 
 import optim
 from optim.scipy import minimize as optim_minimize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blas_threads import blas_threads  # noqa: E402 - the directory above is its home
 
 ADAM = {"rosenbrock": 0.1, "powell": 0.1, "digits": 0.05}  # the best of 0.001..0.1 at 3000 steps
 
@@ -175,6 +181,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--problems", default="rosenbrock,powell,digits", help="comma-separated problem names"
     )
     parser.add_argument("--sizes", default=None, help="Rosenbrock sizes, e.g. 2,10,100")
+    parser.add_argument(
+        "--blas-threads", type=int, default=1, help="threads per BLAS pool (blas_threads.py)"
+    )
     args = parser.parse_args(argv)
     args.problems = [p.strip() for p in args.problems.split(",") if p.strip()]
     unknown = sorted(set(args.problems) - {"rosenbrock", "powell", "digits"})
@@ -230,6 +239,12 @@ def _timed(run: Callable[[], Any], repeats: int) -> tuple[Any, float]:
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Runs the benchmark, prints the table and returns its rows (one dict per solver run)."""
     args = _parse_args(argv)
+    with blas_threads(args.blas_threads) as blas:
+        print(blas)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"optim {optim.__version__}; best of {args.repeats}; time/exact = time / time of scipy "
