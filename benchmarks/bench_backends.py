@@ -15,7 +15,7 @@
 
 Reported: ``nfev``, ``njev``, seconds per evaluation (the best steady run's time over ``nfev``;
 the steady runs of a problem's entries are interleaved, at least ``--repeats`` of them and
-about a second's worth for short runs;
+about two seconds' worth for short runs;
 ``nhev`` is shown for trust-ncg), the compile time, the final ``fun`` and the ratio of
 seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
 Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression on the bundled
@@ -28,7 +28,9 @@ tutorial's softmax regression (``examples/mnist_softmax.py``, on digits) and
 100 / 32 on autograd, on jax with the closure run eagerly (how a plain closure always runs
 there), on jax with an ``optim.jit_closure`` called from a closure (differentiated eagerly
 around the compiled loss) and with ``JitClosure.bind`` (value and gradients in one compiled
-call); and ``optim.fit``, which compiles its step on jax (``JitClosure.bind``).
+call); and ``optim.fit``, which compiles its step on jax (``JitClosure.bind``). fit's rows are
+the best of ``--repeats`` runs of about ``--steps`` steps, the two engines' runs interleaved,
+after a first epoch timed apart (jax compiles there).
 
 **BLAS threads.** numpy's and scipy's OpenBLAS pools are capped at ``--blas-threads`` (default
 1) for the run, and the header says so: with two threads per pool, scipy's own digits run
@@ -148,7 +150,7 @@ def run_scipy_world(quick, repeats, only=None):
         entries["jaxopt"] = (jaxopt_call(fun, x0, args, method, hessp), True)
         # Every entry's first run (jax compiles there), then the steady runs interleaved, entry
         # after entry, so that the machine's drift reaches them alike; short runs repeat more
-        # (about a second of runs each), and the best steady run counts.
+        # (about two seconds of runs each), and the best steady run counts.
         firsts, results, best, failed = {}, {}, {}, {}
         for label, (call, _) in entries.items():
             if call is None:
@@ -158,7 +160,7 @@ def run_scipy_world(quick, repeats, only=None):
             except Exception as exc:  # a tool that cannot run this problem: say why
                 failed[label] = f"n/a ({type(exc).__name__}: {exc})"[:90]
         running = [label for label in results]
-        rounds = max(repeats, min(50, int(1.0 / max(min(firsts.values(), default=1.0), 1e-3))))
+        rounds = max(repeats, min(50, int(2.0 / max(min(firsts.values(), default=1.0), 1e-3))))
         for _ in range(rounds):
             for label in running:
                 results[label], elapsed = timed(entries[label][0])
@@ -257,7 +259,7 @@ def tf_models(hidden):
     return {"mnist_softmax (tutorial model)": softmax_regression, "mlp_digits": mlp}
 
 
-def run_tf_world(steps, only=None):
+def run_tf_world(steps, rounds, only=None):
     (X, y), _ = optim.datasets.load_digits(seed=0, dtype=np.float64)
     rows = []
     for name, make in tf_models(64).items():
@@ -290,34 +292,44 @@ def run_tf_world(steps, only=None):
             base = per_step if base is None else base
             timing = f"{1e3 * per_step:8.3f} ms/step  x{per_step / base:5.2f} autograd's"
             rows.append((name, "minimize", label, timing))
-        fit_base = None
-        for engine in ("autograd", "jax"):
-            per_step, compile_s = fit_timing(make, engine, X, y, steps)
-            fit_base = per_step if fit_base is None else fit_base
+        timings = fit_timings(make, X, y, steps, rounds)
+        for engine, (per_step, first) in timings.items():
             timing = (
-                f"{1e3 * per_step:8.3f} ms/step  x{per_step / fit_base:5.2f} autograd's fit, "
-                f"x{per_step / base:5.2f} its minimize; first epoch {compile_s:.2f} s"
+                f"{1e3 * per_step:8.3f} ms/step  x{per_step / timings['autograd'][0]:5.2f} "
+                f"autograd's fit, x{per_step / base:5.2f} its minimize; first epoch {first:.2f} s"
             )
             rows.append((name, "fit", engine + (" (compiled)" if engine == "jax" else ""), timing))
     return rows
 
 
-def fit_timing(make, engine, X, y, steps):
-    """optim.fit's time per step after a first epoch (which compiles every batch shape on jax)."""
-    variables, batch_loss, size = make()
-    opt = optim.AdamOptimizer(1e-2)
-    with optim.use_backend(engine):
-        trainer = optim.training.Trainer(
-            batch_loss, X, y, optimizer=opt, var_list=variables, batch_size=size, seed=1
-        )
-        start = time.perf_counter()
-        trainer.fit(epochs=1, verbose=0)
-        first = time.perf_counter() - start
-        epochs = 1 + max(1, round(steps / trainer.steps_per_epoch))
-        start = time.perf_counter()
-        trainer.fit(epochs=epochs, verbose=0)
-        per_step = (time.perf_counter() - start) / ((epochs - 1) * trainer.steps_per_epoch)
-    return per_step, first
+def fit_timings(make, X, y, steps, rounds):
+    """optim.fit's time per step on each engine: ``{engine: (best per-step time, first epoch)}``.
+
+    Each engine's trainer runs a first epoch (which compiles every batch shape on jax), then
+    ``rounds`` runs of about ``steps`` steps, the engines' runs interleaved; the best counts.
+    """
+    trainers, firsts = {}, {}
+    for engine in ("autograd", "jax"):
+        variables, batch_loss, size = make()
+        with optim.use_backend(engine):
+            opt = optim.AdamOptimizer(1e-2)
+            trainer = optim.training.Trainer(
+                batch_loss, X, y, optimizer=opt, var_list=variables, batch_size=size, seed=1
+            )
+            start = time.perf_counter()
+            trainer.fit(epochs=1, verbose=0)
+            firsts[engine] = time.perf_counter() - start
+        trainers[engine] = trainer
+    epochs = max(1, round(steps / trainer.steps_per_epoch))  # per round
+    best = {}
+    for done in range(1, 1 + rounds * epochs, epochs):
+        for engine, trainer in trainers.items():
+            with optim.use_backend(engine):
+                start = time.perf_counter()
+                trainer.fit(epochs=done + epochs, verbose=0)  # epochs count from the start
+                elapsed = (time.perf_counter() - start) / (epochs * trainer.steps_per_epoch)
+            best[engine] = min(best.get(engine, elapsed), elapsed)
+    return {engine: (best[engine], firsts[engine]) for engine in trainers}
 
 
 def main(argv=None):
@@ -348,7 +360,7 @@ def run(args):
     if args.world in ("tf", "both"):
         print("TF world (time per step; minimize: the first two steps excluded, "
               "fit: the first epoch)")
-        for row in run_tf_world(steps, args.only):
+        for row in run_tf_world(steps, repeats, args.only):
             print(f"  {row[0]:<31} {row[1]:<9} {row[2]:<22} {row[3]}")
 
 
