@@ -221,6 +221,26 @@ def test_numba_count_of_nonfinite_entries():
         numba_reductions.count_nonfinite(x[::2])
 
 
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 33, 1000, 100_003])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_count_at_every_segment_edge_and_in_the_tail(size, dtype):
+    # Each thread reads four segments of size // (threads * 4) entries, the rest is a tail:
+    # an entry at any of their edges, and many at random places, are all counted.
+    numba = pytest.importorskip("numba")
+    from optim.engine import numba_reductions
+    q = size // (numba.get_num_threads() * 4)
+    edges = {i for k in range(numba.get_num_threads() * 4 + 1) for i in (k * q - 1, k * q)}
+    edges |= {size - 1, size - 2}
+    rng = np.random.default_rng(size)
+    for where in sorted(i for i in edges if 0 <= i < size):
+        x = rng.normal(size=size).astype(dtype)
+        x[where] = [np.nan, np.inf, -np.inf][where % 3]
+        assert numba_reductions.count_nonfinite(x) == 1
+    x = rng.normal(size=size).astype(dtype)
+    x[rng.random(size) < 0.05] = np.inf
+    assert numba_reductions.count_nonfinite(x) == np.count_nonzero(~np.isfinite(x))
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_pairs_of_every_form_after_the_first_step(engine, monkeypatch):
     """Lists, iterators and mixed lengths are told apart from the steady state's pairs."""
