@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -154,9 +156,9 @@ class TreeDef:
         self.shapes: tuple[tuple[int, ...], ...] = tuple(tuple(s) for s in shapes)
         self.dtypes: tuple[np.dtype, ...] = tuple(np.dtype(d) for d in dtypes)
         self.paths: tuple[str, ...] = tuple(paths)
-        self.sizes: tuple[int, ...] = tuple(int(np.prod(s, dtype=np.int64)) for s in self.shapes)
-        self.size: int = int(sum(self.sizes))
-        self._offsets = np.concatenate([[0], np.cumsum(self.sizes, dtype=np.int64)]).astype(int)
+        self.sizes: tuple[int, ...] = tuple(int(math.prod(s)) for s in self.shapes)
+        self.size: int = sum(self.sizes)
+        self._offsets: tuple[int, ...] = (0, *itertools.accumulate(self.sizes))
 
     @property
     def num_leaves(self) -> int:

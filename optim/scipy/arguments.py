@@ -86,7 +86,7 @@ def check_x0(x0: Any) -> tuple[list[np.ndarray], TreeDef]:
     if treedef.size == 0:
         raise ValueError(f"`x0` must hold at least one number, got {x0!r}.")
     for leaf, path in zip(leaves, treedef.paths):
-        if not np.all(np.isfinite(leaf)):
+        if not np.isfinite(leaf).all():
             raise ValueError(f"`x0{path}` must be finite, got {leaf!r}.")
     return [np.array(leaf) for leaf in leaves], treedef
 
