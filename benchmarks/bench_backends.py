@@ -14,8 +14,9 @@
 * ``jaxopt``: ``jaxopt.ScipyMinimize`` where jaxopt is installed (else ``n/a``).
 
 Reported: ``nfev``, ``njev``, seconds per evaluation (the best steady run's time over ``nfev``;
-the steady runs of a problem's entries are interleaved, at least ``--repeats`` of them and
-about two seconds' worth for short runs;
+the steady runs of a problem's entries are interleaved in a new (seeded) order each round, so
+that no entry always follows the same one, at least ``--repeats`` rounds and about two
+seconds' worth for short runs;
 ``nhev`` is shown for trust-ncg), the compile time, the final ``fun`` and the ratio of
 seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
 Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression on the bundled
@@ -149,8 +150,9 @@ def run_scipy_world(quick, repeats, only=None):
         entries["jax, no optim"] = (raw_jax_call(fun, x0, args, method, hessp, options), True)
         entries["jaxopt"] = (jaxopt_call(fun, x0, args, method, hessp), True)
         # Every entry's first run (jax compiles there), then the steady runs interleaved, entry
-        # after entry, so that the machine's drift reaches them alike; short runs repeat more
-        # (about two seconds of runs each), and the best steady run counts.
+        # after entry in a shuffled order, so that the machine's drift and what ran just before
+        # (a run right after autograd's may find jax's code out of the caches) reach them
+        # alike; short runs repeat more (about two seconds of runs each); the best run counts.
         firsts, results, best, failed = {}, {}, {}, {}
         for label, (call, _) in entries.items():
             if call is None:
@@ -161,8 +163,9 @@ def run_scipy_world(quick, repeats, only=None):
                 failed[label] = f"n/a ({type(exc).__name__}: {exc})"[:90]
         running = [label for label in results]
         rounds = max(repeats, min(50, int(2.0 / max(min(firsts.values(), default=1.0), 1e-3))))
+        order = np.random.default_rng(0)
         for _ in range(rounds):
-            for label in running:
+            for label in order.permutation(running):
                 results[label], elapsed = timed(entries[label][0])
                 best[label] = min(best.get(label, elapsed), elapsed)
         floor = None
