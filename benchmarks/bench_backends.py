@@ -165,7 +165,7 @@ def run_scipy_world(quick, repeats, only=None):
         rounds = max(repeats, min(50, int(2.0 / max(min(firsts.values(), default=1.0), 1e-3))))
         order = np.random.default_rng(0)
         for _ in range(rounds):
-            for label in order.permutation(running):
+            for label in (running[i] for i in order.permutation(len(running))):
                 results[label], elapsed = timed(entries[label][0])
                 best[label] = min(best.get(label, elapsed), elapsed)
         floor = None

@@ -110,7 +110,7 @@ _run_cpu_calls_inline()
 def _x64() -> contextlib.AbstractContextManager:
     """float64 on for the block; nothing to enter when it is on already (inside ``minimize``,
     a ``use_backend("jax")`` block or with jax the default engine), which saves a few µs a call."""
-    if jax.config.read("jax_enable_x64"):
+    if jax.config.jax_enable_x64:
         return _NOTHING_TO_ENTER
     return _enable_x64(True)
 
@@ -339,11 +339,7 @@ class _JaxSecondOrder:
 
     def hvp(self, vectors: Sequence[Any]) -> list[Any]:
         args = self._args
-        if len(vectors) == 1:  # the scipy world's one flat vector: no loop around the call
-            tangents = (_tangent(vectors[0], args[0]),)
-        else:
-            tangents = tuple(map(_tangent, vectors, args))
-        products = _with_x64(self._product, args, tangents)
+        products = _with_x64(self._product, args, tuple(map(_tangent, vectors, args)))
         return [None if p is None else np.array(p) for p in products]
 
 
