@@ -144,7 +144,8 @@ def _unpack(out: Any, leaves: tuple) -> tuple[np.ndarray, list[np.ndarray]]:
     if not isinstance(out, tuple):
         buffer = np.array(out)
         if len(leaves) == 1:  # one argument (the scipy world's flat vector): one view
-            shape = np.shape(leaves[0])
+            (leaf,) = leaves
+            shape = leaf.shape if type(leaf) is np.ndarray else np.shape(leaf)
             grad = buffer[1:]
             return buffer[0:1].reshape(()), [grad if len(shape) == 1 else grad.reshape(shape)]
         grads, offset = [], 1
@@ -325,8 +326,10 @@ class _JaxTrace:
 class _JaxSecondOrder:
     """Value, gradients and ``H @ v`` at one point (forward over reverse).
 
-    ``product(args, tangents)`` computes the products: the compiled function with the call's
-    traced constants bound, or the eager one.
+    ``product(*args, *tangents)`` computes the products: the compiled function with the call's
+    traced constants bound, or the eager one. Both give one array (or None) for one argument,
+    else a sequence with one per argument: a single array is the cheapest thing to bring back
+    from compiled code, and a point of the scipy world has one argument (its flat vector).
     """
 
     __slots__ = ("value", "gradients", "_product", "_args")
@@ -339,7 +342,11 @@ class _JaxSecondOrder:
 
     def hvp(self, vectors: Sequence[Any]) -> list[Any]:
         args = self._args
-        products = _with_x64(self._product, args, tuple(map(_tangent, vectors, args)))
+        if len(args) == 1:
+            (arg,) = args
+            product = _with_x64(self._product, arg, _tangent(vectors[0], arg))
+            return [None if product is None else np.array(product)]
+        products = _with_x64(self._product, *args, *map(_tangent, vectors, args))
         return [None if p is None else np.array(p) for p in products]
 
 
@@ -471,11 +478,14 @@ class JaxBackend:
 
         elif kind == "hvp":
 
-            def compiled(traced, leaves, tangents):  # traced first: bound once per point
+            def compiled(traced, *leaves_and_tangents):  # traced first: bound once per point
+                leaves, tangents = leaves_and_tangents[:n], leaves_and_tangents[n:]
+
                 def grad(ls):
                     return jax.grad(lambda inner: call(inner, traced))(ls)
 
-                return jax.jvp(grad, (leaves,), (tangents,))[1]
+                products = jax.jvp(grad, (leaves,), (tangents,))[1]
+                return products[0] if n == 1 else products
 
         else:  # "vjp"
 
@@ -531,16 +541,20 @@ class JaxBackend:
         if key is None:
             hits = [g is not None for g in grads]
 
-            def product(leaves: tuple, tangents: tuple) -> Any:
+            def product(*leaves_and_tangents: Any) -> Any:
+                n = len(leaves)
+                inputs, tangents = leaves_and_tangents[:n], leaves_and_tangents[n:]
+
                 def grad(ls):
                     return jax.grad(lambda inner: fun(*inner, *constants))(ls)
 
-                products = jax.jvp(grad, (leaves,), (tangents,))[1]
-                return [p if hit else None for p, hit in zip(products, hits)]
+                products = jax.jvp(grad, (inputs,), (tangents,))[1]
+                products = [p if hit else None for p, hit in zip(products, hits)]
+                return products[0] if n == 1 else products
 
         else:
             entry, traced = self._prepared("hvp", fun, key, constants, len(leaves))
-            product = functools.partial(entry.call, traced)  # (leaves, tangents) -> products
+            product = functools.partial(entry.call, traced)  # (*leaves, *tangents) -> products
         return _JaxSecondOrder(value, grads, product, leaves)
 
     def compiled(self, fun: Callable, key: Any) -> Callable:

@@ -165,7 +165,6 @@ class ScipyProblem:
         else:
             fun, inputs = self._autodiff_inputs(x, copy=False)
             value, grads = value_and_gradients(fun, inputs, args, key=fun.key, hint=SCIPY_HINT)
-        value = np.asarray(value)[()]
         flat = self._flat(grads)
         self._remember(x, value, flat)
         return float(value), flat
