@@ -13,8 +13,8 @@ Two layers live here:
 - **The fused kernels** (``adam``, ``momentum``, ...): each updates one flat buffer of one
   dtype (a variable arena) and its slot buffers in place, from one flat gradient buffer that
   it never writes, by running its sequence over cache-sized blocks of ``block`` elements: each
-  block's temporaries live in small scratch buffers that stay in L1/L2, so a step makes one
-  pass over memory per array instead of one per ufunc. Every ufunc is elementwise and
+  block's temporaries live in small scratch buffers that stay in the caches, so a step makes
+  one pass over memory per array instead of one per ufunc. Every ufunc is elementwise and
   correctly rounded, so the results are bit-identical to the per-variable path, whatever the
   block size.
 
@@ -99,10 +99,17 @@ __all__ = [
 DEFAULT_BLOCK = 65536
 """Elements per block: 256 KiB of float32, 512 KiB of float64 per array.
 
-Measured on the 2-core reference machine (2 MiB L2 per core), Adam on 1e7 elements: float32
-takes 36-38 ms with 8Ki blocks, 31-34 ms with 16Ki, 29-30 ms with 32Ki and 27-28 ms with 64Ki
-(26-27 ms at 128Ki); float64 is fastest at 64Ki (60-72 ms) and slows past 128Ki. One block
-has about a dozen ufunc calls of fixed cost, so small blocks pay that overhead too often.
+Measured on the 2-core reference machine, Adam on 1e7 elements: float32 takes 36-38 ms with 8Ki
+blocks, 31-34 ms with 16Ki, 29-30 ms with 32Ki and 27-28 ms with 64Ki (26-27 ms at 128Ki);
+float64 is fastest at 64Ki (60-72 ms) and slows past 128Ki. One block has about a dozen ufunc
+calls of fixed cost, so small blocks pay that overhead too often. A block's working set
+(four arrays and two temporaries: 1.5 MiB of float32) is larger than this machine's L2
+(``lscpu``: 512 KiB per core, 32 MiB of L3 shared; ``fast_engine.md`` lists 2 MiB of L2), so
+it is the L3 that keeps the temporaries off memory. A larger block is no default either: the
+step of 1e6 elements (every layout of 1e6 in ``bench_fused``) then has fewer than
+:data:`THREADED_MIN_BLOCKS` blocks and runs on one thread. Measured 2026-12-02, median of 12
+interleaved rounds, 64Ki / 128Ki / 256Ki: 1e7 float32 27.2 / 23.2 / 24.5 ms, float64 53.5 /
+59.7 / 81.6 ms; 1e6 float32 3.5 / 4.8 / 4.8 ms, float64 6.4 / 10.3 / 12.0 ms.
 """
 
 KERNEL_NAMES = (
