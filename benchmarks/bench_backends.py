@@ -3,12 +3,13 @@
 **scipy world.** Each problem is minimized from the same start with the same method by
 
 * ``scipy``: ``scipy.optimize.minimize`` with the hand-written gradient (and Hessian-vector
-  product for trust-ncg): the floor;
+  product for trust-ncg, Hessian for trust-exact): the floor;
 * ``optim/autograd`` and ``optim/jax``: ``optim.minimize(..., backend=...)`` with the objective
   written once with ``optim.numpy``; jax compiles value-and-gradient once per objective and
   shapes, so its first call is timed apart (``compile``: first run minus the steady run);
 * ``jax, no optim``: ``scipy.optimize.minimize`` driven by ``jax.jit(jax.value_and_grad(fun))``
-  (and, for trust-ncg, a jitted forward-over-reverse product) with no optim in between, the
+  (and, for trust-ncg, a jitted forward-over-reverse product; for trust-exact, a jitted
+  ``jax.hessian``) with no optim in between, the
   results brought to numpy with ``np.asarray``: what any jax user pays under scipy, so the
   floor of a compiling engine there (its first run compiles, as optim/jax's does);
 * ``jaxopt``: ``jaxopt.ScipyMinimize`` where jaxopt is installed (else ``n/a``).
@@ -17,10 +18,13 @@ Reported: ``nfev``, ``njev``, seconds per evaluation (the best steady run's time
 the steady runs of a problem's entries are interleaved in a new (seeded) order each round, so
 that no entry always follows the same one, at least ``--repeats`` rounds and about two
 seconds' worth for short runs;
-``nhev`` is shown for trust-ncg), the compile time, the final ``fun`` and the ratio of
+``nhev`` is shown for the second-order methods), the compile time, the final ``fun`` and the
+ratio of
 seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
 Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression on the bundled
-digits (650 parameters, L-BFGS-B) and trust-ncg on Rosenbrock n=100.
+digits (650 parameters, L-BFGS-B), trust-ncg on Rosenbrock n=100 (one Hessian-vector
+product per CG step) and trust-exact on Rosenbrock n=100 (a dense Hessian per point: optim
+asks for its columns in batches, one compiled call each on jax).
 
 **TF world.** Time per step of the two examples' models, written with ``optim.numpy`` and
 ``optim.nn`` (as ``examples/mlp_digits.py`` is; the tutorial imports ``autograd.numpy``): the
@@ -113,7 +117,20 @@ def problems(quick):
          logistic_value_and_grad, None),
         ("Rosenbrock 100", "trust-ncg", rosen, rosen_x0(100), (), sp_rosen,
          scipy.optimize.rosen_hess_prod),
+        ("Rosenbrock 100", "trust-exact", rosen, rosen_x0(100), (), sp_rosen,
+         scipy.optimize.rosen_hess),
     ]  # fmt: skip
+
+
+# Methods whose hand-written second-order function is the Hessian (the others': a product).
+DENSE_HESSIAN_METHODS = {"trust-exact", "dogleg"}
+
+
+def second_order_kwargs(method, second):
+    """``{"hess": second}`` or ``{"hessp": second}`` (or nothing) for scipy's ``minimize``."""
+    if second is None:
+        return {}
+    return {"hess" if method in DENSE_HESSIAN_METHODS else "hessp": second}
 
 
 def timed(call):
@@ -122,10 +139,11 @@ def timed(call):
     return res, time.perf_counter() - start
 
 
-def scipy_call(vg, x0, args, method, hessp, options):
+def scipy_call(vg, x0, args, method, second, options):
     def call():
-        return scipy.optimize.minimize(vg, x0, args=args, jac=True, hessp=hessp,
-                                       method=method, options=options)  # fmt: skip
+        extra = second_order_kwargs(method, second)
+        return scipy.optimize.minimize(vg, x0, args=args, jac=True, method=method,
+                                       options=options, **extra)  # fmt: skip
 
     return call
 
@@ -139,16 +157,16 @@ def optim_call(fun, x0, args, method, options, engine):
 
 def run_scipy_world(quick, repeats, only=None):
     rows = []
-    for name, method, fun, x0, args, vg, hessp in problems(quick):
+    for name, method, fun, x0, args, vg, second in problems(quick):
         if only is not None and only.lower() not in f"{name} {method}".lower():
             continue
         options = {"maxiter": 15000}
-        entries = {"scipy": (scipy_call(vg, x0, args, method, hessp, options), False)}
+        entries = {"scipy": (scipy_call(vg, x0, args, method, second, options), False)}
         for engine in ("autograd", "jax"):
             call = optim_call(fun, x0, args, method, options, engine)
             entries[f"optim/{engine}"] = (call, engine == "jax")
-        entries["jax, no optim"] = (raw_jax_call(fun, x0, args, method, hessp, options), True)
-        entries["jaxopt"] = (jaxopt_call(fun, x0, args, method, hessp), True)
+        entries["jax, no optim"] = (raw_jax_call(fun, x0, args, method, second, options), True)
+        entries["jaxopt"] = (jaxopt_call(fun, x0, args, method, second), True)
         # Every entry's first run (jax compiles there), then the steady runs interleaved, entry
         # after entry in a shuffled order, so that the machine's drift and what ran just before
         # (a run right after autograd's may find jax's code out of the caches) reach them
@@ -182,7 +200,7 @@ def run_scipy_world(quick, repeats, only=None):
             floor = per_eval if label == "scipy" else floor
             compile_s = f"{firsts[label] - best[label]:7.3f}" if compiles else "      -"
             counts = f"nfev {nfev:5d} njev {int(getattr(res, 'njev', 0)):5d}"
-            if hessp is not None:
+            if second is not None:
                 counts += f" nhev {int(getattr(res, 'nhev', 0)):4d}"
             rows.append((name, method, label,
                          f"{counts}  {1e6 * per_eval:9.1f} us/eval  x{per_eval / floor:5.2f}  "
@@ -190,7 +208,7 @@ def run_scipy_world(quick, repeats, only=None):
     return rows
 
 
-def raw_jax_call(fun, x0, args, method, hessp, options):
+def raw_jax_call(fun, x0, args, method, second, options):
     try:
         import jax
     except ImportError:
@@ -198,6 +216,7 @@ def raw_jax_call(fun, x0, args, method, hessp, options):
     grad = jax.grad(fun)
     value_and_grad = jax.jit(jax.value_and_grad(fun))
     product = jax.jit(lambda x, p, *a: jax.jvp(lambda y: grad(y, *a), (x,), (p,))[1])
+    hessian = jax.jit(jax.hessian(fun))
 
     def vg(x, *a):
         value, g = value_and_grad(x, *a)
@@ -206,16 +225,22 @@ def raw_jax_call(fun, x0, args, method, hessp, options):
     def hvp(x, p, *a):
         return np.asarray(product(x, p, *a))
 
+    def hess(x, *a):
+        return np.asarray(hessian(x, *a))
+
+    mine = hess if method in DENSE_HESSIAN_METHODS else hvp
+
+    extra = second_order_kwargs(method, second and mine)
+
     def call():
         with optim.use_backend("jax"):  # optim.numpy is jax.numpy there, and float64 is on
             return scipy.optimize.minimize(vg, x0, args=args, jac=True, method=method,
-                                           hessp=hvp if hessp is not None else None,
-                                           options=options)  # fmt: skip
+                                           options=options, **extra)  # fmt: skip
 
     return call
 
 
-def jaxopt_call(fun, x0, args, method, hessp):
+def jaxopt_call(fun, x0, args, method, second):
     try:
         import jaxopt
     except ImportError:
@@ -359,7 +384,7 @@ def run(args):
     if args.world in ("scipy", "both"):
         print("scipy world (seconds per evaluation: best of the steady runs / nfev)")
         for row in run_scipy_world(args.quick, repeats, args.only):
-            print(f"  {row[0]:<18} {row[1]:<9} {row[2]:<14} {row[3]}")
+            print(f"  {row[0]:<18} {row[1]:<11} {row[2]:<14} {row[3]}")
     if args.world in ("tf", "both"):
         print("TF world (time per step; minimize: the first two steps excluded, "
               "fit: the first epoch)")

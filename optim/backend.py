@@ -29,7 +29,10 @@ not differentiated, ``key`` says whether ``fun`` may be compiled):
 ``second_order(fun, args, constants=(), key=None) -> SecondOrder``
     For a scalar ``fun`` at one point: ``.value``, ``.gradients`` and ``.hvp(vectors)``, the
     Hessian-vector products ``H @ v`` per argument (``None`` where there is no path); many
-    products at one point share the work of the first.
+    products at one point share the work of the first. ``.hvp_batch(vectors)`` takes ``k``
+    vectors per argument at once, stacked along a new first axis, and stacks the ``k``
+    products the same way (jax: one compiled call, ``jax.vmap`` over the vectors; autograd:
+    one backward pass each). :func:`optim.gradients.dense_hessian` is built on it.
 ``compiled(fun, key) -> callable``
     ``fun`` compiled once per ``key`` and argument shapes (jax: ``jax.jit``), or ``fun`` itself
     (autograd). Differentiable: it may be called on traced values. :func:`optim.jit_closure`
@@ -122,6 +125,8 @@ class SecondOrder(Protocol):
     gradients: list[Any]
 
     def hvp(self, vectors: Sequence[Any]) -> list[Any]: ...
+
+    def hvp_batch(self, vectors: Sequence[Any]) -> list[Any]: ...
 
 
 class Backend(Protocol):

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -38,6 +40,7 @@ from .variables import Variable, recorded_reads, substituted
 __all__ = [
     "value_and_gradients",
     "second_order",
+    "HESSIAN_COLUMNS",
     "dense_hessian",
     "explain_trace_error",
     "explained_failures",
@@ -329,6 +332,11 @@ def second_order(
 def dense_hessian(point: Any, args: Sequence[Any], dtype: Any = np.float64) -> np.ndarray:
     """The dense Hessian over the flattened, concatenated ``args``, one product per column.
 
+    The products are asked for :data:`HESSIAN_COLUMNS` columns at a time
+    (``point.hvp_batch``: one compiled call per batch on jax), every batch of the same width
+    so that a compiling engine compiles once: the last one ends at the last column and may
+    overlap the one before.
+
     Args:
         point: a :class:`optim.backend.SecondOrder` of :func:`second_order` at ``args``.
         args: the arguments (their shapes and dtypes give the layout and the basis vectors).
@@ -339,20 +347,31 @@ def dense_hessian(point: Any, args: Sequence[Any], dtype: Any = np.float64) -> n
     """
     shapes = [np.shape(a) for a in args]
     dtypes = [np.result_type(a) for a in args]
-    sizes = [int(np.prod(s)) for s in shapes]
+    sizes = [math.prod(s) for s in shapes]
     n = sum(sizes)
-    offsets = np.cumsum(sizes)[:-1]
+    offsets = list(itertools.accumulate(sizes))[:-1]
     H = np.zeros((n, n), dtype=dtype)
-    for j in range(n):
-        basis = np.zeros(n)
-        basis[j] = 1
-        parts = np.split(basis, offsets)
-        vectors = [part.reshape(s).astype(d) for part, s, d in zip(parts, shapes, dtypes)]
-        products = point.hvp(vectors)
-        H[:, j] = np.concatenate(
-            [np.zeros(size) if p is None else np.ravel(p) for p, size in zip(products, sizes)]
-        )
+    width = max(1, min(n, HESSIAN_COLUMNS))  # 1 when n is 0: no batch
+    for first in range(0, n, width):
+        start = min(first, n - width)  # the last batch ends at the last column
+        basis = np.zeros((width, n))
+        basis[np.arange(width), start + np.arange(width)] = 1
+        vectors = [
+            part.reshape((width,) + s).astype(d)
+            for part, s, d in zip(np.split(basis, offsets, axis=1), shapes, dtypes)
+        ]
+        products = point.hvp_batch(vectors)
+        columns = [
+            np.zeros((width, size)) if p is None else np.reshape(p, (width, size))
+            for p, size in zip(products, sizes)
+        ]
+        H[:, start : start + width] = np.concatenate(columns, axis=1).T
     return H
+
+
+HESSIAN_COLUMNS = 128
+"""How many Hessian columns :func:`dense_hessian` asks for in one ``hvp_batch`` (the basis
+vectors of a batch take ``HESSIAN_COLUMNS * n`` floats)."""
 
 
 class Autodiff(GradientSource):

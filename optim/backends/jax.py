@@ -6,7 +6,8 @@ functions it differentiates are written with ``jax.numpy``.
 * **Compilation.** A call with a ``key`` (a pure function, see :mod:`optim.backend`) is
   jit-compiled: value and gradients as one ``jax.value_and_grad``, Hessian-vector products as
   the forward-mode derivative of the gradient (forward over reverse, ``jax.jvp`` of
-  ``jax.grad``), vector-Jacobian products as ``jax.vjp``. The compiled functions are kept per
+  ``jax.grad``; ``jax.vmap`` of it for a batch of vectors, the columns of a dense Hessian),
+  vector-Jacobian products as ``jax.vjp``. The compiled functions are kept per
   ``key`` (the last :data:`COMPILED_KEPT`), so a second ``optim.minimize`` of the same ``fun``
   does not trace it again; jax itself compiles once per argument shapes and dtypes.
   ``constants`` are traced arguments too (new values of the same shape cost no compilation),
@@ -330,14 +331,18 @@ class _JaxSecondOrder:
     traced constants bound, or the eager one. Both give one array (or None) for one argument,
     else a sequence with one per argument: a single array is the cheapest thing to bring back
     from compiled code, and a point of the scipy world has one argument (its flat vector).
+    ``batch`` takes the same arguments with ``k`` tangents stacked per argument (``jax.vmap``).
     """
 
-    __slots__ = ("value", "gradients", "_product", "_args")
+    __slots__ = ("value", "gradients", "_product", "_batch", "_args")
 
-    def __init__(self, value: Any, gradients: list[Any], product: Callable, args: tuple) -> None:
+    def __init__(
+        self, value: Any, gradients: list[Any], product: Callable, batch: Callable, args: tuple
+    ) -> None:
         self.value = value
         self.gradients = gradients
         self._product = product
+        self._batch = batch
         self._args = args
 
     def hvp(self, vectors: Sequence[Any]) -> list[Any]:
@@ -349,6 +354,14 @@ class _JaxSecondOrder:
         products = _with_x64(self._product, *args, *map(_tangent, vectors, args))
         return [None if p is None else np.array(p) for p in products]
 
+    def hvp_batch(self, vectors: Sequence[Any]) -> list[Any]:
+        """``k`` products per argument in one call (``jax.vmap`` over the stacked vectors)."""
+        args = self._args
+        tangents = [_tangent_batch(v, a) for v, a in zip(vectors, args)]
+        out = _with_x64(self._batch, *args, *tangents)
+        products = [out] if len(args) == 1 else out
+        return [None if p is None else np.array(p) for p in products]
+
 
 def _tangent(vector: Any, arg: Any) -> Any:
     """``vector`` as a tangent of ``arg``: an array of its shape and dtype (no copy if it is)."""
@@ -356,6 +369,12 @@ def _tangent(vector: Any, arg: Any) -> Any:
         if vector.dtype == arg.dtype and vector.shape == arg.shape:
             return vector
     return np.asarray(vector).reshape(np.shape(arg)).astype(np.result_type(arg), copy=False)
+
+
+def _tangent_batch(vectors: Any, arg: Any) -> np.ndarray:
+    """``k`` vectors stacked along a first axis, as tangents of ``arg``: ``(k, *arg.shape)``."""
+    vectors = np.asarray(vectors)
+    return vectors.reshape((len(vectors),) + np.shape(arg)).astype(np.result_type(arg), copy=False)
 
 
 def _is_array(x: Any) -> bool:
@@ -487,6 +506,20 @@ class JaxBackend:
                 products = jax.jvp(grad, (leaves,), (tangents,))[1]
                 return products[0] if n == 1 else products
 
+        elif kind == "hvp_batch":
+
+            def compiled(traced, *leaves_and_tangents):  # each tangent: k vectors stacked
+                leaves, tangents = leaves_and_tangents[:n], leaves_and_tangents[n:]
+
+                def grad(ls):
+                    return jax.grad(lambda inner: call(inner, traced))(ls)
+
+                def product(ts):
+                    return jax.jvp(grad, (leaves,), (ts,))[1]
+
+                products = jax.vmap(product)(tuple(tangents))
+                return products[0] if n == 1 else products
+
         else:  # "vjp"
 
             def compiled(leaves, traced):
@@ -540,22 +573,37 @@ class JaxBackend:
         value, grads = self.value_and_gradients(fun, leaves, constants, key)
         if key is None:
             hits = [g is not None for g in grads]
+            n = len(leaves)
 
-            def product(*leaves_and_tangents: Any) -> Any:
-                n = len(leaves)
-                inputs, tangents = leaves_and_tangents[:n], leaves_and_tangents[n:]
+            def grad(ls):
+                return jax.grad(lambda inner: fun(*inner, *constants))(ls)
 
-                def grad(ls):
-                    return jax.grad(lambda inner: fun(*inner, *constants))(ls)
-
-                products = jax.jvp(grad, (inputs,), (tangents,))[1]
+            def products_of(inputs: tuple, tangents: tuple, batched: bool) -> Any:
+                if batched:
+                    products = jax.vmap(lambda ts: jax.jvp(grad, (inputs,), (ts,))[1])(tangents)
+                else:
+                    products = jax.jvp(grad, (inputs,), (tangents,))[1]
                 products = [p if hit else None for p, hit in zip(products, hits)]
                 return products[0] if n == 1 else products
+
+            def product(*leaves_and_tangents: Any) -> Any:
+                return products_of(leaves_and_tangents[:n], leaves_and_tangents[n:], False)
+
+            def batch(*leaves_and_tangents: Any) -> Any:
+                return products_of(leaves_and_tangents[:n], leaves_and_tangents[n:], True)
 
         else:
             entry, traced = self._prepared("hvp", fun, key, constants, len(leaves))
             product = functools.partial(entry.call, traced)  # (*leaves, *tangents) -> products
-        return _JaxSecondOrder(value, grads, product, leaves)
+            # compiled on first use: most points never ask for a batch
+            batch = functools.partial(self._batched_products, fun, key, constants)
+        return _JaxSecondOrder(value, grads, product, batch, leaves)
+
+    def _batched_products(self, fun, key, constants, *leaves_and_tangents) -> Any:
+        """The compiled ``hvp_batch`` of ``fun`` (prepared as every compiled call is)."""
+        n = len(leaves_and_tangents) // 2
+        entry, traced = self._prepared("hvp_batch", fun, key, constants, n)
+        return entry.call(traced, *leaves_and_tangents)
 
     def compiled(self, fun: Callable, key: Any) -> Callable:
         """``jax.jit(fun)``, kept per ``key``; called with float64 on."""

@@ -85,8 +85,8 @@ def minimize(
             by autodiff for every method that uses it, also with a user ``jac``, and an error
             instead of a fallback when autodiff cannot follow ``fun``. When neither ``hess``
             nor ``hessp`` is given, dogleg and trust-exact get a dense autodiff Hessian (one
-            Hessian-vector product per column), with ``jac=None`` and also with a user ``jac``
-            (they cannot run without one).
+            Hessian-vector product per column; on jax, one compiled call per 128 columns),
+            with ``jac=None`` and also with a user ``jac`` (they cannot run without one).
         hessp: as scipy: ``hessp(x, p, *args)``, ``p`` and the result shaped like ``x``. When
             neither ``hess`` nor ``hessp`` is given, trust-ncg and trust-krylov always, and
             Newton-CG and trust-constr with ``jac=None`` (or ``hess="autodiff"``), get autodiff
