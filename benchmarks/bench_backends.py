@@ -9,9 +9,9 @@
   shapes, so its first call is timed apart (``compile``: first run minus the steady run);
 * ``jax, no optim``: ``scipy.optimize.minimize`` driven by ``jax.jit(jax.value_and_grad(fun))``
   (and, for trust-ncg, a jitted forward-over-reverse product; for trust-exact, a jitted
-  ``jax.hessian``) with no optim in between, the
-  results brought to numpy with ``np.asarray``: what any jax user pays under scipy, so the
-  floor of a compiling engine there (its first run compiles, as optim/jax's does);
+  ``jax.hessian``) with no optim in between, the results brought to numpy with
+  ``np.asarray``: what any jax user pays under scipy, so the floor of a compiling engine there
+  (its first run compiles, as optim/jax's does);
 * ``jaxopt``: ``jaxopt.ScipyMinimize`` where jaxopt is installed (else ``n/a``).
 
 Reported: ``nfev``, ``njev``, seconds per evaluation (the best steady run's time over ``nfev``;
@@ -19,8 +19,7 @@ the steady runs of a problem's entries are interleaved in a new (seeded) order e
 that no entry always follows the same one, at least ``--repeats`` rounds and about two
 seconds' worth for short runs;
 ``nhev`` is shown for the second-order methods), the compile time, the final ``fun`` and the
-ratio of
-seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
+ratio of seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
 Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression on the bundled
 digits (650 parameters, L-BFGS-B), trust-ncg on Rosenbrock n=100 (one Hessian-vector
 product per CG step) and trust-exact on Rosenbrock n=100 (a dense Hessian per point: optim
@@ -229,8 +228,7 @@ def raw_jax_call(fun, x0, args, method, second, options):
         return np.asarray(hessian(x, *a))
 
     mine = hess if method in DENSE_HESSIAN_METHODS else hvp
-
-    extra = second_order_kwargs(method, second and mine)
+    extra = second_order_kwargs(method, None if second is None else mine)
 
     def call():
         with optim.use_backend("jax"):  # optim.numpy is jax.numpy there, and float64 is on

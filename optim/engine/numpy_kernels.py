@@ -105,9 +105,9 @@ float64 is fastest at 64Ki (60-72 ms) and slows past 128Ki. One block has about 
 calls of fixed cost, so small blocks pay that overhead too often. A block's working set
 (four arrays and two temporaries: 1.5 MiB of float32) is larger than this machine's L2
 (``lscpu``: 512 KiB per core, 32 MiB of L3 shared; ``fast_engine.md`` lists 2 MiB of L2), so
-it is the L3 that keeps the temporaries off memory. A larger block is no default either: the
-step of 1e6 elements (every layout of 1e6 in ``bench_fused``) then has fewer than
-:data:`THREADED_MIN_BLOCKS` blocks and runs on one thread. Measured 2026-12-02, median of 12
+it is the L3 that keeps the temporaries off memory. A larger default would not pay: a step of
+1e6 elements (every layout of 1e6 in ``bench_fused``) would then have fewer than
+:data:`THREADED_MIN_BLOCKS` blocks and run on one thread. Measured 2026-12-02, median of 12
 interleaved rounds, 64Ki / 128Ki / 256Ki: 1e7 float32 27.2 / 23.2 / 24.5 ms, float64 53.5 /
 59.7 / 81.6 ms; 1e6 float32 3.5 / 4.8 / 4.8 ms, float64 6.4 / 10.3 / 12.0 ms.
 """
