@@ -357,7 +357,8 @@ def test_fallback_warns_once_with_reason_and_remedy(name):
     ours = [w for w in caught if issubclass(w.category, OptimizeWarning)]
     assert len(ours) == 1
     text = str(ours[0].message)
-    assert "finite differences" in text and "jac=" in text and "autograd.numpy" in text
+    assert "finite differences" in text and "jac=" in text
+    assert optim.get_backend().numpy_hint in text  # the remedy names the engine in use
     assert res.success
 
 
@@ -414,6 +415,7 @@ def test_first_order_method_falls_back_to_finite_differences():
     np.testing.assert_allclose(res.x, [math.log(2.0), 0.5], atol=1e-3)
 
 
+@pytest.mark.autograd_only  # counts runs of fun's body: a compiling engine runs it per trace
 def test_an_autodiff_objective_is_not_evaluated_more_than_scipy_with_its_exact_gradient():
     """Autodiff evaluates ``fun`` once per distinct x scipy asks for, Hessian products too."""
 
