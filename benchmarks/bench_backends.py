@@ -14,12 +14,13 @@
   (its first run compiles, as optim/jax's does);
 * ``jaxopt``: ``jaxopt.ScipyMinimize`` where jaxopt is installed (else ``n/a``).
 
-Reported: ``nfev``, ``njev``, seconds per evaluation (the best steady run's time over ``nfev``;
-the steady runs of a problem's entries are interleaved in a new (seeded) order each round, so
-that no entry always follows the same one, at least ``--repeats`` rounds and about two
-seconds' worth for short runs;
-``nhev`` is shown for the second-order methods), the compile time, the final ``fun`` and the
-ratio of seconds per evaluation to scipy's. Problems: Rosenbrock with n=100 and n=1000, the extended
+Reported: ``nfev``, ``njev`` (and ``nhev`` for the second-order methods), seconds per
+evaluation (the best steady run's time over ``nfev``), its ratio to scipy's, and, as
+``rounds``, the median over the rounds of the same ratio taken within each round (one slow
+round cannot move it); then the compile time and the final ``fun``. The steady runs of a
+problem's entries are interleaved in a new (seeded) order each round, so that no entry always
+follows the same one: at least ``--repeats`` rounds, and about two seconds' worth for short
+runs. Problems: Rosenbrock with n=100 and n=1000, the extended
 Powell singular function with n=100 (L-BFGS-B), multinomial logistic regression on the bundled
 digits (650 parameters, L-BFGS-B), trust-ncg on Rosenbrock n=100 (one Hessian-vector
 product per CG step) and trust-exact on Rosenbrock n=100 (a dense Hessian per point: optim
@@ -169,8 +170,10 @@ def run_scipy_world(quick, repeats, only=None):
         # Every entry's first run (jax compiles there), then the steady runs interleaved, entry
         # after entry in a shuffled order, so that the machine's drift and what ran just before
         # (a run right after autograd's may find jax's code out of the caches) reach them
-        # alike; short runs repeat more (about two seconds of runs each); the best run counts.
+        # alike; short runs repeat more (about two seconds of runs each); the best run counts,
+        # and beside it the median over the rounds of each round's ratio to scipy's run.
         firsts, results, best, failed = {}, {}, {}, {}
+        times: dict[str, list[float]] = {}
         for label, (call, _) in entries.items():
             if call is None:
                 continue
@@ -185,7 +188,8 @@ def run_scipy_world(quick, repeats, only=None):
             for label in (running[i] for i in order.permutation(len(running))):
                 results[label], elapsed = timed(entries[label][0])
                 best[label] = min(best.get(label, elapsed), elapsed)
-        floor = None
+                times.setdefault(label, []).append(elapsed)
+        floor = floor_nfev = None
         for label, (call, compiles) in entries.items():
             if call is None:
                 rows.append((name, method, label, "n/a (jaxopt not installed)"))
@@ -196,14 +200,18 @@ def run_scipy_world(quick, repeats, only=None):
             res = results[label]
             nfev = int(getattr(res, "nfev", 0))
             per_eval = best[label] / max(nfev, 1)
-            floor = per_eval if label == "scipy" else floor
+            if label == "scipy":
+                floor, floor_nfev = per_eval, max(nfev, 1)
+            paired = np.median([(t / max(nfev, 1)) / (t0 / floor_nfev)
+                                for t, t0 in zip(times[label], times["scipy"])])  # fmt: skip
             compile_s = f"{firsts[label] - best[label]:7.3f}" if compiles else "      -"
             counts = f"nfev {nfev:5d} njev {int(getattr(res, 'njev', 0)):5d}"
             if second is not None:
                 counts += f" nhev {int(getattr(res, 'nhev', 0)):4d}"
             rows.append((name, method, label,
-                         f"{counts}  {1e6 * per_eval:9.1f} us/eval  x{per_eval / floor:5.2f}  "
-                         f"compile {compile_s} s  fun {float(res.fun):.6e}"))  # fmt: skip
+                         f"{counts}  {1e6 * per_eval:9.1f} us/eval  x{per_eval / floor:5.2f} "
+                         f"(rounds x{paired:5.2f})  compile {compile_s} s  "
+                         f"fun {float(res.fun):.6e}"))  # fmt: skip
     return rows
 
 
