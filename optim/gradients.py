@@ -329,6 +329,11 @@ def second_order(
         _raise_explained(exc, hint)
 
 
+HESSIAN_COLUMNS = 128
+"""How many Hessian columns :func:`dense_hessian` asks for in one ``hvp_batch`` (the basis
+vectors of a batch take ``HESSIAN_COLUMNS * n`` floats)."""
+
+
 def dense_hessian(point: Any, args: Sequence[Any], dtype: Any = np.float64) -> np.ndarray:
     """The dense Hessian over the flattened, concatenated ``args``, one product per column.
 
@@ -367,11 +372,6 @@ def dense_hessian(point: Any, args: Sequence[Any], dtype: Any = np.float64) -> n
         ]
         H[:, start : start + width] = np.concatenate(columns, axis=1).T
     return H
-
-
-HESSIAN_COLUMNS = 128
-"""How many Hessian columns :func:`dense_hessian` asks for in one ``hvp_batch`` (the basis
-vectors of a batch take ``HESSIAN_COLUMNS * n`` floats)."""
 
 
 class Autodiff(GradientSource):

@@ -495,20 +495,10 @@ class JaxBackend:
                 (grads,) = vjp(jnp.ones_like(value))
                 return _pack(value, tuple(grads))
 
-        elif kind == "hvp":
+        elif kind in ("hvp", "hvp_batch"):
+            batched = kind == "hvp_batch"  # each tangent then stacks k vectors
 
             def compiled(traced, *leaves_and_tangents):  # traced first: bound once per point
-                leaves, tangents = leaves_and_tangents[:n], leaves_and_tangents[n:]
-
-                def grad(ls):
-                    return jax.grad(lambda inner: call(inner, traced))(ls)
-
-                products = jax.jvp(grad, (leaves,), (tangents,))[1]
-                return products[0] if n == 1 else products
-
-        elif kind == "hvp_batch":
-
-            def compiled(traced, *leaves_and_tangents):  # each tangent: k vectors stacked
                 leaves, tangents = leaves_and_tangents[:n], leaves_and_tangents[n:]
 
                 def grad(ls):
@@ -517,7 +507,7 @@ class JaxBackend:
                 def product(ts):
                     return jax.jvp(grad, (leaves,), (ts,))[1]
 
-                products = jax.vmap(product)(tuple(tangents))
+                products = jax.vmap(product)(tangents) if batched else product(tangents)
                 return products[0] if n == 1 else products
 
         else:  # "vjp"
